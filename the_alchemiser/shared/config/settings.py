@@ -1,0 +1,64 @@
+"""Typed settings read from the environment under the seed's variable names."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PAPER_BASE_URL = "https://paper-api.alpaca.markets"
+LIVE_BASE_URL = "https://api.alpaca.markets"
+
+
+class Settings(BaseSettings):
+    """Every variable a handler reads. Secrets are SecretStr so they never print."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    alpaca_api_key: SecretStr | None = Field(default=None, validation_alias="ALPACA_API_KEY")
+    alpaca_secret_key: SecretStr | None = Field(default=None, validation_alias="ALPACA_SECRET_KEY")
+    alpaca_base_url: str | None = Field(default=None, validation_alias="ALPACA_BASE_URL")
+    alpaca_data_url: str | None = Field(default=None, validation_alias="ALPACA_DATA_URL")
+    alpaca_credentials_secret: str | None = Field(
+        default=None,
+        validation_alias="ALPACA_CREDENTIALS_SECRET",
+        description="Secrets Manager secret id holding {api_key, secret_key}; used when the keys are unset",
+    )
+    paper_trading: bool = Field(default=True, validation_alias="PAPER_TRADING")
+
+    stage: str = Field(default="dev", validation_alias="STAGE")
+    event_bus_name: str = Field(default="default", validation_alias="EVENT_BUS_NAME")
+    sns_notification_topic_arn: str | None = Field(default=None, validation_alias="SNS_NOTIFICATION_TOPIC_ARN")
+    trade_ledger_table_name: str = Field(
+        default="alchemiser-dev-trade-ledger", validation_alias="TRADE_LEDGER__TABLE_NAME"
+    )
+    aggregation_sessions_table_name: str = Field(
+        default="alchemiser-dev-aggregation-sessions", validation_alias="AGGREGATION_SESSIONS_TABLE_NAME"
+    )
+    idempotency_table_name: str = Field(default="alchemiser-dev-idempotency", validation_alias="IDEMPOTENCY_TABLE_NAME")
+    performance_reports_bucket: str | None = Field(default=None, validation_alias="PERFORMANCE_REPORTS_BUCKET")
+    market_data_bucket: str | None = Field(default=None, validation_alias="MARKET_DATA_BUCKET")
+    event_payloads_bucket: str | None = Field(
+        default=None,
+        validation_alias="EVENT_PAYLOADS_BUCKET",
+        description="where event bodies over the EventBridge size limit and full traces go",
+    )
+    strategy_worker_function_name: str | None = Field(default=None, validation_alias="STRATEGY_WORKER_FUNCTION_NAME")
+    session_deadline_queue_url: str | None = Field(default=None, validation_alias="SESSION_DEADLINE_QUEUE_URL")
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+
+    @property
+    def trading_base_url(self) -> str:
+        if self.alpaca_base_url:
+            return self.alpaca_base_url.rstrip("/")
+        return PAPER_BASE_URL if self.paper_trading else LIVE_BASE_URL
+
+    @property
+    def mode_label(self) -> str:
+        return "PAPER" if self.paper_trading else "LIVE"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,69 @@
+"""Structured JSON logs (structlog) with correlation and causation ids on every line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+import structlog
+
+_SECRET_KEYS = ("secret", "password", "api_key", "token", "authorization")
+
+
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Belt and braces: never let a key that looks secret reach a log line."""
+    for key in list(event_dict):
+        if any(marker in key.lower() for marker in _SECRET_KEYS):
+            event_dict[key] = "***"
+    return event_dict
+
+
+def _ensure_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event_dict.setdefault("correlation_id", None)
+    event_dict.setdefault("causation_id", None)
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Configure structlog for JSON lines. Safe to call again (e.g. to redirect to a file)."""
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _ensure_ids,
+            _redact,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(sort_keys=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(level.upper(), 20)),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(component: str, **initial: Any) -> Any:
+    if not structlog.is_configured():
+        configure_logging()
+    return structlog.get_logger(component=component, **initial)
+
+
+def bind_workflow_context(correlation_id: str | None, causation_id: str | None, **extra: Any) -> None:
+    """Bind ids for the rest of this invocation (contextvars: one Lambda invocation = one context)."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(correlation_id=correlation_id, causation_id=causation_id, **extra)
+
+
+@contextmanager
+def workflow_context(correlation_id: str | None, causation_id: str | None, **extra: Any) -> Iterator[None]:
+    """Bind ids for a block and restore what was bound before (the local stack runs many handlers)."""
+    saved = structlog.contextvars.get_contextvars()
+    bind_workflow_context(correlation_id, causation_id, **extra)
+    try:
+        yield
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(**saved)

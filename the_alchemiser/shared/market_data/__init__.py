@@ -1,0 +1,9 @@
+from the_alchemiser.shared.market_data.port import (
+    BAR_COLUMNS,
+    MarketDataError,
+    MarketDataPort,
+    MissingMarketDataError,
+    StaleMarketDataError,
+)
+
+__all__ = ["BAR_COLUMNS", "MarketDataError", "MarketDataPort", "MissingMarketDataError", "StaleMarketDataError"]
