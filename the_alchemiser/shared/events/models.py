@@ -99,6 +99,7 @@ class TradeExecuted(BaseEvent):
     execution_data: ExecutionResult
     orders_placed: int = Field(ge=0)
     orders_succeeded: int = Field(ge=0)
+    consolidated_portfolio: ConsolidatedPortfolio | None = None
 
 
 class WorkflowCompleted(BaseEvent):
@@ -106,14 +107,22 @@ class WorkflowCompleted(BaseEvent):
     workflow_type: str = "daily_rebalance"
     success: bool
     summary: dict[str, Any]
+    trading_date: date | None = None
+    execution_data: ExecutionResult | None = None
+    consolidated_portfolio: ConsolidatedPortfolio | None = None
 
 
 class WorkflowFailed(BaseEvent):
     event_type: Literal["WorkflowFailed"] = "WorkflowFailed"
     workflow_type: str = "daily_rebalance"
     failure_reason: str
-    failure_step: str
-    error_details: dict[str, Any] = Field(default_factory=dict)
+    failure_step: str = Field(description="orchestrator, strategy, aggregation, portfolio, execution, notifications")
+    error_details: dict[str, Any] = Field(
+        default_factory=dict, description="e.g. missing_strategies, failed_strategies, exception type; never secrets"
+    )
+    trading_date: date | None = None
+    execution_data: ExecutionResult | None = None
+    consolidated_portfolio: ConsolidatedPortfolio | None = None
 
 
 AnyEvent = Annotated[
