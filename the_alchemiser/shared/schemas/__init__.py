@@ -9,6 +9,7 @@ from the_alchemiser.shared.schemas.execution import (
 )
 from the_alchemiser.shared.schemas.portfolio import ConsolidatedPortfolio, StrategySignal
 from the_alchemiser.shared.schemas.rebalance import RebalancePlan, RebalancePlanItem, TradeAction
+from the_alchemiser.shared.schemas.strategy import StrategyWorkerRequest
 
 __all__ = [
     "ConsolidatedPortfolio",
@@ -20,5 +21,6 @@ __all__ = [
     "RebalancePlan",
     "RebalancePlanItem",
     "StrategySignal",
+    "StrategyWorkerRequest",
     "TradeAction",
 ]
