@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import io
+import json
+
+from the_alchemiser.shared.logging import configure_logging, get_logger, workflow_context
+
+
+def test_every_line_is_json_with_correlation_and_causation() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    log = get_logger("test")
+    log.info("outside")
+    with workflow_context("wf-1", "evt-0"):
+        log.info("inside", symbol="SPY")
+        with workflow_context("wf-2", "evt-9"):
+            log.warning("nested")
+        log.info("restored")
+    log.debug("filtered out")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["outside", "inside", "nested", "restored"]
+    assert all({"correlation_id", "causation_id", "timestamp", "level"} <= set(line) for line in lines)
+    assert lines[0]["correlation_id"] is None
+    assert (lines[1]["correlation_id"], lines[1]["causation_id"]) == ("wf-1", "evt-0")
+    assert lines[2]["correlation_id"] == "wf-2"
+    assert lines[3]["correlation_id"] == "wf-1"
+
+
+def test_secret_looking_keys_are_redacted() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    get_logger("test").info("creds", alpaca_secret_key="s3cr3t", api_key="k3y", symbol="SPY")
+    text = stream.getvalue()
+    assert "s3cr3t" not in text and "k3y" not in text
+    assert json.loads(text)["symbol"] == "SPY"
