@@ -23,10 +23,14 @@ def test_help_lists_every_command_module() -> None:
 
 
 def test_every_command_has_help() -> None:
-    parser, modules = build_parser()
+    _parser, modules = build_parser()
     for name in modules:
         result = subprocess.run(
-            [sys.executable, "-m", "the_alchemiser", name, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "the_alchemiser", name, "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, (name, result.stderr)
         assert "usage:" in result.stdout

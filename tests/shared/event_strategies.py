@@ -31,8 +31,12 @@ from the_alchemiser.shared.schemas import (
 
 symbols = st.sampled_from(["SPY", "QQQ", "TQQQ", "BRK/B", "TLT", "GLD", "BIL", "UVXY"])
 texts = st.text(min_size=1, max_size=20)
-money = st.decimals(min_value=Decimal("-1e9"), max_value=Decimal("1e9"), allow_nan=False, allow_infinity=False, places=6)
-positive_money = st.decimals(min_value=Decimal(0), max_value=Decimal("1e9"), allow_nan=False, allow_infinity=False, places=4)
+money = st.decimals(
+    min_value=Decimal("-1e9"), max_value=Decimal("1e9"), allow_nan=False, allow_infinity=False, places=6
+)
+positive_money = st.decimals(
+    min_value=Decimal(0), max_value=Decimal("1e9"), allow_nan=False, allow_infinity=False, places=4
+)
 dates = st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 12, 31))
 aware_datetimes = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC))
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=10))

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from tests.shared.event_strategies import events
 from the_alchemiser.shared.events import EVENT_TYPES, BaseEvent, EventParseError, parse_event
 from the_alchemiser.shared.schemas.base import WireModel
-from tests.shared.event_strategies import events
 
 BASE_FIELDS = {
     "event_id",

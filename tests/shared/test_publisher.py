@@ -43,7 +43,9 @@ def aws() -> Iterator[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name="us-east-1")
         queue_url = sqs.create_queue(QueueName="tap")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="all", EventBusName="bus", EventPattern=json.dumps({"source": [{"prefix": "alchemiser."}]}))
+        events.put_rule(
+            Name="all", EventBusName="bus", EventPattern=json.dumps({"source": [{"prefix": "alchemiser."}]})
+        )
         events.put_targets(Rule="all", EventBusName="bus", Targets=[{"Id": "tap", "Arn": queue_arn}])
         yield {"s3": s3, "events": events, "sqs": sqs, "queue_url": queue_url}
 
@@ -87,7 +89,7 @@ def test_large_event_without_store_is_an_error_not_a_truncation() -> None:
 
 def test_refused_entry_raises() -> None:
     class Refusing:
-        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
             return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "Throttling", "ErrorMessage": "slow down"}]}
 
     with pytest.raises(EventPublishError, match="Throttling"):
