@@ -1,0 +1,87 @@
+"""What execution has done for one plan (per correlation id), so a redelivered message resumes.
+
+The broker is the truth for orders (looked up by deterministic client_order_id); the plan state adds
+what the broker cannot say: the quantities resolved when a phase started (a full liquidation's actual
+position, buys trimmed to the confirmed buying power), which items are done with what outcome, and
+which outcome events were published."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import Field
+
+from the_alchemiser.shared.schemas.base import WireModel
+from the_alchemiser.shared.schemas.execution import OrderResult
+from the_alchemiser.shared.types import Money
+
+
+class PlanItemStatus(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+
+
+class PlanItemState(WireModel):
+    """One plan item (symbol + side) as far as execution got with it."""
+
+    symbol: str
+    side: str  # buy / sell
+    status: PlanItemStatus
+    target_qty: Money | None = None
+    step: int = 0  # the last walk step started
+    client_order_ids: list[str] = Field(default_factory=list)
+    result: OrderResult | None = None  # set when DONE
+
+    @property
+    def key(self) -> str:
+        return item_key(self.side, self.symbol)
+
+
+class PhaseResolution(WireModel):
+    """Quantities fixed when a phase (sell or buy) started: the same on every redelivery."""
+
+    side: str
+    quantities: dict[str, Money] = Field(description="symbol -> quantity to trade (0 = nothing)")
+    notes: dict[str, str] = Field(default_factory=dict, description="symbol -> why the quantity differs from the plan")
+    buying_power: Money | None = None
+
+
+class PlanState(WireModel):
+    correlation_id: str
+    plan_id: str
+    started_at: str
+    items: dict[str, PlanItemState] = Field(default_factory=dict, description="item_key -> state")
+    phases: dict[str, PhaseResolution] = Field(default_factory=dict, description="side -> resolution")
+    published: dict[str, str] = Field(default_factory=dict, description="event_type -> event_id")
+    completed: bool = False
+
+    def item(self, side: str, symbol: str) -> PlanItemState | None:
+        return self.items.get(item_key(side, symbol))
+
+    def done_items(self) -> list[PlanItemState]:
+        return [state for state in self.items.values() if state.status == PlanItemStatus.DONE]
+
+
+def item_key(side: str, symbol: str) -> str:
+    return f"{side}#{symbol}"
+
+
+class PlanStateStore(Protocol):
+    def start_plan(self, correlation_id: str, plan_id: str, started_at: str) -> PlanState:
+        """Create the plan's state if new; return what is stored (a redelivery gets the earlier state)."""
+        ...
+
+    def load_plan(self, correlation_id: str) -> PlanState | None: ...
+
+    def resolve_phase(self, correlation_id: str, resolution: PhaseResolution) -> PhaseResolution:
+        """Store the phase's quantities unless already stored (first writer wins); return the stored ones."""
+        ...
+
+    def save_item(self, correlation_id: str, state: PlanItemState) -> None:
+        """Upsert an item's state. A DONE item is never set back to IN_PROGRESS."""
+        ...
+
+    def mark_published(self, correlation_id: str, event_type: str, event_id: str) -> None: ...
+
+    def mark_completed(self, correlation_id: str) -> None: ...
