@@ -1,0 +1,45 @@
+"""`run`: one whole trading day locally (the default command)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+
+NAME = "run"
+HELP = "run one whole trading day locally: emulated AWS from template.yaml, local paper broker, synthetic market"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", type=date.fromisoformat, help="trading day YYYY-MM-DD (default: most recent)")
+    parser.add_argument(
+        "--strategies", nargs="+", metavar="FILE", help="only these strategy files (allocations renormalised)"
+    )
+    parser.add_argument("--fresh", action="store_true", help="start the paper broker from a fresh account")
+    parser.add_argument("--output", type=Path, default=None, help="output folder (default: ./output)")
+    parser.add_argument("--no-dynamodb-local", action="store_true", help="use moto for DynamoDB too")
+    parser.add_argument(
+        "--paper",
+        action="store_true",
+        help="trade the real Alpaca paper account (needs ALPACA_API_KEY/ALPACA_SECRET_KEY) instead of the local broker",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from the_alchemiser.local.stack.day import DEFAULT_OUTPUT, DayOptions, run_trading_day
+
+    if args.paper:
+        from the_alchemiser.local.stack.paper import run_against_alpaca_paper
+
+        return run_against_alpaca_paper(args)
+    options = DayOptions(
+        day=args.date,
+        strategies=args.strategies,
+        fresh_broker=args.fresh,
+        output_dir=args.output or DEFAULT_OUTPUT,
+        use_dynamodb_local=not args.no_dynamodb_local,
+    )
+    result = run_trading_day(options)
+    if result.holiday:
+        return 0
+    return 0 if result.outcome == "completed" else 1

@@ -1,0 +1,294 @@
+"""One whole trading day, offline: emulated AWS built from template.yaml, the local paper broker over
+HTTP through alpaca-py, a synthetic market, and every handler invoked as the template routes events."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+
+from the_alchemiser.local.stack.intrinsics import REGION
+from the_alchemiser.local.stack.model import StackModel, load_stack_model
+from the_alchemiser.local.stack.provision import provision
+from the_alchemiser.local.stack.router import Delivery, LocalRouter
+from the_alchemiser.local.stack.summary import render_summary
+from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
+from the_alchemiser.shared.events import BaseEvent, decode_event
+from the_alchemiser.shared.events.publisher import S3PayloadStore
+from the_alchemiser.shared.logging import configure_logging
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_OUTPUT = PROJECT_ROOT / "output"
+LOCAL_STAGE = "local"
+MARKET_HISTORY_DAYS = 900
+
+
+@dataclass
+class DayOptions:
+    day: date | None = None
+    strategies: list[str] | None = None  # subset of strategies/ files; allocations renormalised
+    strategies_dir: Path = PROJECT_ROOT / "strategies"
+    extra_strategy_files: dict[str, str] = field(default_factory=dict)  # name -> text (tests)
+    fresh_broker: bool = False
+    output_dir: Path = DEFAULT_OUTPUT
+    template: Path = PROJECT_ROOT / "template.yaml"
+    use_dynamodb_local: bool = True
+    duplicate_events: bool = False
+    shuffle_seed: int | None = None
+    starting_cash: str = "100000"
+    quiet: bool = False
+    broker_faults: list[dict[str, Any]] = field(default_factory=list)
+    env_overrides: dict[str, str] = field(default_factory=dict)
+    before_run: Callable[[LocalRouter], None] | None = None
+
+
+@dataclass
+class DayResult:
+    day: date
+    output_dir: Path
+    events: list[BaseEvent]
+    deliveries: list[Delivery]
+    emails: list[dict[str, str]]
+    orders: list[dict[str, Any]]
+    summary: str
+    holiday: bool = False
+
+    @property
+    def outcome(self) -> str:
+        kinds = [e.event_type for e in self.events]
+        if "WorkflowFailed" in kinds:
+            return "failed"
+        if "WorkflowCompleted" in kinds:
+            return "completed"
+        return "none"
+
+
+def choose_day(requested: date | None, today: date | None = None) -> date:
+    """The requested day, or the most recent trading day (so a weekend run still trades)."""
+    if requested is not None:
+        return requested
+    return nyse_calendar().latest_trading_day(today or datetime.now(NEW_YORK).date())
+
+
+def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
+    calendar = nyse_calendar()
+    day = choose_day(options.day)
+    day_dir = options.output_dir / day.isoformat()
+    shutil.rmtree(day_dir, ignore_errors=True)
+    day_dir.mkdir(parents=True)
+    say = (lambda _msg: None) if options.quiet else (lambda msg: print(msg, file=out, flush=True))
+    log_file = (day_dir / "logs.jsonl").open("w")
+    configure_logging("INFO", stream=log_file)
+    run_at = calendar.run_time(day)
+    say(f"The Alchemiser, local trading day {day}" + (f", trigger at {run_at:%H:%M %Z}" if run_at else ""))
+    try:
+        with ExitStack() as stack:
+            strategies_dir = _strategies_for_run(options, day_dir)
+            env = stack.enter_context(_local_aws(options))
+            model = load_stack_model(options.template, LOCAL_STAGE)
+            clients = {name: boto3.client(name, region_name=REGION) for name in ("dynamodb", "sqs", "s3", "sns", "events")}
+            provision(model, clients)
+            say(f"  local AWS ready from {options.template.name}: {len(model.functions)} functions, {len(model.routes)} rules")
+            email_queue = _tap_topic(model, clients)
+            trading_day = run_at or datetime.combine(day, datetime.min.time(), NEW_YORK)
+            market = _seed_market(strategies_dir, model, clients, day)
+            say(f"  synthetic market: {len(market)} symbols through {day}")
+            broker = stack.enter_context(_broker(options, market, trading_day))
+            for fault in options.broker_faults:
+                broker.inject_fault(**fault)
+            say(f"  local paper broker on {broker.base_url}")
+            overrides = {
+                **env,
+                "ALPACA_API_KEY": "local-paper-key",
+                "ALPACA_SECRET_KEY": "local-paper-secret",
+                "ALPACA_BASE_URL": broker.base_url,
+                "ALPACA_DATA_URL": broker.base_url,
+                "PAPER_TRADING": "true",
+                "STRATEGIES_DIR": str(strategies_dir),
+                "ALCHEMISER_LOCAL_CLOCK": trading_day.isoformat(),
+                **options.env_overrides,
+            }
+            router = LocalRouter(
+                model,
+                env_overrides=overrides,
+                on_delivery=lambda d: say(_progress(d)),
+                duplicate_events=options.duplicate_events,
+                shuffle_seed=options.shuffle_seed,
+            )
+            with router.installed():
+                if options.before_run:
+                    options.before_run(router)
+                if run_at is None:
+                    say(f"  {day} is not a trading day: firing the schedule anyway to show the orchestrator declines")
+                router.trigger_schedule(trading_day)
+                router.run_until_idle()
+            events = _decode_all(router.published, model, clients)
+            emails = _drain_emails(clients["sqs"], email_queue)
+            orders = broker.all_orders()
+            _write_outputs(day_dir, model, clients, emails, events)
+            summary = render_summary(events)
+    finally:
+        log_file.close()
+        configure_logging("INFO")
+    (day_dir / "summary.txt").write_text(summary + "\n")
+    say("")
+    say(summary)
+    say("")
+    say(f"Output: {day_dir} (summary.txt, email.txt, report.csv, logs.jsonl)")
+    return DayResult(day, day_dir, events, router.deliveries, emails, orders, summary, holiday=run_at is None)
+
+
+def _progress(delivery: Delivery) -> str:
+    mark = "ok " if delivery.ok else "ERR"
+    what = delivery.detail_type or delivery.trigger
+    tail = f"  {delivery.error}" if delivery.error else ""
+    return f"  [{mark}] {delivery.function:<28} <- {what}{tail}"
+
+
+def _strategies_for_run(options: DayOptions, day_dir: Path) -> Path:
+    """A copy of strategies/ with the [local] allocations, narrowed to --strategies and test extras."""
+    config = tomllib.loads((options.strategies_dir / "allocations.toml").read_text())
+    allocations: dict[str, float] = dict(config.get(LOCAL_STAGE) or config["dev"])
+    if options.strategies:
+        unknown = sorted(set(options.strategies) - set(allocations))
+        if unknown:
+            raise SystemExit(f"unknown strategies for stage {LOCAL_STAGE}: {', '.join(unknown)}")
+        allocations = {name: allocations[name] for name in options.strategies}
+    files = {name: (options.strategies_dir / name).read_text() for name in allocations}
+    for name, text in options.extra_strategy_files.items():
+        files[name] = text
+        allocations.setdefault(name, 0.0)
+    if options.extra_strategy_files:
+        allocations = {name: 1.0 for name in files}
+    total = sum(allocations.values())
+    target = day_dir / "strategies"
+    target.mkdir()
+    for name, text in files.items():
+        (target / name).write_text(text)
+    lines = [f"[{LOCAL_STAGE}]"] + [f'"{name}" = {weight / total!r}' for name, weight in allocations.items()]
+    (target / "allocations.toml").write_text("\n".join(lines) + "\n")
+    return target
+
+
+@contextmanager
+def _local_aws(options: DayOptions) -> Iterator[dict[str, str]]:
+    """moto for everything, and the real DynamoDB Local for tables when it is installed."""
+    from moto import mock_aws
+
+    from the_alchemiser.local.dynamodb_local import DynamoDBLocalUnavailable, start_dynamodb_local
+
+    saved = dict(os.environ)
+    env = {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+    os.environ.update(env)
+    os.environ.pop("AWS_PROFILE", None)
+    ddb = None
+    if options.use_dynamodb_local:
+        try:
+            ddb = start_dynamodb_local()
+            env["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
+        except DynamoDBLocalUnavailable:
+            ddb = None
+    try:
+        with mock_aws():
+            yield env
+    finally:
+        if ddb is not None:
+            ddb.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _tap_topic(model: StackModel, clients: dict[str, Any]) -> str:
+    """Subscribe a queue to the notifications topic: what SNS would email lands there."""
+    topic_arn = model.arn("TradingNotificationsTopic")
+    url: str = clients["sqs"].create_queue(QueueName="local-email-tap")["QueueUrl"]
+    arn = clients["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients["sns"].subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def _seed_market(strategies_dir: Path, model: StackModel, clients: dict[str, Any], day: date) -> dict[str, Any]:
+    """Synthetic bars for every symbol the strategies mention, into the datalake the workers read."""
+    from the_alchemiser.local.synthetic_market import generate_market
+    from the_alchemiser.shared.market_data.datalake import Datalake
+    from the_alchemiser.strategy_v2.dsl import DslError, load_strategy
+
+    universe: set[str] = set()
+    for path in sorted(strategies_dir.glob("*.clj")):
+        try:
+            universe |= load_strategy(path).universe
+        except DslError:
+            continue  # the worker reports a broken file; the market only needs the good ones
+    market = generate_market(sorted(universe), end=day, days=MARKET_HISTORY_DAYS)
+    lake = Datalake(clients["s3"], model.physical_names["MarketDataBucket"])
+    previous = nyse_calendar().previous_trading_day(day)
+    for symbol, frame in market.items():
+        lake.write(symbol, frame.loc[: previous.isoformat()])  # completed bars only, as after the refresh
+    return market
+
+
+@contextmanager
+def _broker(options: DayOptions, market: dict[str, Any], at: datetime) -> Iterator[Any]:
+    from decimal import Decimal
+
+    from the_alchemiser.local.sim_broker import BarsPriceSource, start_sim_broker
+
+    state = options.output_dir / "broker.sqlite"
+    if options.fresh_broker and state.exists():
+        state.unlink()
+    handle = start_sim_broker(state, price_source=BarsPriceSource(market), clock_start=at)
+    try:
+        handle.set_clock(at)
+        if handle.get_account_cash() is None:
+            handle.fund(Decimal(options.starting_cash))
+        yield handle
+    finally:
+        handle.stop()
+
+
+def _decode_all(published: list[dict[str, Any]], model: StackModel, clients: dict[str, Any]) -> list[BaseEvent]:
+    store = S3PayloadStore(clients["s3"], model.physical_names["EventPayloadsBucket"])
+    return [decode_event(envelope["detail"], store) for envelope in published]
+
+
+def _drain_emails(sqs: Any, url: str) -> list[dict[str, str]]:
+    emails: list[dict[str, str]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return emails
+        for message in messages:
+            body = json.loads(message["Body"])
+            emails.append({"subject": body.get("Subject", ""), "body": body.get("Message", "")})
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _write_outputs(
+    day_dir: Path, model: StackModel, clients: dict[str, Any], emails: list[dict[str, str]], events: list[BaseEvent]
+) -> None:
+    (day_dir / "email.txt").write_text(
+        "\n\n".join(f"Subject: {e['subject']}\n\n{e['body']}" for e in emails) or "(no email was sent)\n"
+    )
+    bucket = model.physical_names["PerformanceReportsBucket"]
+    listing = clients["s3"].list_objects_v2(Bucket=bucket).get("Contents", [])
+    for item in listing:
+        if item["Key"].endswith(".csv"):
+            body = clients["s3"].get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            (day_dir / "report.csv").write_bytes(body)
+    (day_dir / "events.jsonl").write_text("".join(e.model_dump_json() + "\n" for e in events))

@@ -1,0 +1,90 @@
+"""What a person reads after a local trading day: allocations with reasons, portfolio, plan, fills."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from the_alchemiser.shared.events import (
+    BaseEvent,
+    RebalancePlanned,
+    SignalGenerated,
+    TradeExecuted,
+    WorkflowCompleted,
+    WorkflowFailed,
+    WorkflowStarted,
+)
+
+T = TypeVar("T", bound=BaseEvent)
+
+
+def _pct(value: Decimal) -> str:
+    return f"{value * 100:6.2f}%"
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def render_summary(events: list[BaseEvent]) -> str:
+    lines: list[str] = []
+    started = _last(events, WorkflowStarted)
+    if started:
+        lines.append(f"Trading day {started.trading_date} (stage {started.stage}), correlation id {started.correlation_id}")
+    signal = _last(events, SignalGenerated)
+    if signal:
+        lines.append("")
+        lines.append("Strategies")
+        for s in signal.signals_data:
+            weights = ", ".join(f"{sym} {_pct(w).strip()}" for sym, w in sorted(s.weights.items(), key=lambda i: -i[1]))
+            lines.append(f"  {s.strategy:<18} allocation {_pct(s.allocation).strip():>7}  as of {s.as_of}: {weights}")
+            for reason in s.trace_summary[:3]:
+                lines.append(f"      why: {reason}")
+        lines.append("")
+        lines.append("Merged portfolio")
+        portfolio = signal.consolidated_portfolio
+        for symbol, weight in sorted(portfolio.target_weights.items(), key=lambda i: -i[1]):
+            who = ", ".join(f"{k} {_pct(v).strip()}" for k, v in portfolio.attribution(symbol).items())
+            lines.append(f"  {symbol:<8} {_pct(weight)}   ({who})")
+    planned = _last(events, RebalancePlanned)
+    if planned:
+        plan = planned.rebalance_plan
+        lines.append("")
+        lines.append(
+            f"Plan: equity {_money(plan.equity)}, cash {_money(plan.cash)}, "
+            f"sells {_money(plan.total_sell_value)}, buys {_money(plan.total_buy_value)}"
+        )
+        for item in plan.items:
+            qty = "" if item.quantity is None else f" qty {item.quantity.normalize():f}"
+            lines.append(
+                f"  {item.action.value:<4} {item.symbol:<8} {_money(abs(item.trade_value)):>14}{qty}"
+                f"  target {_pct(item.target_weight)}  {item.reason}"
+            )
+    executed = _last(events, TradeExecuted)
+    if executed:
+        result = executed.execution_data
+        lines.append("")
+        lines.append(f"Execution: {result.status.value}, {result.orders_succeeded}/{result.orders_placed} orders filled")
+        for order in result.orders:
+            slip = "-" if order.slippage_bps is None else f"{order.slippage_bps:+.1f} bps"
+            price = "-" if order.avg_fill_price is None else f"{order.avg_fill_price:.4f}"
+            lines.append(
+                f"  {order.side:<4} {order.symbol:<8} {order.outcome.value:<16} filled {order.filled_qty.normalize():f}"
+                f" @ {price}  slippage {slip}  steps {order.steps}" + (f"  ({order.error})" if order.error else "")
+            )
+    outcome: Any = _last(events, WorkflowCompleted) or _last(events, WorkflowFailed)
+    lines.append("")
+    if isinstance(outcome, WorkflowCompleted):
+        lines.append(f"Workflow completed: success={outcome.success}")
+    elif isinstance(outcome, WorkflowFailed):
+        lines.append(f"Workflow FAILED at {outcome.failure_step}: {outcome.failure_reason}")
+        for key, value in outcome.error_details.items():
+            lines.append(f"  {key}: {value}")
+    else:
+        lines.append("No workflow outcome was published.")
+    return "\n".join(lines)
+
+
+def _last(events: list[BaseEvent], kind: type[T]) -> T | None:
+    found = [e for e in events if isinstance(e, kind)]
+    return found[-1] if found else None
