@@ -1,0 +1,113 @@
+"""The public entry points: evaluate a loaded strategy for one day or over a date range."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from the_alchemiser.shared.logging import get_logger
+from the_alchemiser.shared.market_data import MarketDataPort
+from the_alchemiser.strategy_v2.dsl.errors import DslEvaluationError
+from the_alchemiser.strategy_v2.dsl.evaluator import OK, Evaluator, Weights
+from the_alchemiser.strategy_v2.dsl.market import Market
+from the_alchemiser.strategy_v2.dsl.strategy import Strategy
+from the_alchemiser.strategy_v2.dsl.trace import TraceBuilder, summarise
+
+logger = get_logger(__name__)
+# Weights below this are float dust from masking, not allocations.
+DUST = 1e-12
+
+
+@dataclass(frozen=True)
+class StrategyResult:
+    name: str
+    as_of: date  # the evaluation day actually used (last bar date on or before the requested day)
+    weights: dict[str, float]
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    trace_summary: list[str] = field(default_factory=list)
+    rebalance_threshold: float | None = None
+    requested_as_of: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "strategy": self.name,
+            "as_of": self.as_of.isoformat(),
+            "requested_as_of": None if self.requested_as_of is None else self.requested_as_of.isoformat(),
+            "mode": "completed-bars",
+            "weights": self.weights,
+            "rebalance_threshold": self.rebalance_threshold,
+            "trace_summary": self.trace_summary,
+            "trace": self.trace,
+        }
+
+
+def _weights_on(weights: Weights, day: int) -> dict[str, float]:
+    found = {s: float(w[day]) for s, w in weights.by_symbol.items() if w[day] > DUST}
+    total = sum(found.values())
+    return {s: found[s] / total for s in sorted(found)}
+
+
+def evaluate_on(strategy: Strategy, market: Market, requested: date | None = None) -> StrategyResult:
+    """Evaluate on a prepared market; the answer is the market's last day."""
+    evaluator = Evaluator(market)
+    weights = evaluator.allocation(strategy.root)
+    day = len(market) - 1
+    as_of = market.day(day)
+    if weights.fail[day] != OK:
+        raise DslEvaluationError(f"{strategy.name}: {evaluator.reason(int(weights.fail[day]))} (as of {as_of})")
+    result_weights = _weights_on(weights, day)
+    trace = TraceBuilder(evaluator, day).walk(strategy.root)
+    return StrategyResult(
+        name=strategy.name,
+        as_of=as_of,
+        weights=result_weights,
+        trace=trace,
+        trace_summary=summarise(trace, result_weights),
+        rebalance_threshold=strategy.rebalance_threshold,
+        requested_as_of=requested,
+    )
+
+
+def evaluate_strategy(strategy: Strategy, market_data: MarketDataPort, as_of: date) -> StrategyResult:
+    """Weights as of `as_of` (closes up to and including the last bar date on or before it)."""
+    bars = market_data.daily_bars(sorted(strategy.universe), end=as_of)
+    result = evaluate_on(strategy, Market(bars, strategy.universe, end=as_of), requested=as_of)
+    logger.info(
+        "strategy evaluated",
+        strategy=strategy.name,
+        file=strategy.file,
+        as_of=result.as_of.isoformat(),
+        weights=result.weights,
+        decisions=len(result.trace),
+        near_ties=sum(1 for e in result.trace if e.get("near_tie")),
+    )
+    return result
+
+
+def evaluate_range(strategy: Strategy, bars: Mapping[str, pd.DataFrame], start: date, end: date) -> pd.DataFrame:
+    """Daily weights for every calendar day in [start, end]: one evaluation over the whole date axis.
+
+    Rows are days, columns the symbols ever held in the range. A day the strategy cannot be evaluated
+    on (too-short history...) is an error naming the first such day, never a silent row of zeros."""
+    market = Market(bars, strategy.universe, end=end)
+    evaluator = Evaluator(market)
+    weights = evaluator.allocation(strategy.root)
+    days = market.dates
+    in_range = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
+    failing = np.flatnonzero(in_range & (weights.fail != OK))
+    if len(failing):
+        first = int(failing[0])
+        raise DslEvaluationError(
+            f"{strategy.name}: {evaluator.reason(int(weights.fail[first]))} (on {market.day(first)}; "
+            f"{len(failing)} day(s) in the range cannot be evaluated)"
+        )
+    index = pd.DatetimeIndex(days[in_range], name="date")
+    columns = {s: w[in_range] for s, w in sorted(weights.by_symbol.items()) if (w[in_range] > DUST).any()}
+    frame = pd.DataFrame(columns, index=index)
+    frame = frame.where(frame > DUST, 0.0)
+    return frame.div(frame.sum(axis=1), axis=0) if len(frame.columns) else frame

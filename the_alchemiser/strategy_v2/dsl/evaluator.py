@@ -1,0 +1,296 @@
+"""One evaluator for one day and for a date range: each distinct node is evaluated once over the whole
+date axis with numpy arrays; the live answer is the last day.
+
+Per day, a node either has an allocation (weights summing to 1) or fails with a reason. Failures are
+int codes into `Evaluator.reasons` (0 = fine), so they combine with numpy like the values do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from the_alchemiser.strategy_v2.dsl import nodes as n
+from the_alchemiser.strategy_v2.dsl.build import ensure_recursion_limit
+from the_alchemiser.strategy_v2.dsl.indicators import compute
+from the_alchemiser.strategy_v2.dsl.market import Market
+
+Array = npt.NDArray[Any]
+OK = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """A node's allocation per day: symbol -> weights (zero on failed days) and failure codes."""
+
+    by_symbol: dict[str, Array]
+    fail: Array
+
+
+@dataclass(frozen=True, slots=True)
+class Values:
+    """An expression or score per day, with failure codes."""
+
+    values: Array
+    fail: Array
+
+
+def _first_failure(fail: Array, other: Array) -> Array:
+    return np.where(fail != OK, fail, other)
+
+
+class Evaluator:
+    def __init__(self, market: Market) -> None:
+        ensure_recursion_limit()
+        self.market = market
+        self.size = len(market)
+        self.reasons: list[str] = ["ok"]
+        self._codes: dict[str, int] = {}
+        self._memo: dict[int, Any] = {}  # id(node) -> Weights | Values (nodes stay alive via the tree)
+        self._series: dict[tuple[str, n.IndicatorSpec], Values] = {}
+        self._decisions: dict[int, tuple[Array, Array, Array]] = {}  # filter / inverse-volatility
+        self._nav: dict[int, tuple[Array, int]] = {}
+        self._nav_series: dict[tuple[int, n.IndicatorSpec], Values] = {}
+        self._zeros = np.zeros(self.size, dtype=np.int32)
+
+    # ---- failure codes ----
+    def code(self, reason: str) -> int:
+        found = self._codes.get(reason)
+        if found is None:
+            found = self._codes[reason] = len(self.reasons)
+            self.reasons.append(reason)
+        return found
+
+    def reason(self, code: int) -> str:
+        return self.reasons[code]
+
+    # ---- series: symbols and synthetic NAVs ----
+    def symbol_series(self, symbol: str, spec: n.IndicatorSpec) -> Values:
+        key = (symbol, spec)
+        found = self._series.get(key)
+        if found is None:
+            raw = compute(spec, self.market.own_closes[symbol])
+            pos = self.market.position(symbol)
+            found = self._place(raw, pos, f"{spec.label} of {symbol}", spec)
+            self._series[key] = found
+        return found
+
+    def nav(self, node: n.Allocation) -> tuple[Array, int]:
+        """The synthetic daily-rebalanced NAV of a composite node (NaN before it starts) and its start."""
+        found = self._nav.get(id(node))
+        if found is None:
+            weights = self.allocation(node)
+            defined = np.flatnonzero(weights.fail == OK)
+            nav = np.full(self.size, np.nan)
+            start = int(defined[0]) if len(defined) else self.size
+            if start < self.size:
+                daily = np.zeros(self.size)
+                for symbol, w in weights.by_symbol.items():
+                    daily[1:] += w[:-1] * self.market.calendar_returns(symbol)[1:]
+                nav[start] = 100.0
+                nav[start + 1 :] = 100.0 * np.cumprod(1.0 + daily[start + 1 :])
+            found = self._nav[id(node)] = (nav, start)
+        return found
+
+    def nav_series(self, node: n.Allocation, spec: n.IndicatorSpec, label: str) -> Values:
+        key = (id(node), spec)
+        found = self._nav_series.get(key)
+        if found is None:
+            nav, start = self.nav(node)
+            raw = compute(spec, nav[start:])
+            pos = np.arange(self.size) - start
+            found = self._nav_series[key] = self._place(raw, pos, f"{spec.label} of {label}", spec)
+        return found
+
+    def _place(self, raw: Array, pos: Array, what: str, spec: n.IndicatorSpec) -> Values:
+        """Lay a per-own-index indicator on the calendar with failure codes."""
+        values = np.where(pos >= 0, raw[np.clip(pos, 0, max(len(raw) - 1, 0))] if len(raw) else np.nan, np.nan)
+        short = pos < spec.need - 1
+        fail = np.where(short, self.code(f"history too short: {what} needs {spec.need} closes"), OK)
+        bad = ~short & ~np.isfinite(values)
+        if bad.any():
+            fail = np.where(bad, self.code(f"{what} is not a finite number"), fail)
+        return Values(values, fail.astype(np.int32))
+
+    def score(self, node: n.Allocation, spec: n.IndicatorSpec) -> Values:
+        """A filter / inverse-volatility candidate's metric: an asset on its own closes, anything else on
+        its synthetic NAV."""
+        if isinstance(node, n.Asset):
+            return self.symbol_series(node.symbol, spec)
+        return self.nav_series(node, spec, describe(node))
+
+    # ---- conditions and expressions ----
+    def value(self, node: n.Expr) -> Values:
+        found: Values | None = self._memo.get(id(node))
+        if found is None:
+            if isinstance(node, n.Constant):
+                found = Values(np.full(self.size, node.value), self._zeros)
+            else:
+                found = self.symbol_series(node.symbol, node.spec)
+            self._memo[id(node)] = found
+        return found
+
+    def truth(self, node: n.Condition) -> Values:
+        found: Values | None = self._memo.get(id(node))
+        if found is None:
+            found = self._memo[id(node)] = self._truth(node)
+        return found
+
+    def _truth(self, node: n.Condition) -> Values:
+        if isinstance(node, n.Compare):
+            left, right = self.value(node.left), self.value(node.right)
+            a, b = left.values, right.values
+            with np.errstate(invalid="ignore"):
+                if node.op == ">":
+                    result = a > b
+                elif node.op == "<":
+                    result = a < b
+                elif node.op == ">=":
+                    result = a >= b
+                elif node.op == "<=":
+                    result = a <= b
+                else:
+                    result = a == b
+            return Values(result, _first_failure(left.fail, right.fail))
+        if isinstance(node, n.Not):
+            inner = self.truth(node.item)
+            return Values(~inner.values, inner.fail)
+        # and / or: short-circuit left to right, per day.
+        stop_on = isinstance(node, n.Or)  # `or` stops at the first true item, `and` at the first false
+        result = np.full(self.size, not stop_on)
+        fail = self._zeros
+        decided = np.zeros(self.size, dtype=bool)
+        for item in node.items:
+            t = self.truth(item)
+            open_days = ~decided
+            failed = open_days & (t.fail != OK)
+            fail = np.where(failed, t.fail, fail)
+            stops = open_days & (t.fail == OK) & (t.values == stop_on)
+            result = np.where(stops, stop_on, result)
+            decided = decided | failed | stops
+        return Values(result, fail)
+
+    # ---- allocations ----
+    def allocation(self, node: n.Allocation) -> Weights:
+        found: Weights | None = self._memo.get(id(node))
+        if found is None:
+            found = self._memo[id(node)] = self._allocation(node)
+        return found
+
+    def _allocation(self, node: n.Allocation) -> Weights:
+        if isinstance(node, n.Asset):
+            pos = self.market.position(node.symbol)
+            held = pos >= 0
+            fail = np.where(held, OK, self.code(f"{node.symbol} has no bars yet")).astype(np.int32)
+            return Weights({node.symbol: held.astype(float)}, fail)
+        if isinstance(node, n.Group):
+            return self.allocation(node.body)
+        if isinstance(node, n.WeightEqual):
+            share = 1.0 / len(node.children)
+            return self._mix([(child, share) for child in node.children])
+        if isinstance(node, n.WeightSpecified):
+            return self._mix(list(zip(node.children, node.weights, strict=True)))
+        if isinstance(node, n.If):
+            return self._if(node)
+        if isinstance(node, n.Filter):
+            return self._filter(node)
+        return self._inverse_volatility(node)
+
+    def _mix(self, parts: list[tuple[n.Allocation, float | Array]], fail: Array | None = None) -> Weights:
+        """Sum of children's weights times their shares (scalars or per-day arrays); the first failing
+        child (with a non-zero share) fails the day."""
+        total: dict[str, Array] = {}
+        fail = self._zeros if fail is None else fail
+        for child, share in parts:
+            weights = self.allocation(child)
+            if isinstance(share, np.ndarray):
+                fail = np.where((fail == OK) & (share > 0), weights.fail, fail)
+            elif weights.fail.any():
+                fail = _first_failure(fail, weights.fail)
+            for symbol, w in weights.by_symbol.items():
+                add = w * share
+                found = total.get(symbol)
+                total[symbol] = add if found is None else found + add
+        if fail.any():
+            bad = fail != OK
+            total = {s: np.where(bad, 0.0, w) for s, w in total.items()}
+        return Weights(total, fail)
+
+    def _if(self, node: n.If) -> Weights:
+        truth = self.truth(node.condition)
+        then, otherwise = self.allocation(node.then), self.allocation(node.otherwise)
+        take = truth.values
+        fail = _first_failure(truth.fail, np.where(take, then.fail, otherwise.fail))
+        bad = fail != OK
+        total: dict[str, Array] = {}
+        zero = np.zeros(self.size)
+        for symbol in then.by_symbol.keys() | otherwise.by_symbol.keys():
+            w = np.where(take, then.by_symbol.get(symbol, zero), otherwise.by_symbol.get(symbol, zero))
+            total[symbol] = np.where(bad, 0.0, w)
+        return Weights(total, fail)
+
+    def scores(self, children: tuple[n.Allocation, ...], spec: n.IndicatorSpec) -> tuple[Array, Array]:
+        """Candidates' scores (rows) and failure codes."""
+        found = [self.score(child, spec) for child in children]
+        return np.array([v.values for v in found]), np.array([v.fail for v in found])
+
+    def filter_selection(self, node: n.Filter) -> tuple[Array, Array, Array]:
+        """(scores, score failures, selected mask) per candidate and day. Stable: ties keep list order."""
+        found = self._decisions.get(id(node))
+        if found is None:
+            scores, fails = self.scores(node.children, node.metric)
+            scorable = fails == OK
+            key = np.where(scorable, -scores if node.select == "top" else scores, np.inf)
+            order = np.argsort(key, axis=0, kind="stable")
+            rank = np.empty_like(order)
+            np.put_along_axis(rank, order, np.arange(len(node.children))[:, None].repeat(self.size, axis=1), axis=0)
+            selected = (rank < node.count) & scorable
+            found = self._decisions[id(node)] = (scores, fails, selected)
+        return found
+
+    def _filter(self, node: n.Filter) -> Weights:
+        _, _, selected = self.filter_selection(node)
+        count = selected.sum(axis=0)
+        none = self.code(f"filter {node.metric.label} select-{node.select} {node.count}: no candidate could be scored")
+        fail = np.where(count == 0, none, OK).astype(np.int32)
+        shares = selected / np.maximum(count, 1)
+        return self._mix(list(zip(node.children, list(shares), strict=True)), fail)
+
+    def inverse_volatility_shares(self, node: n.WeightInverseVolatility) -> tuple[Array, Array, Array]:
+        """(sigmas, sigma failures, shares) per child and day; undefined or zero sigma gets no share."""
+        found = self._decisions.get(id(node))
+        if found is None:
+            spec = n.IndicatorSpec("stdev-return", window=node.window)
+            sigmas, fails = self.scores(node.children, spec)
+            usable = (fails == OK) & (sigmas > 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inverse = np.where(usable, 1.0 / sigmas, 0.0)
+            total = inverse.sum(axis=0)
+            shares = inverse / np.where(total > 0, total, 1.0)
+            found = self._decisions[id(node)] = (sigmas, fails, shares)
+        return found
+
+    def _inverse_volatility(self, node: n.WeightInverseVolatility) -> Weights:
+        _, _, shares = self.inverse_volatility_shares(node)
+        none = self.code(f"weight-inverse-volatility {node.window}: no child has a defined, non-zero volatility")
+        fail = np.where(shares.sum(axis=0) == 0, none, OK).astype(np.int32)
+        return self._mix(list(zip(node.children, list(shares), strict=True)), fail)
+
+
+def describe(node: n.Node, depth: int = 0) -> str:
+    """A short human label for a candidate: its ticker, group name, or operator with first tickers."""
+    if isinstance(node, n.Asset):
+        return node.symbol
+    if isinstance(node, n.Group):
+        return node.name
+    if depth >= 2:
+        return node.kind
+    if isinstance(node, n.If):
+        return f"if[{describe(node.then, depth + 1)} | {describe(node.otherwise, depth + 1)}]"
+    if isinstance(node, n.WeightEqual | n.WeightSpecified | n.WeightInverseVolatility | n.Filter):
+        inner = ", ".join(describe(c, depth + 1) for c in node.children[:3])
+        more = ", ..." if len(node.children) > 3 else ""
+        return f"{node.kind}[{inner}{more}]"
+    return node.kind

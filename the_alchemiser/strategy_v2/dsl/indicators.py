@@ -1,0 +1,157 @@
+"""Indicators over one close series, exactly as dsl.md defines them.
+
+Each function takes the closes (oldest first) and returns an array of the same length whose value at i
+is the indicator as of close i, NaN while the history is too short. Units: RSI 0-100; returns,
+drawdowns and stdev-return in percent; prices in dollars. RSI and EMA run over all the history given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from the_alchemiser.strategy_v2.dsl.nodes import PPO, PPO_SIGNAL, IndicatorSpec
+
+FloatArray = np.ndarray
+
+
+def _empty(x: FloatArray) -> FloatArray:
+    return np.full(len(x), np.nan)
+
+
+def current_price(x: FloatArray, window: int) -> FloatArray:
+    return np.asarray(x, dtype=float).copy()
+
+
+def moving_average_price(x: FloatArray, window: int) -> FloatArray:
+    out = _empty(x)
+    if len(x) >= window:
+        out[window - 1 :] = sliding_window_view(x, window).mean(axis=1)
+    return out
+
+
+def stdev_price(x: FloatArray, window: int) -> FloatArray:
+    out = _empty(x)
+    if len(x) >= window:
+        out[window - 1 :] = sliding_window_view(x, window).std(axis=1)
+    return out
+
+
+def _returns(x: FloatArray) -> FloatArray:
+    return x[1:] / x[:-1] - 1.0
+
+
+def cumulative_return(x: FloatArray, window: int) -> FloatArray:
+    out = _empty(x)
+    if len(x) > window:
+        out[window:] = (x[window:] / x[:-window] - 1.0) * 100.0
+    return out
+
+
+def moving_average_return(x: FloatArray, window: int) -> FloatArray:
+    out = _empty(x)
+    if len(x) > window:
+        out[window:] = sliding_window_view(_returns(x), window).mean(axis=1) * 100.0
+    return out
+
+
+def stdev_return(x: FloatArray, window: int) -> FloatArray:
+    out = _empty(x)
+    if len(x) > window:
+        out[window:] = sliding_window_view(_returns(x), window).std(axis=1) * 100.0
+    return out
+
+
+def max_drawdown(x: FloatArray, window: int) -> FloatArray:
+    out = _empty(x)
+    if len(x) >= window:
+        windows = sliding_window_view(x, window)
+        running_max = np.maximum.accumulate(windows, axis=1)
+        out[window - 1 :] = (1.0 - windows / running_max).max(axis=1) * 100.0
+    return out
+
+
+def exponential_moving_average(x: FloatArray, window: int) -> FloatArray:
+    """alpha = 2/(N+1), seeded with the mean of the first N values, then run over all of them."""
+    out = _empty(x)
+    if len(x) < window:
+        return out
+    alpha = 2.0 / (window + 1.0)
+    keep = 1.0 - alpha
+    level = float(np.mean(x[:window]))
+    levels = [level]
+    append = levels.append
+    for value in x[window:].tolist():
+        level = alpha * value + keep * level
+        append(level)
+    out[window - 1 :] = levels
+    return out
+
+
+def _wilder(values: FloatArray, window: int) -> list[float]:
+    """Wilder's smoothing: seed = mean of the first N values, then avg = (prev*(N-1) + x)/N."""
+    level = float(np.mean(values[:window]))
+    levels = [level]
+    append = levels.append
+    keep = window - 1.0
+    for value in values[window:].tolist():
+        level = (level * keep + value) / window
+        append(level)
+    return levels
+
+
+def rsi(x: FloatArray, window: int) -> FloatArray:
+    out = _empty(x)
+    if len(x) <= window:
+        return out
+    changes = np.diff(x)
+    gain = np.array(_wilder(np.maximum(changes, 0.0), window))
+    loss = np.array(_wilder(np.maximum(-changes, 0.0), window))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = 100.0 - 100.0 / (1.0 + gain / loss)
+    value = np.where(loss == 0.0, np.where(gain == 0.0, 50.0, 100.0), value)
+    out[window:] = value
+    return out
+
+
+def percentage_price_oscillator(x: FloatArray, short: int, long: int) -> FloatArray:
+    fast = exponential_moving_average(x, short)
+    slow = exponential_moving_average(x, long)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (fast - slow) / slow * 100.0
+
+
+def percentage_price_oscillator_signal(x: FloatArray, short: int, long: int, smooth: int) -> FloatArray:
+    ppo = percentage_price_oscillator(x, short, long)
+    start = max(short, long) - 1
+    out = _empty(x)
+    if len(x) > start:
+        out[start:] = exponential_moving_average(ppo[start:], smooth)
+    return out
+
+
+_BY_NAME: dict[str, Callable[[FloatArray, int], FloatArray]] = {
+    "current-price": current_price,
+    "moving-average-price": moving_average_price,
+    "exponential-moving-average-price": exponential_moving_average,
+    "stdev-price": stdev_price,
+    "max-drawdown": max_drawdown,
+    "rsi": rsi,
+    "cumulative-return": cumulative_return,
+    "moving-average-return": moving_average_return,
+    "stdev-return": stdev_return,
+}
+
+
+def compute(spec: IndicatorSpec, closes: FloatArray) -> FloatArray:
+    """The indicator over the whole series; NaN where the history is too short (index < need - 1)."""
+    closes = np.asarray(closes, dtype=float)
+    if spec.name == PPO:
+        values = percentage_price_oscillator(closes, spec.short, spec.long)
+    elif spec.name == PPO_SIGNAL:
+        values = percentage_price_oscillator_signal(closes, spec.short, spec.long, spec.smooth)
+    else:
+        values = _BY_NAME[spec.name](closes, spec.window)
+    values[: spec.need - 1] = np.nan  # never defined before the minimum history, whatever the formula gives
+    return values

@@ -1,0 +1,110 @@
+"""A loaded strategy: the validated tree plus what callers need without evaluating it (universe,
+longest lookback, rebalance threshold)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from the_alchemiser.strategy_v2.dsl import nodes as n
+from the_alchemiser.strategy_v2.dsl.build import build
+from the_alchemiser.strategy_v2.dsl.errors import DslValidationError
+from the_alchemiser.strategy_v2.dsl.reader import Source, read
+
+
+@dataclass(frozen=True, eq=False)
+class Strategy:
+    name: str
+    file: str | None
+    root: n.Allocation
+    metadata: dict[str, Any]
+    traded_symbols: frozenset[str]
+    indicator_symbols: frozenset[str]
+    max_lookback: int
+    node_count: int  # allocation/condition nodes as written
+    distinct_nodes: int  # after sharing identical subtrees
+    rebalance_threshold: float | None = field(default=None)
+
+    @property
+    def universe(self) -> frozenset[str]:
+        return self.traded_symbols | self.indicator_symbols
+
+    @property
+    def indicator_only_symbols(self) -> frozenset[str]:
+        return self.indicator_symbols - self.traded_symbols
+
+
+def distinct_nodes(root: n.Node) -> list[n.Node]:
+    """Every distinct node once, children before parents (iterative post-order)."""
+    seen: set[int] = set()
+    order: list[n.Node] = []
+    stack: list[tuple[n.Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(n.children_of(node)) if id(child) not in seen)
+    return order
+
+
+def lookbacks(root: n.Node) -> dict[int, int]:
+    """Closes each node needs before it is defined (by node id), assuming all series start together."""
+    need: dict[int, int] = {}
+    for node in distinct_nodes(root):
+        kids = [need[id(c)] for c in n.children_of(node)]
+        if isinstance(node, n.Asset):
+            value = 1
+        elif isinstance(node, n.Indicator):
+            value = node.spec.need
+        elif isinstance(node, n.Constant):
+            value = 0
+        elif isinstance(node, n.Filter | n.WeightInverseVolatility):
+            metric = node.metric.need if isinstance(node, n.Filter) else node.window + 1
+            value = max(
+                max(1, metric) if isinstance(c, n.Asset) else need[id(c)] + metric - 1 for c in node.children
+            )
+        else:
+            value = max(kids)
+        need[id(node)] = value
+    return need
+
+
+def load_strategy(source: str | Path) -> Strategy:
+    """Parse and validate a strategy from a path or from its text (text is anything containing '(')."""
+    if isinstance(source, Path) or "(" not in source:
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise DslValidationError(f"cannot read strategy file: {exc.strerror or exc}", file=str(path)) from exc
+        except UnicodeDecodeError as exc:
+            raise DslValidationError(f"strategy file is not UTF-8 text: {exc.reason}", file=str(path)) from exc
+        return parse_strategy(text, file=str(path))
+    return parse_strategy(source)
+
+
+def parse_strategy(text: str, file: str | None = None) -> Strategy:
+    src = Source(text, file)
+    definition = build(read(src), src)
+    order = distinct_nodes(definition.root)
+    traded = frozenset(node.symbol for node in order if isinstance(node, n.Asset))
+    indicator = frozenset(node.symbol for node in order if isinstance(node, n.Indicator))
+    threshold = definition.metadata.get("rebalance-threshold")
+    return Strategy(
+        name=definition.name,
+        file=file,
+        root=definition.root,
+        metadata=definition.metadata,
+        traded_symbols=traded,
+        indicator_symbols=indicator,
+        max_lookback=lookbacks(definition.root)[id(definition.root)],
+        node_count=definition.node_requests,
+        distinct_nodes=len(order),
+        rebalance_threshold=None if threshold is None else float(threshold),
+    )
