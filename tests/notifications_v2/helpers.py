@@ -1,0 +1,59 @@
+"""Service assembly for tests: in-memory ledger, report store, recording sender, dict-backed once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from tests.notifications_v2.ledger_memory import InMemoryTradeLedger
+from the_alchemiser.notifications_v2.once import OncePerKey, OnceResult, Work
+from the_alchemiser.notifications_v2.report_store import InMemoryReportStore
+from the_alchemiser.notifications_v2.service import NotificationService
+from the_alchemiser.shared.ledger import LedgerOrder
+from the_alchemiser.shared.notifications import EmailMessage, EmailSender, RecordingEmailSender
+
+FIXED_NOW = datetime(2026, 11, 24, 20, 32, 0, tzinfo=UTC)
+
+
+class DictOnce:
+    """OncePerKey in a dict (same contract as PowertoolsOnce: a failing work leaves no record)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, str]] = {}
+
+    def run(self, key: str, work: Work) -> OnceResult:
+        if key in self.records:
+            return OnceResult(self.records[key], replayed=True)
+        value = work()
+        self.records[key] = value
+        return OnceResult(value, replayed=False)
+
+
+def render(message: EmailMessage) -> str:
+    """How a golden file stores an email: the subject line, a blank line, the body."""
+    return f"Subject: {message.subject}\n\n{message.body}"
+
+
+def build_service(
+    ledger_orders: Sequence[LedgerOrder] = (),
+    *,
+    emails: EmailSender | None = None,
+    once: OncePerKey | None = None,
+    mode_label: str = "PAPER",
+    stage: str = "dev",
+    ledger: InMemoryTradeLedger | None = None,
+    reports: InMemoryReportStore | None = None,
+) -> tuple[NotificationService, RecordingEmailSender, InMemoryReportStore, InMemoryTradeLedger]:
+    recorder = RecordingEmailSender()
+    store = reports or InMemoryReportStore()
+    trade_ledger = ledger or InMemoryTradeLedger(ledger_orders)
+    service = NotificationService(
+        emails=emails or recorder,
+        reports=store,
+        ledger=trade_ledger,
+        once=once or DictOnce(),
+        mode_label=mode_label,
+        stage=stage,
+        clock=lambda: FIXED_NOW,
+    )
+    return service, recorder, store, trade_ledger

@@ -1,0 +1,549 @@
+"""Deterministic workflow outcomes for the golden emails: fixed ids, timestamps, prices.
+
+A trade is described once (`Trade`) and turned into both the execution result's `OrderResult` and
+the ledger's per-step `LedgerOrder`s, so the email and the CSV report describe the same day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal as D
+
+from the_alchemiser.shared.events import WorkflowCompleted, WorkflowFailed
+from the_alchemiser.shared.ledger import LedgerOrder
+from the_alchemiser.shared.schemas import (
+    ConsolidatedPortfolio,
+    ExecutionResult,
+    ExecutionStatus,
+    OrderOutcome,
+    OrderResult,
+    QuoteSnapshot,
+    StrategySignal,
+)
+
+TRADING_DATE = date(2026, 11, 24)
+PRIOR_DATE = date(2026, 11, 10)
+EXECUTION_START = datetime(2026, 11, 24, 20, 30, 5, tzinfo=UTC)
+EVENT_TIME = datetime(2026, 11, 24, 20, 31, 40, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Step:
+    filled_qty: D
+    price: D | None
+    status: str
+    order_type: str = "limit"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Trade:
+    symbol: str
+    side: str
+    outcome: OrderOutcome
+    requested_qty: D | None
+    steps: tuple[Step, ...]
+    bid: D
+    ask: D
+    attribution: dict[str, D] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def filled_qty(self) -> D:
+        return sum((s.filled_qty for s in self.steps), D(0))
+
+    @property
+    def filled_value(self) -> D:
+        return sum((s.filled_qty * s.price for s in self.steps if s.price is not None), D(0))
+
+    @property
+    def avg_price(self) -> D | None:
+        return (self.filled_value / self.filled_qty).quantize(D("0.0001")) if self.filled_qty else None
+
+    def client_order_id(self, correlation_id: str, step: int) -> str:
+        return f"{correlation_id}-{self.symbol}-{self.side}-{step}"
+
+    def order_result(self, correlation_id: str) -> OrderResult:
+        mid = (self.bid + self.ask) / 2
+        slippage = None
+        if self.avg_price is not None:
+            worse = self.avg_price - mid if self.side == "buy" else mid - self.avg_price
+            slippage = (worse / mid * 10000).quantize(D("0.01"))
+        return OrderResult(
+            symbol=self.symbol,
+            side=self.side,
+            outcome=self.outcome,
+            requested_qty=self.requested_qty,
+            filled_qty=self.filled_qty,
+            avg_fill_price=self.avg_price,
+            filled_value=self.filled_value,
+            quote_at_placement=QuoteSnapshot(bid=self.bid, ask=self.ask, timestamp=EXECUTION_START),
+            slippage_bps=slippage,
+            client_order_ids=[self.client_order_id(correlation_id, i + 1) for i in range(len(self.steps))],
+            broker_order_ids=[f"b-{self.client_order_id(correlation_id, i + 1)}" for i in range(len(self.steps))],
+            steps=len(self.steps),
+            error=self.error,
+            strategy_attribution=self.attribution,
+        )
+
+    def ledger_orders(self, correlation_id: str, trading_date: date, placed: datetime) -> list[LedgerOrder]:
+        orders = []
+        for index, step in enumerate(self.steps, start=1):
+            when = placed + timedelta(seconds=10 * index)
+            orders.append(
+                LedgerOrder(
+                    correlation_id=correlation_id,
+                    client_order_id=self.client_order_id(correlation_id, index),
+                    broker_order_id=f"b-{self.client_order_id(correlation_id, index)}",
+                    plan_id=f"plan-{correlation_id}",
+                    trading_date=trading_date,
+                    symbol=self.symbol,
+                    side=self.side,
+                    order_type=step.order_type,
+                    step=index,
+                    requested_qty=self.requested_qty,
+                    requested_notional=None,
+                    limit_price=(self.bid + self.ask) / 2 if step.order_type == "limit" else None,
+                    filled_qty=step.filled_qty,
+                    avg_fill_price=step.price,
+                    status=step.status,
+                    bid_at_placement=self.bid,
+                    ask_at_placement=self.ask,
+                    placed_at=when,
+                    updated_at=when + timedelta(seconds=5),
+                    strategy_attribution=self.attribution,
+                    error=step.error,
+                )
+            )
+        return orders
+
+
+def filled(qty: str, price: str, order_type: str = "limit") -> Step:
+    return Step(D(qty), D(price), "filled", order_type)
+
+
+def portfolio() -> ConsolidatedPortfolio:
+    signals = [
+        StrategySignal(
+            strategy="nuclear.clj",
+            strategy_name="Nuclear",
+            allocation=D("0.5"),
+            weights={"SPY": D("0.6"), "TQQQ": D("0.4")},
+            as_of=date(2026, 11, 23),
+        ),
+        StrategySignal(
+            strategy="tecl.clj",
+            strategy_name="TECL for the long term",
+            allocation=D("0.3"),
+            weights={"TECL": D("0.5"), "SPY": D("0.5")},
+            as_of=date(2026, 11, 23),
+        ),
+        StrategySignal(
+            strategy="klm.clj",
+            strategy_name="KLM",
+            allocation=D("0.2"),
+            weights={"TLT": D("1")},
+            as_of=date(2026, 11, 23),
+        ),
+    ]
+    return ConsolidatedPortfolio.merge(signals)
+
+
+SPY_ATTRIBUTION = {"nuclear.clj": D("0.3") / D("0.45"), "tecl.clj": D("0.15") / D("0.45")}
+
+
+def history_orders() -> list[LedgerOrder]:
+    """Earlier workflows: the positions today's sells close out (for average-cost P&L)."""
+    earlier = [
+        (
+            "corr-2026-11-10",
+            PRIOR_DATE,
+            Trade(
+                "TLT",
+                "buy",
+                OrderOutcome.FILLED,
+                D(20),
+                (filled("20", "90.00"),),
+                D("89.98"),
+                D("90.02"),
+                {"klm.clj": D(1)},
+            ),
+        ),
+        (
+            "corr-2026-11-10",
+            PRIOR_DATE,
+            Trade(
+                "BIL",
+                "buy",
+                OrderOutcome.FILLED,
+                D(30),
+                (filled("30", "91.00"),),
+                D("90.99"),
+                D("91.01"),
+                {"nuclear.clj": D(1)},
+            ),
+        ),
+        (
+            "corr-2026-11-17",
+            date(2026, 11, 17),
+            Trade(
+                "TLT",
+                "buy",
+                OrderOutcome.FILLED,
+                D(10),
+                (filled("10", "93.00"),),
+                D("92.98"),
+                D("93.02"),
+                {"klm.clj": D(1)},
+            ),
+        ),
+    ]
+    orders: list[LedgerOrder] = []
+    for correlation_id, day, trade in earlier:
+        placed = datetime(day.year, day.month, day.day, 20, 30, 10, tzinfo=UTC)
+        orders += trade.ledger_orders(correlation_id, day, placed)
+    return orders
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    event: WorkflowCompleted | WorkflowFailed
+    ledger: list[LedgerOrder]
+
+
+def _execution(correlation_id: str, trades: list[Trade], status: ExecutionStatus, notes: list[str]) -> ExecutionResult:
+    results = [t.order_result(correlation_id) for t in trades]
+    return ExecutionResult(
+        plan_id=f"plan-{correlation_id}",
+        correlation_id=correlation_id,
+        status=status,
+        orders=results,
+        orders_placed=sum(1 for r in results if r.outcome != OrderOutcome.SKIPPED),
+        orders_succeeded=sum(1 for r in results if r.outcome == OrderOutcome.FILLED),
+        total_buy_value=sum((r.filled_value for r in results if r.side == "buy"), D(0)),
+        total_sell_value=sum((r.filled_value for r in results if r.side == "sell"), D(0)),
+        started_at=EXECUTION_START,
+        completed_at=EXECUTION_START + timedelta(seconds=95),
+        notes=notes,
+    )
+
+
+def _ledger_for(correlation_id: str, trades: list[Trade]) -> list[LedgerOrder]:
+    orders: list[LedgerOrder] = []
+    for index, trade in enumerate(trades):
+        orders += trade.ledger_orders(correlation_id, TRADING_DATE, EXECUTION_START + timedelta(seconds=30 * index))
+    return orders
+
+
+def _base(correlation_id: str, source_module: str, component: str) -> dict[str, object]:
+    return {
+        "event_id": f"evt-{correlation_id}",
+        "correlation_id": correlation_id,
+        "causation_id": f"cause-{correlation_id}",
+        "timestamp": EVENT_TIME,
+        "source_module": source_module,
+        "source_component": component,
+    }
+
+
+def success_trades() -> list[Trade]:
+    return [
+        Trade("BIL", "sell", OrderOutcome.FILLED, D(30), (filled("30", "91.50"),), D("91.49"), D("91.51")),
+        Trade(
+            "TLT", "sell", OrderOutcome.FILLED, D(5), (filled("5", "92.10"),), D("92.08"), D("92.14"), {"klm.clj": D(1)}
+        ),
+        Trade(
+            "SPY",
+            "buy",
+            OrderOutcome.FILLED,
+            D("7.5"),
+            (filled("7.5", "600.12"),),
+            D("600.05"),
+            D("600.15"),
+            SPY_ATTRIBUTION,
+        ),
+        Trade(
+            "TQQQ",
+            "buy",
+            OrderOutcome.FILLED,
+            D(25),
+            (filled("25", "80.04"),),
+            D("80.01"),
+            D("80.05"),
+            {"nuclear.clj": D(1)},
+        ),
+        Trade(
+            "TECL",
+            "buy",
+            OrderOutcome.FILLED,
+            D(16),
+            (Step(D(10), D("93.70"), "canceled"), filled("6", "93.80")),
+            D("93.68"),
+            D("93.78"),
+            {"tecl.clj": D(1)},
+        ),
+    ]
+
+
+def success_day() -> Scenario:
+    cid = "corr-success-2026-11-24"
+    trades = success_trades()
+    event = WorkflowCompleted(
+        **_base(cid, "execution_v2", "ExecutionService"),
+        success=True,
+        summary={"orders_placed": 5, "orders_succeeded": 5},
+        trading_date=TRADING_DATE,
+        execution_data=_execution(cid, trades, ExecutionStatus.SUCCESS, []),
+        consolidated_portfolio=portfolio(),
+    )
+    return Scenario("success_day", event, history_orders() + _ledger_for(cid, trades))
+
+
+def hold_day() -> Scenario:
+    cid = "corr-hold-2026-11-24"
+    event = WorkflowCompleted(
+        **_base(cid, "execution_v2", "ExecutionService"),
+        success=True,
+        summary={},
+        trading_date=TRADING_DATE,
+        execution_data=_execution(cid, [], ExecutionStatus.NO_TRADES, ["every position within the rebalance corridor"]),
+        consolidated_portfolio=portfolio(),
+    )
+    return Scenario("hold_day", event, history_orders())
+
+
+def partial_fill_day() -> Scenario:
+    cid = "corr-partial-2026-11-24"
+    trades = [
+        Trade(
+            "TLT", "sell", OrderOutcome.FILLED, D(5), (filled("5", "92.10"),), D("92.08"), D("92.14"), {"klm.clj": D(1)}
+        ),
+        Trade(
+            "SPY",
+            "buy",
+            OrderOutcome.PARTIALLY_FILLED,
+            D(10),
+            (
+                Step(D(4), D("600.10"), "canceled"),
+                Step(D(2), D("600.40"), "canceled"),
+                Step(D(0), None, "canceled", "market", "market order canceled at the close"),
+            ),
+            D("600.05"),
+            D("600.15"),
+            SPY_ATTRIBUTION,
+            "4 of 10 shares unfilled: market order canceled at the close",
+        ),
+        Trade(
+            "TQQQ",
+            "buy",
+            OrderOutcome.FAILED,
+            D(25),
+            (Step(D(0), None, "rejected", "limit", "insufficient buying power"),),
+            D("80.01"),
+            D("80.05"),
+            {"nuclear.clj": D(1)},
+            "insufficient buying power (requested $2,001.00, available $1,500.00)",
+        ),
+        Trade(
+            "TECL",
+            "buy",
+            OrderOutcome.SKIPPED,
+            D("0.05"),
+            (),
+            D("93.68"),
+            D("93.78"),
+            {"tecl.clj": D(1)},
+            "below the $5.00 minimum notional",
+        ),
+    ]
+    event = WorkflowCompleted(
+        **_base(cid, "execution_v2", "ExecutionService"),
+        success=True,
+        summary={"orders_placed": 3, "orders_succeeded": 1},
+        trading_date=TRADING_DATE,
+        execution_data=_execution(cid, trades, ExecutionStatus.PARTIAL, ["buys limited by buying power after sells"]),
+        consolidated_portfolio=portfolio(),
+    )
+    return Scenario("partial_fill_day", event, history_orders() + _ledger_for(cid, trades))
+
+
+def market_closed_day() -> Scenario:
+    cid = "corr-closed-2026-11-26"
+    result = _execution(cid, [], ExecutionStatus.NO_TRADES, ["market closed (Thanksgiving Day): no order placed"])
+    event = WorkflowCompleted(
+        **_base(cid, "execution_v2", "ExecutionService"),
+        success=True,
+        summary={},
+        trading_date=date(2026, 11, 26),
+        execution_data=result.model_copy(update={"market_open": False}),
+        consolidated_portfolio=None,
+    )
+    return Scenario("market_closed_day", event, [])
+
+
+def strategy_failure() -> Scenario:
+    cid = "corr-strategy-fail-2026-11-24"
+    event = WorkflowFailed(
+        **_base(cid, "aggregator_v2", "SignalAggregator"),
+        failure_reason="1 of 3 strategies failed to evaluate; policy: no trading",
+        failure_step="strategy",
+        error_details={
+            "failed_strategies": {
+                "klm.clj": "DslEvaluationError: rsi on UVXY needs 10 bars of history, 7 available (line 41)",
+            },
+            "policy": "no_trading",
+            "session_id": "session-2026-11-24-dev",
+        },
+        trading_date=TRADING_DATE,
+    )
+    return Scenario("strategy_failure", event, history_orders())
+
+
+def deadline_missing_strategies() -> Scenario:
+    cid = "corr-deadline-2026-11-24"
+    event = WorkflowFailed(
+        **_base(cid, "aggregator_v2", "SessionDeadline"),
+        failure_reason="session deadline (10 minutes) passed with 2 of 3 strategies missing; policy: no trading",
+        failure_step="aggregation",
+        error_details={
+            "missing_strategies": ["tecl.clj", "klm.clj"],
+            "received_strategies": ["nuclear.clj"],
+            "deadline": "2026-11-24T20:40:00+00:00",
+            "policy": "no_trading",
+        },
+        trading_date=TRADING_DATE,
+    )
+    return Scenario("deadline_missing_strategies", event, history_orders())
+
+
+def portfolio_failure() -> Scenario:
+    cid = "corr-portfolio-fail-2026-11-24"
+    event = WorkflowFailed(
+        **_base(cid, "portfolio_v2", "PortfolioService"),
+        failure_reason=(
+            "broker refused the account request: 403 Forbidden "
+            "(APCA-API-KEY-ID=PKX7QZ3L9ARTW2Y8M4NB, APCA-API-SECRET-KEY=Zq8vM2xR7tYp4Lk9Wn3Bc6Hd1Fg5Js0Ae2Qu8Io7Pz)"
+        ),
+        failure_step="portfolio",
+        error_details={
+            "exception_type": "BrokerAuthError",
+            "url": "https://paper-api.alpaca.markets/v2/account",
+            "request_headers": {
+                "APCA-API-KEY-ID": "PKX7QZ3L9ARTW2Y8M4NB",
+                "APCA-API-SECRET-KEY": "Zq8vM2xR7tYp4Lk9Wn3Bc6Hd1Fg5Js0Ae2Qu8Io7Pz",
+                "Accept": "application/json",
+            },
+            "status_code": 403,
+        },
+        trading_date=TRADING_DATE,
+        consolidated_portfolio=portfolio(),
+    )
+    return Scenario("portfolio_failure", event, history_orders())
+
+
+def execution_failure() -> Scenario:
+    cid = "corr-execution-fail-2026-11-24"
+    trades = [
+        Trade("BIL", "sell", OrderOutcome.FILLED, D(30), (filled("30", "91.50"),), D("91.49"), D("91.51")),
+        Trade(
+            "TLT", "sell", OrderOutcome.FILLED, D(5), (filled("5", "92.10"),), D("92.08"), D("92.14"), {"klm.clj": D(1)}
+        ),
+        Trade(
+            "SPY",
+            "buy",
+            OrderOutcome.FAILED,
+            D("7.5"),
+            (Step(D(0), None, "rejected", "limit", "HTTP 503 from broker"),),
+            D("600.05"),
+            D("600.15"),
+            SPY_ATTRIBUTION,
+            "broker unavailable: HTTP 503 after 3 attempts",
+        ),
+        Trade(
+            "TQQQ",
+            "buy",
+            OrderOutcome.SKIPPED,
+            D(25),
+            (),
+            D("80.01"),
+            D("80.05"),
+            {"nuclear.clj": D(1)},
+            "not placed: buying power not confirmed after sells",
+        ),
+    ]
+    event = WorkflowFailed(
+        **_base(cid, "execution_v2", "ExecutionService"),
+        failure_reason="buys not placed: broker unavailable after the sells filled",
+        failure_step="execution",
+        error_details={"exception_type": "BrokerUnavailable", "attempts": 3, "last_status": 503},
+        trading_date=TRADING_DATE,
+        execution_data=_execution(cid, trades, ExecutionStatus.FAILURE, ["sells filled; buys abandoned"]),
+        consolidated_portfolio=portfolio(),
+    )
+    return Scenario("execution_failure", event, history_orders() + _ledger_for(cid, trades))
+
+
+def malformed_input_failure() -> Scenario:
+    cid = "corr-malformed-2026-11-24"
+    event = WorkflowFailed(
+        **_base(cid, "portfolio_v2", "lambda_handler"),
+        failure_reason="malformed SignalGenerated event: 1 validation error for SignalGenerated",
+        failure_step="portfolio",
+        error_details={
+            "exception_type": "EventParseError",
+            "error": (
+                "consolidated_portfolio.target_weights: target weights sum to 0.97, not 1 "
+                "[type=value_error, input_value={'SPY': '0.5', 'TLT': '0.47'}]"
+            ),
+            "event_id": "4f9c1d2e-8a7b-4c3d-9e1f-0a2b3c4d5e6f",
+        },
+        trading_date=TRADING_DATE,
+    )
+    return Scenario("malformed_input_failure", event, history_orders())
+
+
+def other_failure() -> Scenario:
+    cid = "corr-other-2026-11-24"
+    event = WorkflowFailed(
+        **_base(cid, "coordinator_v2", "StrategyOrchestrator"),
+        failure_reason="could not invoke the strategy workers: AccessDeniedException",
+        failure_step="orchestrator",
+        error_details={
+            "exception_type": "ClientError",
+            "traceback_tail": (
+                "botocore.exceptions.ClientError: An error occurred (AccessDeniedException) when calling the "
+                "Invoke operation; Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig123; "
+                "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY; "
+                "credentials from AKIAIOSFODNN7EXAMPLE"
+            ),
+            "session_token": "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ",
+        },
+        trading_date=TRADING_DATE,
+    )
+    return Scenario("other_failure", event, [])
+
+
+ALL_SCENARIOS = (
+    success_day,
+    hold_day,
+    partial_fill_day,
+    market_closed_day,
+    strategy_failure,
+    deadline_missing_strategies,
+    portfolio_failure,
+    execution_failure,
+    malformed_input_failure,
+    other_failure,
+)
+
+# the literal secrets planted in the scenarios: none may appear in any email
+PLANTED_SECRETS = (
+    "PKX7QZ3L9ARTW2Y8M4NB",
+    "Zq8vM2xR7tYp4Lk9Wn3Bc6Hd1Fg5Js0Ae2Qu8Io7Pz",
+    "eyJhbGciOiJIUzI1NiJ9",
+    "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "AKIAIOSFODNN7EXAMPLE",
+    "IQoJb3JpZ2luX2VjEJr",
+)

@@ -1,0 +1,70 @@
+"""Golden email text (subject + body) for each kind of day and each kind of failure.
+
+Regenerate after an intended change with `UPDATE_GOLDEN=1 uv run pytest tests/notifications_v2 -k golden`
+and read the diff: these files are what a trader gets."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import pytest
+
+from tests.notifications_v2.helpers import FIXED_NOW, build_service, render
+from tests.notifications_v2.scenarios import ALL_SCENARIOS, PLANTED_SECRETS, Scenario
+from the_alchemiser.notifications_v2.email_text import render_malformed_event_email
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / f"{name}.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 to create it"
+    assert text == path.read_text()
+
+
+def email_for(scenario: Scenario, mode_label: str = "PAPER") -> str:
+    service, sent, _, _ = build_service(scenario.ledger, mode_label=mode_label)
+    result = service.handle_event(scenario.event)
+    assert result.action == "email_sent"
+    assert len(sent.sent) == 1
+    return render(sent.sent[0])
+
+
+@pytest.mark.parametrize("make", ALL_SCENARIOS, ids=lambda make: make.__name__)
+def test_golden_outcome_email(make) -> None:
+    scenario = make()
+    text = email_for(scenario)
+    check_golden(scenario.name, text)
+    for secret in PLANTED_SECRETS:
+        assert secret not in text
+
+
+def test_golden_live_mode_subject() -> None:
+    from tests.notifications_v2.scenarios import success_day
+
+    text = email_for(success_day(), mode_label="LIVE")
+    assert text.startswith("Subject: [LIVE] Alchemiser 2026-11-24: SUCCESS — 5 orders filled\n")
+    assert "LIVE trading · stage dev" in text
+
+
+def test_golden_notifications_malformed_event_alert() -> None:
+    message = render_malformed_event_email(
+        mode_label="PAPER",
+        stage="dev",
+        envelope_id="0d9a3b54-1c7e-4f7a-9b2d-5e6f7a8b9c0d",
+        detail_type="WorkflowCompleted",
+        source="alchemiser.execution_v2",
+        error=(
+            "EventParseError: 1 validation error for tagged-union[...]\n"
+            "WorkflowCompleted.success\n"
+            "  Field required [type=missing, input_value={'event_type': 'WorkflowCompleted', "
+            "'api_key': 'PKX7QZ3L9ARTW2Y8M4NB'}, input_type=dict]"
+        ),
+        received_at=FIXED_NOW,
+    )
+    text = render(message)
+    check_golden("notifications_malformed_event", text)
+    assert "PKX7QZ3L9ARTW2Y8M4NB" not in text

@@ -1,0 +1,442 @@
+"""The email text: a subject with status and PAPER/LIVE, and a plain-text body a trader reads in
+ten seconds (status line first, then money, then orders, then the why). Pure: same input, same text.
+
+Everything that came from another process (failure reasons, error details, broker errors, notes)
+goes through `scrub` before it is written, subject included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from the_alchemiser.notifications_v2.formatting import (
+    basis_points,
+    money,
+    percent,
+    price,
+    quantity,
+    signed_money,
+)
+from the_alchemiser.notifications_v2.report import PerformanceReport
+from the_alchemiser.notifications_v2.scrub import scrub_text, scrub_value
+from the_alchemiser.shared.events import WorkflowCompleted, WorkflowFailed
+from the_alchemiser.shared.ledger import LedgerOrder
+from the_alchemiser.shared.notifications import EmailMessage
+from the_alchemiser.shared.schemas import (
+    ConsolidatedPortfolio,
+    ExecutionResult,
+    ExecutionStatus,
+    OrderOutcome,
+    OrderResult,
+)
+
+OutcomeEvent = WorkflowCompleted | WorkflowFailed
+
+RULE = "-" * 60
+_REASON_IN_SUBJECT = 60
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """The CSV report as the email mentions it: a link and its totals, or why there is none."""
+
+    url: str | None = None
+    key: str | None = None
+    lifetime: timedelta | None = None
+    report: PerformanceReport | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class EmailContext:
+    mode_label: str  # PAPER / LIVE
+    stage: str
+    trading_date: date
+    ledger_orders: tuple[LedgerOrder, ...] | None = None  # None: the ledger could not be read
+    ledger_error: str | None = None
+    report: ReportSection = field(default_factory=ReportSection)
+    known_secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Headline:
+    status: str  # SUCCESS / PARTIAL / FAILED / MARKET CLOSED
+    summary: str
+
+
+def _clean(text: str, context: EmailContext) -> str:
+    return scrub_text(text, context.known_secrets)
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
+def _count(orders: Sequence[OrderResult], outcome: OrderOutcome) -> int:
+    return sum(1 for order in orders if order.outcome == outcome)
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _names(value: Any) -> list[str]:
+    """Strategy names from a list, a dict (name -> reason) or a single string."""
+    if isinstance(value, dict):
+        return sorted(str(key) for key in value)
+    if isinstance(value, (list, tuple, set)):
+        return sorted(str(item) for item in value)
+    if value in (None, ""):
+        return []
+    return [str(value)]
+
+
+def execution_headline(result: ExecutionResult) -> Headline:
+    orders = result.orders
+    filled = _count(orders, OrderOutcome.FILLED)
+    partial = _count(orders, OrderOutcome.PARTIALLY_FILLED)
+    failed = _count(orders, OrderOutcome.FAILED)
+    traded = [order for order in orders if order.outcome != OrderOutcome.SKIPPED]
+    if not result.market_open:
+        return Headline("MARKET CLOSED", "no orders placed")
+    if result.status == ExecutionStatus.NO_TRADES or not traded:
+        return Headline("SUCCESS", "no trades needed (all HOLD)")
+    if result.status == ExecutionStatus.SUCCESS and partial == 0 and failed == 0:
+        return Headline("SUCCESS", f"{_plural(filled, 'order')} filled")
+    detail = ", ".join(
+        part for part in (f"{partial} partial" if partial else "", f"{failed} failed" if failed else "") if part
+    )
+    summary = f"{filled} of {len(traded)} orders filled" + (f" ({detail})" if detail else "")
+    status = "FAILED" if result.status == ExecutionStatus.FAILURE else "PARTIAL"
+    return Headline(status, summary)
+
+
+def failure_headline(event: WorkflowFailed, context: EmailContext) -> Headline:
+    details = event.error_details
+    missing = _names(details.get("missing_strategies"))
+    failed = _names(details.get("failed_strategies"))
+    parts = []
+    if failed:
+        parts.append(f"{_plural(len(failed), 'strategy', 'strategies')} failed")
+    if missing:
+        parts.append(f"{_plural(len(missing), 'strategy', 'strategies')} missing at the deadline")
+    summary = ", ".join(parts) if parts else _one_line(_clean(event.failure_reason, context), _REASON_IN_SUBJECT)
+    return Headline("FAILED", f"at {event.failure_step}: {summary}")
+
+
+def outcome_headline(event: OutcomeEvent, context: EmailContext) -> Headline:
+    if isinstance(event, WorkflowFailed):
+        return failure_headline(event, context)
+    if event.execution_data is not None:
+        headline = execution_headline(event.execution_data)
+        if not event.success and headline.status == "SUCCESS":
+            return Headline("FAILED", "workflow reported failure")
+        return headline
+    return (
+        Headline("SUCCESS", "workflow completed") if event.success else Headline("FAILED", "workflow reported failure")
+    )
+
+
+def subject_line(context: EmailContext, headline: Headline) -> str:
+    return (
+        f"[{context.mode_label}] Alchemiser {context.trading_date.isoformat()}: {headline.status} — {headline.summary}"
+    )
+
+
+def _order_line(order: OrderResult, context: EmailContext) -> str:
+    side = order.side.upper().ljust(4)
+    symbol = order.symbol.ljust(6)
+    outcome = {
+        OrderOutcome.FILLED: "FILLED",
+        OrderOutcome.PARTIALLY_FILLED: "PARTIAL",
+        OrderOutcome.FAILED: "FAILED",
+        OrderOutcome.SKIPPED: "SKIPPED",
+    }[order.outcome].ljust(8)
+    if order.requested_qty is not None:
+        requested = quantity(order.requested_qty)
+    elif order.requested_notional is not None:
+        requested = f"{money(order.requested_notional)} worth"
+    else:
+        requested = "?"
+    parts: list[str] = []
+    if order.outcome == OrderOutcome.SKIPPED:
+        parts.append(f"{requested} requested")
+    elif order.filled_qty > 0:
+        filled = quantity(order.filled_qty)
+        amount = filled if order.outcome == OrderOutcome.FILLED else f"{filled} of {requested}"
+        fill_price = price(order.avg_fill_price) if order.avg_fill_price is not None else "price n/a"
+        parts.append(f"{amount} @ {fill_price} = {money(order.filled_value)}")
+        if order.slippage_bps is not None:
+            parts.append(f"slippage {basis_points(order.slippage_bps)}")
+    else:
+        parts.append(f"0 of {requested}")
+    if order.error:
+        parts.append(
+            ("reason: " if order.outcome == OrderOutcome.SKIPPED else "error: ") + _clean(order.error, context)
+        )
+    return f"  {side} {symbol} {outcome} " + " · ".join(parts)
+
+
+def execution_section(result: ExecutionResult, context: EmailContext) -> list[str]:
+    orders = result.orders
+    buys = result.total_buy_value
+    sells = result.total_sell_value
+    net = signed_money(buys - sells)
+    if buys or sells:
+        lines = [f"Capital deployed: {money(buys)} bought, {money(sells)} sold (net {net} into positions)"]
+    else:
+        lines = ["Capital deployed: none (nothing bought or sold)"]
+    report = context.report.report
+    if report is not None and report.rows:
+        pnl = f"Realised P&L today (average cost): {signed_money(report.total_realised_pnl)}"
+        if report.unknown_basis_sells:
+            pnl += f" ({_plural(report.unknown_basis_sells, 'sell')} with unknown cost basis not included)"
+        lines.append(pnl)
+    lines.append("")
+    if not orders:
+        reason = "the market is closed" if not result.market_open else "every position is already at its target"
+        lines.append(f"ORDERS: none ({reason})")
+        return lines
+    counts = ", ".join(
+        f"{label} {_count(orders, outcome)}"
+        for label, outcome in (
+            ("filled", OrderOutcome.FILLED),
+            ("partially filled", OrderOutcome.PARTIALLY_FILLED),
+            ("failed", OrderOutcome.FAILED),
+            ("skipped", OrderOutcome.SKIPPED),
+        )
+    )
+    lines.append(f"ORDERS ({len(orders)}): {counts}")
+    lines.extend(_order_line(order, context) for order in orders)
+    return lines
+
+
+def ledger_section(context: EmailContext) -> list[str]:
+    """For outcomes without an execution result: what the trade ledger says was placed."""
+    if context.ledger_orders is None:
+        reason = _clean(context.ledger_error or "unknown error", context)
+        return [f"ORDERS: unknown. The trade ledger could not be read ({reason}); check the broker account."]
+    if not context.ledger_orders:
+        return ["ORDERS: none. No order was placed for this workflow (the trade ledger has none)."]
+    lines = [f"ORDERS in the trade ledger for this workflow ({len(context.ledger_orders)}):"]
+    for order in sorted(context.ledger_orders, key=lambda o: (o.placed_at, o.step, o.client_order_id)):
+        fill = (
+            f"{quantity(order.filled_qty)} filled @ {price(order.avg_fill_price)}"
+            if order.filled_qty > 0 and order.avg_fill_price is not None
+            else "nothing filled"
+        )
+        line = f"  {order.side.upper().ljust(4)} {order.symbol.ljust(6)} {order.status} · {fill}"
+        if order.error:
+            line += f" · error: {_clean(order.error, context)}"
+        lines.append(line)
+    return lines
+
+
+def portfolio_section(portfolio: ConsolidatedPortfolio) -> list[str]:
+    lines = [f"TARGET PORTFOLIO (merged, signals as of {portfolio.as_of.isoformat()})"]
+    if not portfolio.target_weights:
+        lines.append("  (empty: all cash)")
+    ordered = sorted(portfolio.target_weights.items(), key=lambda item: (-item[1], item[0]))
+    for symbol, weight in ordered:
+        wanted_by = sorted(
+            (
+                (strategy, contributions[symbol])
+                for strategy, contributions in portfolio.strategy_contributions.items()
+                if contributions.get(symbol, Decimal(0)) > 0
+            ),
+            key=lambda item: (-item[1], item[0]),
+        )
+        who = ", ".join(f"{strategy} {percent(share)}" for strategy, share in wanted_by)
+        lines.append(f"  {symbol.ljust(6)} {percent(weight).rjust(6)}  <- {who}")
+    lines.append("")
+    lines.append("STRATEGY ALLOCATIONS (each strategy's own picks)")
+    for strategy, allocation in sorted(portfolio.strategy_allocations.items(), key=lambda item: (-item[1], item[0])):
+        contributions = portfolio.strategy_contributions.get(strategy, {})
+        if allocation > 0 and contributions:
+            own = sorted(((s, w / allocation) for s, w in contributions.items() if w > 0), key=lambda i: (-i[1], i[0]))
+            picks = ", ".join(f"{symbol} {percent(weight)}" for symbol, weight in own)
+        else:
+            picks = "no positions"
+        lines.append(f"  {strategy}: {percent(allocation)} of the portfolio -> {picks}")
+    return lines
+
+
+def report_section(context: EmailContext) -> list[str]:
+    section = context.report
+    lines = ["REPORT"]
+    if section.url:
+        days = section.lifetime.days if section.lifetime is not None else None
+        validity = f"; link valid {_plural(days, 'day')}" if days else ""
+        lines.append(f"  CSV with per-strategy trades, values and realised P&L{validity}:")
+        lines.append(f"  {section.url}")
+        if section.report is not None:
+            for totals in section.report.by_strategy():
+                lines.append(
+                    f"  {totals.strategy}: bought {money(totals.buy_value)}, sold {money(totals.sell_value)}, "
+                    f"realised {signed_money(totals.realised_pnl)} ({', '.join(totals.symbols)})"
+                )
+    else:
+        lines.append(f"  No CSV report: {_clean(section.note or 'no orders were filled', context)}")
+    return lines
+
+
+def _detail_lines(details: dict[str, Any], context: EmailContext, skip: Iterable[str] = ()) -> list[str]:
+    scrubbed = scrub_value(details, context.known_secrets)
+    lines = []
+    for key in sorted(scrubbed):
+        if key in skip:
+            continue
+        value = scrubbed[key]
+        if isinstance(value, dict):
+            rendered = "; ".join(f"{k}={v}" for k, v in sorted(value.items()))
+        elif isinstance(value, list):
+            rendered = ", ".join(str(item) for item in value)
+        else:
+            rendered = str(value)
+        lines.append(f"  {key}: {rendered}")
+    return lines
+
+
+def _strategy_problem_lines(details: dict[str, Any], context: EmailContext) -> list[str]:
+    lines = []
+    failed = details.get("failed_strategies")
+    if failed:
+        if isinstance(failed, dict):
+            lines.append("  Failed strategies:")
+            for name in sorted(failed):
+                reason = scrub_value(failed[name], context.known_secrets)
+                lines.append(f"    {name}: {_one_line(str(reason), 300)}")
+        else:
+            lines.append(f"  Failed strategies: {', '.join(_names(scrub_value(failed, context.known_secrets)))}")
+    missing = _names(details.get("missing_strategies"))
+    if missing:
+        lines.append(f"  Missing strategies (no result by the deadline): {', '.join(missing)}")
+    return lines
+
+
+def _footer(event: OutcomeEvent) -> list[str]:
+    return [
+        RULE,
+        f"Correlation id: {event.correlation_id}",
+        f"Event: {event.event_type} {event.event_id} from {event.source_module}.{event.source_component} "
+        f"at {event.timestamp.isoformat()}",
+    ]
+
+
+def _heading(context: EmailContext, headline: Headline) -> list[str]:
+    return [
+        f"{headline.status} — {headline.summary}",
+        f"{context.mode_label} trading · stage {context.stage} · trading date {context.trading_date.isoformat()}",
+        RULE,
+    ]
+
+
+def render_completed_body(event: WorkflowCompleted, context: EmailContext, headline: Headline) -> str:
+    lines = _heading(context, headline)
+    if event.execution_data is not None:
+        lines += execution_section(event.execution_data, context)
+        notes = [_clean(note, context) for note in event.execution_data.notes]
+    else:
+        lines += ledger_section(context)
+        notes = []
+    if event.consolidated_portfolio is not None:
+        lines += ["", *portfolio_section(event.consolidated_portfolio)]
+    lines += ["", *report_section(context)]
+    if notes:
+        lines += ["", "NOTES", *(f"  - {note}" for note in notes)]
+    if event.summary:
+        lines += ["", "WORKFLOW SUMMARY", *_detail_lines(event.summary, context)]
+    lines += _footer(event)
+    return "\n".join(lines) + "\n"
+
+
+def render_failed_body(event: WorkflowFailed, context: EmailContext, headline: Headline) -> str:
+    lines = _heading(context, headline)
+    lines += [
+        "WHAT FAILED",
+        f"  Step: {event.failure_step}",
+        f"  Reason: {_clean(event.failure_reason, context)}",
+        *_strategy_problem_lines(event.error_details, context),
+    ]
+    other_details = _detail_lines(event.error_details, context, skip=("missing_strategies", "failed_strategies"))
+    if other_details:
+        lines += ["", "ERROR DETAILS", *other_details]
+    lines.append("")
+    if event.execution_data is not None:
+        lines += execution_section(event.execution_data, context)
+        notes = [_clean(note, context) for note in event.execution_data.notes]
+    else:
+        lines += ledger_section(context)
+        notes = []
+    if event.consolidated_portfolio is not None:
+        lines += ["", *portfolio_section(event.consolidated_portfolio)]
+    if context.report.url or (context.ledger_orders and any(o.filled_qty > 0 for o in context.ledger_orders)):
+        lines += ["", *report_section(context)]
+    if notes:
+        lines += ["", "NOTES", *(f"  - {note}" for note in notes)]
+    lines += _footer(event)
+    return "\n".join(lines) + "\n"
+
+
+def render_outcome_email(event: OutcomeEvent, context: EmailContext) -> EmailMessage:
+    """The one email for a workflow outcome (WorkflowCompleted or WorkflowFailed)."""
+    headline = outcome_headline(event, context)
+    if isinstance(event, WorkflowFailed):
+        body = render_failed_body(event, context, headline)
+    else:
+        body = render_completed_body(event, context, headline)
+    return EmailMessage(
+        subject=_clean(subject_line(context, headline), context),
+        body=body,
+        attributes={
+            "status": headline.status,
+            "mode": context.mode_label,
+            "stage": context.stage,
+            "event_type": event.event_type,
+            "correlation_id": event.correlation_id,
+        },
+    )
+
+
+def render_malformed_event_email(
+    *,
+    mode_label: str,
+    stage: str,
+    envelope_id: str,
+    detail_type: str | None,
+    source: str | None,
+    error: str,
+    received_at: datetime,
+    known_secrets: Sequence[str] = (),
+) -> EmailMessage:
+    """An operator alert for an event notifications could not read: the workflow's outcome is unknown."""
+    secrets = tuple(known_secrets)
+    kind = detail_type or "unknown event"
+    subject = f"[{mode_label}] Alchemiser: FAILED — notifications could not read {kind}"
+    body = "\n".join(
+        [
+            f"FAILED — notifications could not read a {kind} event",
+            f"{mode_label} trading · stage {stage} · received {received_at.isoformat()}",
+            RULE,
+            "The workflow's outcome is unknown from this event: check the trade ledger and the broker account.",
+            "",
+            "WHAT FAILED",
+            "  Step: notifications",
+            "  Reason: malformed event",
+            f"  Source: {scrub_text(source or 'unknown', secrets)}",
+            f"  EventBridge event id: {scrub_text(envelope_id, secrets)}",
+            "",
+            "ERROR DETAILS",
+            *(f"  {scrub_text(line, secrets)}" for line in error.strip().splitlines()[:40]),
+            RULE,
+        ]
+    )
+    return EmailMessage(
+        subject=scrub_text(subject, secrets),
+        body=body + "\n",
+        attributes={"status": "FAILED", "mode": mode_label, "stage": stage, "event_type": "MalformedEvent"},
+    )

@@ -1,0 +1,59 @@
+"""Where CSV reports live (S3 in AWS) and how a reader gets one: a time-limited link."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Protocol
+
+REPORT_LINK_LIFETIME = timedelta(days=7)  # S3 SigV4's maximum
+
+
+class ReportStore(Protocol):
+    def put_csv(self, key: str, body: bytes) -> None: ...
+
+    def link(self, key: str, expires_in: timedelta) -> str:
+        """A URL that downloads the object without AWS credentials, valid for `expires_in`."""
+        ...
+
+
+class S3ReportStore:
+    """PERFORMANCE_REPORTS_BUCKET. The link is a presigned GET; note that a link signed with a Lambda
+    role's temporary credentials stops working when that session ends, whatever `expires_in` says."""
+
+    def __init__(self, s3_client: Any, bucket: str) -> None:
+        self._s3 = s3_client
+        self._bucket = bucket
+
+    def put_csv(self, key: str, body: bytes) -> None:
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=body,
+            ContentType="text/csv; charset=utf-8",
+            ContentDisposition=f'attachment; filename="{key.rsplit("/", 1)[-1]}"',
+            ServerSideEncryption="AES256",
+        )
+
+    def link(self, key: str, expires_in: timedelta) -> str:
+        url: str = self._s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self._bucket, "Key": key},
+            ExpiresIn=int(expires_in.total_seconds()),
+        )
+        return url
+
+
+class InMemoryReportStore:
+    """Reports in a dict with stable fake links: for the local stack and golden tests."""
+
+    def __init__(self, base_url: str = "https://reports.example.invalid") -> None:
+        self.objects: dict[str, bytes] = {}
+        self._base_url = base_url.rstrip("/")
+
+    def put_csv(self, key: str, body: bytes) -> None:
+        self.objects[key] = body
+
+    def link(self, key: str, expires_in: timedelta) -> str:
+        if key not in self.objects:
+            raise KeyError(key)
+        return f"{self._base_url}/{key}?expires_in={int(expires_in.total_seconds())}"

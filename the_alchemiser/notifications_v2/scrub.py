@@ -1,0 +1,85 @@
+"""Secrets never reach an email. Event text (failure reasons, error details, broker errors) is
+scrubbed before rendering: values under secret-looking keys, `key=value` / `key: value` pairs
+with secret-looking names, bearer tokens, AWS and Alpaca key ids, long opaque tokens, and any
+known secret value the caller passes in. Over-scrubbing a hash is cheaper than leaking a key."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "***"
+
+_SECRET_NAME = (
+    r"(?:[A-Za-z0-9_-]*(?:secret|password|passwd|api[_-]?key|apikey|token|authorization|credential|"
+    r"private[_-]?key|access[_-]?key|apca-api-key-id|signature)[A-Za-z0-9_-]*)"
+)
+_SECRET_KEY_MARKERS = (
+    "secret",
+    "password",
+    "passwd",
+    "api_key",
+    "apikey",
+    "api-key",
+    "token",
+    "authorization",
+    "credential",
+    "private_key",
+    "access_key",
+    "apca-api",
+    "signature",
+)
+
+# name=value, name: value, "name": "value" (JSON), name='value'
+_PAIR = re.compile(rf"(?i)(?P<name>[\"']?{_SECRET_NAME}[\"']?\s*[:=]\s*)(?P<quote>[\"']?)(?P<value>[^\s\"',;}}\])&]+)")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?")
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}\b")
+_ALPACA_KEY_ID = re.compile(r"\b(?:PK|AK|CK)[A-Z0-9]{16,}\b")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# a long run of token characters mixing letters and digits: API secrets, AWS secret keys, JWT parts
+_OPAQUE = re.compile(r"[A-Za-z0-9+/=_]{32,}")
+
+
+def _looks_opaque(match: re.Match[str]) -> str:
+    token = match.group(0)
+    has_letter = any(ch.isalpha() for ch in token)
+    has_digit = any(ch.isdigit() for ch in token)
+    if has_letter and has_digit and not _UUID.match(token):
+        return REDACTED
+    return token
+
+
+def is_secret_key(name: str) -> bool:
+    lowered = name.lower()
+    return any(marker in lowered for marker in _SECRET_KEY_MARKERS)
+
+
+def scrub_text(text: str, known_secrets: Iterable[str] = ()) -> str:
+    """The text with anything that looks like a credential replaced by ***."""
+    for secret in known_secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    # bearer first: "Authorization: Bearer <token>" must lose the token, not just the word Bearer
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _JWT.sub(REDACTED, text)
+    text = _PAIR.sub(lambda m: f"{m.group('name')}{m.group('quote')}{REDACTED}", text)
+    text = _AWS_KEY_ID.sub(REDACTED, text)
+    text = _ALPACA_KEY_ID.sub(REDACTED, text)
+    return _OPAQUE.sub(_looks_opaque, text)
+
+
+def scrub_value(value: Any, known_secrets: Iterable[str] = ()) -> Any:
+    """Scrub a JSON-like value: values under secret-looking keys become ***, strings are scrubbed."""
+    secrets = tuple(known_secrets)
+    if isinstance(value, Mapping):
+        return {
+            str(key): REDACTED if is_secret_key(str(key)) else scrub_value(item, secrets) for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [scrub_value(item, secrets) for item in items]
+    if isinstance(value, str):
+        return scrub_text(value, secrets)
+    return value
