@@ -1,0 +1,1 @@
+"""Strategy Orchestrator: schedule -> calendar check -> session -> one async worker per strategy file."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,12 +49,39 @@ class Settings(BaseSettings):
     strategy_worker_function_name: str | None = Field(default=None, validation_alias="STRATEGY_WORKER_FUNCTION_NAME")
     session_deadline_queue_url: str | None = Field(default=None, validation_alias="SESSION_DEADLINE_QUEUE_URL")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    # strategy fan-out / fan-in (coordinator_v2, strategy_v2, aggregator_v2)
+    strategies_dir: str | None = Field(
+        default=None,
+        validation_alias="STRATEGIES_DIR",
+        description="folder with the .clj files and allocations.toml; default: the project's strategies/",
+    )
+    market_data_dir: str | None = Field(
+        default=None,
+        validation_alias="MARKET_DATA_DIR",
+        description="a folder of <SYMBOL>.csv daily bars; used when MARKET_DATA_BUCKET is unset",
+    )
+    session_deadline_seconds: int = Field(
+        default=600, ge=1, le=900, validation_alias="SESSION_DEADLINE_SECONDS", description="SQS DelaySeconds <= 900"
+    )
+    session_deadline_policy: Literal["no_trade", "merge_available"] = Field(
+        default="no_trade",
+        validation_alias="SESSION_DEADLINE_POLICY",
+        description="at the deadline with strategies missing: no_trade (WorkflowFailed naming them) or "
+        "merge_available (trade the strategies that answered, allocations rescaled to sum to 1)",
+    )
 
     @property
     def trading_base_url(self) -> str:
         if self.alpaca_base_url:
             return self.alpaca_base_url.rstrip("/")
         return PAPER_BASE_URL if self.paper_trading else LIVE_BASE_URL
+
+    @property
+    def strategies_path(self) -> Path:
+        """STRATEGIES_DIR, else the project's strategies/ next to the package (as deployed with it)."""
+        if self.strategies_dir:
+            return Path(self.strategies_dir)
+        return Path(__file__).resolve().parents[3] / "strategies"
 
     @property
     def mode_label(self) -> str:

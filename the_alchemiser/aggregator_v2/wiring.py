@@ -1,0 +1,41 @@
+"""Builds the Signal Aggregator from Settings (boto3 clients, system clock), once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import boto3
+
+from the_alchemiser.aggregator_v2.service import AggregatorConfig, DeadlinePolicy, SignalAggregator
+from the_alchemiser.shared.calendar import SystemClock
+from the_alchemiser.shared.config.settings import Settings, get_settings
+from the_alchemiser.shared.events import EventBridgePublisher, PayloadStore, S3PayloadStore
+from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.sessions import AggregationSessionRepository
+
+
+@dataclass(frozen=True)
+class AggregatorRuntime:
+    service: SignalAggregator
+    payload_store: PayloadStore | None  # resolves events published by pointer (over 200 KB)
+
+
+def build_runtime(settings: Settings) -> AggregatorRuntime:
+    store = (
+        S3PayloadStore(boto3.client("s3"), settings.event_payloads_bucket) if settings.event_payloads_bucket else None
+    )
+    service = SignalAggregator(
+        sessions=AggregationSessionRepository(boto3.client("dynamodb"), settings.aggregation_sessions_table_name),
+        publisher=EventBridgePublisher(boto3.client("events"), settings.event_bus_name, store),
+        clock=SystemClock(),
+        config=AggregatorConfig(deadline_policy=DeadlinePolicy(settings.session_deadline_policy)),
+    )
+    return AggregatorRuntime(service=service, payload_store=store)
+
+
+@lru_cache(maxsize=1)
+def get_runtime() -> AggregatorRuntime:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return build_runtime(settings)

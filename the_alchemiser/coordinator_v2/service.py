@@ -1,0 +1,281 @@
+"""Strategy Orchestrator: once per trading day, 30 minutes before the close, fan out one worker per strategy."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from the_alchemiser.coordinator_v2.allocations import AllocationConfigError, load_allocations
+from the_alchemiser.coordinator_v2.ports import MAX_SQS_DELAY_SECONDS, DeadlineScheduler, WorkerInvoker
+from the_alchemiser.coordinator_v2.trigger import OrchestratorTrigger
+from the_alchemiser.shared.calendar import NEW_YORK, Clock, NyseCalendar
+from the_alchemiser.shared.events import EventPublisher, WorkflowFailed, WorkflowStarted
+from the_alchemiser.shared.logging import get_logger, workflow_context
+from the_alchemiser.shared.schemas import StrategyWorkerRequest
+from the_alchemiser.shared.sessions import (
+    AggregationSession,
+    AggregationSessionRepository,
+    SessionDeadline,
+    SessionStatus,
+)
+
+SOURCE_MODULE = "coordinator_v2"
+SOURCE_COMPONENT = "StrategyOrchestrator"
+
+log = get_logger(__name__)
+
+
+class OrchestrationStatus(StrEnum):
+    STARTED = "started"
+    NOT_A_TRADING_DAY = "not_a_trading_day"
+    NOT_RUN_TIME = "not_run_time"
+    ALREADY_STARTED = "already_started"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OrchestrationOutcome:
+    status: OrchestrationStatus
+    trading_date: date
+    detail: str
+    correlation_id: str | None = None
+    session_id: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "status": self.status.value,
+            "trading_date": self.trading_date.isoformat(),
+            "detail": self.detail,
+            "correlation_id": self.correlation_id,
+            "session_id": self.session_id,
+        }
+
+
+@dataclass(frozen=True)
+class OrchestratorConfig:
+    stage: str
+    strategies_dir: Path
+    deadline: timedelta = timedelta(minutes=10)
+    minutes_before_close: int = 30
+    # the schedule fires on the minute; accept a little early, never at or after the close
+    run_tolerance: timedelta = timedelta(minutes=5)
+
+    def __post_init__(self) -> None:
+        if not timedelta(seconds=1) <= self.deadline <= timedelta(seconds=MAX_SQS_DELAY_SECONDS):
+            raise ValueError(
+                f"session deadline must be 1..{MAX_SQS_DELAY_SECONDS} s (an SQS delay), not {self.deadline}"
+            )
+
+
+class StrategyOrchestrator:
+    def __init__(
+        self,
+        *,
+        sessions: AggregationSessionRepository,
+        invoker: WorkerInvoker,
+        deadlines: DeadlineScheduler,
+        publisher: EventPublisher,
+        clock: Clock,
+        calendar: NyseCalendar,
+        config: OrchestratorConfig,
+    ) -> None:
+        self._sessions = sessions
+        self._invoker = invoker
+        self._deadlines = deadlines
+        self._publisher = publisher
+        self._clock = clock
+        self._calendar = calendar
+        self._config = config
+
+    def run(self, trigger: OrchestratorTrigger) -> OrchestrationOutcome:
+        now = self._clock.now()
+        trading_date = trigger.date or now.astimezone(NEW_YORK).date()
+        with workflow_context(None, trigger.trigger_id, stage=self._config.stage, trading_date=str(trading_date)):
+            skip = self._skip_reason(trigger, now, trading_date)
+            if skip is not None:
+                return skip
+            correlation_id = str(uuid.uuid4())
+            with workflow_context(correlation_id, trigger.trigger_id, stage=self._config.stage):
+                return self._start(trigger, now, trading_date, correlation_id)
+
+    def _skip_reason(
+        self, trigger: OrchestratorTrigger, now: datetime, trading_date: date
+    ) -> OrchestrationOutcome | None:
+        session = self._calendar.session(trading_date)
+        if session is None:
+            detail = f"{trading_date} is not a trading day (market holiday or weekend): no workflow"
+            log.info("market closed today: not running", reason="holiday_or_weekend", forced=trigger.force)
+            return OrchestrationOutcome(OrchestrationStatus.NOT_A_TRADING_DAY, trading_date, detail)
+        if trigger.force:
+            return None
+        run_time = session.close - timedelta(minutes=self._config.minutes_before_close)
+        if not run_time - self._config.run_tolerance <= now < session.close:
+            detail = f"not the run time: today's run is at {run_time.isoformat()} (close {session.close.isoformat()})"
+            log.info(
+                "not the run time: not running",
+                now=now.isoformat(),
+                run_time=run_time.isoformat(),
+                close=session.close.isoformat(),
+                early_close=session.early_close,
+            )
+            return OrchestrationOutcome(OrchestrationStatus.NOT_RUN_TIME, trading_date, detail)
+        return None
+
+    def _start(
+        self, trigger: OrchestratorTrigger, now: datetime, trading_date: date, correlation_id: str
+    ) -> OrchestrationOutcome:
+        stage = self._config.stage
+        try:
+            allocations = load_allocations(self._config.strategies_dir, stage)
+        except AllocationConfigError as exc:
+            log.error("strategy configuration invalid: not running", error=str(exc))
+            self._publish_failure(correlation_id, trigger.trigger_id, trading_date, str(exc), type(exc).__name__)
+            return OrchestrationOutcome(OrchestrationStatus.FAILED, trading_date, str(exc), correlation_id)
+
+        session_id = str(uuid.uuid4())
+        if not self._sessions.claim_workflow(
+            stage,
+            trading_date,
+            session_id=session_id,
+            correlation_id=correlation_id,
+            claimed_at=now,
+            force=trigger.force,
+        ):
+            holder = self._sessions.workflow_holder(stage, trading_date) or {}
+            log.info("workflow already started for this trading day: nothing to do", holder=holder)
+            detail = f"workflow for {stage} {trading_date} already started (correlation {holder.get('correlation_id')})"
+            return OrchestrationOutcome(
+                OrchestrationStatus.ALREADY_STARTED,
+                trading_date,
+                detail,
+                holder.get("correlation_id"),
+                holder.get("session_id"),
+            )
+
+        deadline = now + self._config.deadline
+        as_of = self._calendar.previous_trading_day(trading_date)  # completed bars only
+        started = WorkflowStarted(
+            correlation_id=correlation_id,
+            causation_id=trigger.trigger_id,
+            source_module=SOURCE_MODULE,
+            source_component=SOURCE_COMPONENT,
+            trading_date=trading_date,
+            stage=stage,
+            session_id=session_id,
+            strategies=allocations,
+            deadline=deadline,
+            forced=trigger.force,
+        )
+        session = AggregationSession(
+            session_id=session_id,
+            correlation_id=correlation_id,
+            causation_id=started.event_id,
+            stage=stage,
+            trading_date=trading_date,
+            as_of=as_of,
+            allocations=allocations,
+            deadline=deadline,
+            created_at=now,
+        )
+        try:
+            self._sessions.create_session(session)
+            self._deadlines.schedule(
+                SessionDeadline(
+                    session_id=session_id,
+                    correlation_id=correlation_id,
+                    causation_id=started.event_id,
+                    deadline=deadline,
+                ),
+                delay_seconds=min(MAX_SQS_DELAY_SECONDS, math.ceil(self._config.deadline.total_seconds())),
+            )
+            self._publisher.publish(started)
+            self._fan_out(session, started, allocations)
+        except Exception as exc:
+            # the day's lock is taken, so a retry would be a no-op: end the workflow loudly instead
+            log.exception("fan-out failed: ending the workflow")
+            self._fail_session(session, started, exc)
+            return OrchestrationOutcome(OrchestrationStatus.FAILED, trading_date, str(exc), correlation_id, session_id)
+        log.info(
+            "workflow started",
+            session_id=session_id,
+            strategies=list(allocations),
+            as_of=as_of.isoformat(),
+            deadline=deadline.isoformat(),
+            forced=trigger.force,
+        )
+        return OrchestrationOutcome(
+            OrchestrationStatus.STARTED,
+            trading_date,
+            f"{len(allocations)} strategy workers invoked",
+            correlation_id,
+            session_id,
+        )
+
+    def _fan_out(self, session: AggregationSession, started: WorkflowStarted, allocations: dict[str, Decimal]) -> None:
+        total = len(allocations)
+        for number, (dsl_file, allocation) in enumerate(allocations.items(), start=1):
+            self._invoker.invoke(
+                StrategyWorkerRequest(
+                    session_id=session.session_id,
+                    correlation_id=session.correlation_id,
+                    causation_id=started.event_id,
+                    dsl_file=dsl_file,
+                    strategy_number=number,
+                    total_strategies=total,
+                    allocation=allocation,
+                    as_of=session.as_of,
+                    trading_date=session.trading_date,
+                    stage=session.stage,
+                )
+            )
+            log.info("strategy worker invoked", dsl_file=dsl_file, strategy_number=number, allocation=str(allocation))
+
+    def _fail_session(self, session: AggregationSession, started: WorkflowStarted, exc: Exception) -> None:
+        failed = self._failure_event(
+            session.correlation_id,
+            started.event_id,
+            session.trading_date,
+            f"orchestrator fan-out failed: {exc}",
+            type(exc).__name__,
+        )
+        try:
+            decided = self._sessions.decide(
+                session.session_id,
+                SessionStatus.FAILED,
+                reason=failed.failure_reason,
+                outcome_event_json=failed.model_dump_json(),
+                decided_at=self._clock.now(),
+            )
+        except Exception:
+            log.exception("could not mark the session failed")
+            decided = True  # the session may not exist: still tell the operators
+        if decided:
+            self._publisher.publish(failed)
+            try:
+                self._sessions.mark_outcome_published(session.session_id)
+            except Exception:
+                log.warning("could not mark the failure published", session_id=session.session_id)
+
+    def _publish_failure(
+        self, correlation_id: str, causation_id: str, trading_date: date, reason: str, error_type: str
+    ) -> None:
+        self._publisher.publish(self._failure_event(correlation_id, causation_id, trading_date, reason, error_type))
+
+    def _failure_event(
+        self, correlation_id: str, causation_id: str, trading_date: date, reason: str, error_type: str
+    ) -> WorkflowFailed:
+        return WorkflowFailed(
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            source_module=SOURCE_MODULE,
+            source_component=SOURCE_COMPONENT,
+            failure_reason=reason,
+            failure_step="orchestrator",
+            error_details={"error_type": error_type, "stage": self._config.stage},
+            trading_date=trading_date,
+        )
