@@ -17,7 +17,9 @@ def business_days(end: date, count: int) -> pd.DatetimeIndex:
     return pd.bdate_range(end=pd.Timestamp(end), periods=count, name="date")
 
 
-def frame(closes: Sequence[float], end: date = date(2024, 6, 28), dates: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+def frame(
+    closes: Sequence[float], end: date = date(2024, 6, 28), dates: pd.DatetimeIndex | None = None
+) -> pd.DataFrame:
     closes_array = np.asarray(closes, dtype=float)
     index = dates if dates is not None else business_days(end, len(closes_array))
     return pd.DataFrame(

@@ -1,8 +1,8 @@
 """The symphony DSL: read, validate and evaluate Composer-style strategy files.
 
-    strategy = load_strategy(Path("strategies/nuclear.clj"))
-    result = evaluate_strategy(strategy, market_data, as_of=date(2026, 11, 20))
-    result.weights, result.trace, result.trace_summary
+strategy = load_strategy(Path("strategies/nuclear.clj"))
+result = evaluate_strategy(strategy, market_data, as_of=date(2026, 11, 20))
+result.weights, result.trace, result.trace_summary
 """
 
 from the_alchemiser.strategy_v2.dsl.engine import StrategyResult, evaluate_on, evaluate_range, evaluate_strategy

@@ -29,7 +29,16 @@ ALLOCATION_OPERATORS = (
 COMPARATORS = (">", "<", ">=", "<=", "=")
 LOGICAL = ("and", "or", "not")
 KNOWN_OPERATORS = frozenset(
-    ["defsymphony", *ALLOCATION_OPERATORS, *COMPARATORS, *LOGICAL, "select-top", "select-bottom", *n.INDICATORS, *ALIASES]
+    [
+        "defsymphony",
+        *ALLOCATION_OPERATORS,
+        *COMPARATORS,
+        *LOGICAL,
+        "select-top",
+        "select-bottom",
+        *n.INDICATORS,
+        *ALIASES,
+    ]
 )
 _PARAM_KEYS = {"window": "window", "short-window": "short", "long-window": "long", "smooth-window": "smooth"}
 RECURSION_LIMIT = 20_000
@@ -93,13 +102,14 @@ class Builder:
     def symphony(self, form: Form) -> Definition:
         name, args, at = self.call(form, 0)
         if name != "defsymphony":
-            self.fail(f"expected (defsymphony \"Name\" {{...}} body), found ({name} ...)", form, at)
+            self.fail(f'expected (defsymphony "Name" {{...}} body), found ({name} ...)', form, at)
         if not args or not isinstance(args[0], str) or isinstance(args[0], Symbol | Keyword):
             self.fail("defsymphony needs a name string first", form, at)
         rest = list(args[1:])
         metadata: dict[str, Any] = {}
         if rest and isinstance(rest[0], MapForm):
-            metadata = self.metadata(rest.pop(0), at)
+            metadata = self.metadata(rest[0], at)
+            rest = rest[1:]
         if len(rest) != 1:
             self.fail(f"defsymphony needs exactly one body after the name and metadata, found {len(rest)}", form, at)
         root = self.branch(rest[0], at)
@@ -114,9 +124,7 @@ class Builder:
                 self.fail(f"metadata :{key} must be a plain value", value, at)
             out[str(key)] = str(value) if isinstance(value, Keyword | Symbol) else value
         threshold = out.get("rebalance-threshold")
-        if threshold is not None and (
-            isinstance(threshold, str) or isinstance(threshold, bool) or not 0 < float(threshold) < 1
-        ):
+        if threshold is not None and (isinstance(threshold, str | bool) or not 0 < float(threshold) < 1):
             self.fail(":rebalance-threshold must be a number between 0 and 1", form, at)
         return out
 
@@ -161,8 +169,9 @@ class Builder:
             return make(n.If, self.condition(args[0], at), self.branch(args[1], at), self.branch(args[2], at))
         if name == "filter":
             return self.filter(form, args, at)
-        self.fail(f"'{name}' is not an allocation node here (expected one of {', '.join(ALLOCATION_OPERATORS)})",
-                  form, at)
+        self.fail(
+            f"'{name}' is not an allocation node here (expected one of {', '.join(ALLOCATION_OPERATORS)})", form, at
+        )
 
     def weight_specified(self, form: Form, args: tuple[Form, ...], at: int) -> n.Allocation:
         if not args or len(args) % 2:
@@ -170,9 +179,9 @@ class Builder:
         weights: list[float] = []
         children: list[n.Allocation] = []
         for weight, child in zip(args[0::2], args[1::2], strict=True):
-            if isinstance(weight, bool) or not isinstance(weight, int | float):
+            if not isinstance(weight, int | float) or isinstance(weight, str):
                 self.fail(f"weight-specified weight must be a number, found {_describe(weight)}", form, at)
-            if weight < 0 or weight != weight or weight == float("inf"):
+            if not math.isfinite(weight) or weight < 0:
                 self.fail(f"weight-specified weight must be finite and >= 0, found {weight}", form, at)
             built = self.branch(child, at)  # validated even when its weight is 0
             if weight > 0:
@@ -208,7 +217,8 @@ class Builder:
         if name in ("and", "or"):
             if not args:
                 self.fail(f"({name} ...) needs at least one condition", form, at)
-            return make(n.And if name == "and" else n.Or, tuple(self.condition(a, at) for a in args))
+            items = tuple(self.condition(a, at) for a in args)
+            return make(n.And, items) if name == "and" else make(n.Or, items)
         if name == "not":
             self.arity(form, args, 1, "(not condition)", at)
             return make(n.Not, self.condition(args[0], at))

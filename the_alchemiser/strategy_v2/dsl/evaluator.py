@@ -23,10 +23,15 @@ OK = 0
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """A node's allocation per day: symbol -> weights (zero on failed days) and failure codes."""
+    """A node's allocation per day: one row of weights per symbol (zero on failed days), failure codes."""
 
-    by_symbol: dict[str, Array]
+    symbols: tuple[str, ...]
+    matrix: Array  # (len(symbols), days)
     fail: Array
+
+    @property
+    def by_symbol(self) -> dict[str, Array]:
+        return dict(zip(self.symbols, self.matrix, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,8 @@ class Evaluator:
         self._memo: dict[int, Any] = {}  # id(node) -> Weights | Values (nodes stay alive via the tree)
         self._series: dict[tuple[str, n.IndicatorSpec], Values] = {}
         self._decisions: dict[int, tuple[Array, Array, Array]] = {}  # filter / inverse-volatility
+        self._returns: dict[tuple[str, ...], Array] = {}
+        self._union: dict[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], list[Array]]] = {}
         self._nav: dict[int, tuple[Array, int]] = {}
         self._nav_series: dict[tuple[int, n.IndicatorSpec], Values] = {}
         self._zeros = np.zeros(self.size, dtype=np.int32)
@@ -87,11 +94,17 @@ class Evaluator:
             start = int(defined[0]) if len(defined) else self.size
             if start < self.size:
                 daily = np.zeros(self.size)
-                for symbol, w in weights.by_symbol.items():
-                    daily[1:] += w[:-1] * self.market.calendar_returns(symbol)[1:]
+                returns = self.returns_matrix(weights.symbols)
+                daily[1:] = np.einsum("ij,ij->j", weights.matrix[:, :-1], returns[:, 1:])
                 nav[start] = 100.0
                 nav[start + 1 :] = 100.0 * np.cumprod(1.0 + daily[start + 1 :])
             found = self._nav[id(node)] = (nav, start)
+        return found
+
+    def returns_matrix(self, symbols: tuple[str, ...]) -> Array:
+        found = self._returns.get(symbols)
+        if found is None:
+            found = self._returns[symbols] = np.array([self.market.calendar_returns(s) for s in symbols])
         return found
 
     def nav_series(self, node: n.Allocation, spec: n.IndicatorSpec, label: str) -> Values:
@@ -184,7 +197,7 @@ class Evaluator:
             pos = self.market.position(node.symbol)
             held = pos >= 0
             fail = np.where(held, OK, self.code(f"{node.symbol} has no bars yet")).astype(np.int32)
-            return Weights({node.symbol: held.astype(float)}, fail)
+            return Weights((node.symbol,), held.astype(float)[None, :], fail)
         if isinstance(node, n.Group):
             return self.allocation(node.body)
         if isinstance(node, n.WeightEqual):
@@ -198,38 +211,55 @@ class Evaluator:
             return self._filter(node)
         return self._inverse_volatility(node)
 
+    def union(self, parts: list[tuple[str, ...]]) -> tuple[tuple[str, ...], list[Array]]:
+        """The union of symbol tuples (first-seen order) and, per part, its rows in the union."""
+        key = tuple(parts)
+        found = self._union.get(key)
+        if found is None:
+            index: dict[str, int] = {}
+            for symbols in parts:
+                for symbol in symbols:
+                    index.setdefault(symbol, len(index))
+            rows = [np.array([index[s] for s in symbols], dtype=np.intp) for symbols in parts]
+            found = self._union[key] = (tuple(index), rows)
+        return found
+
     def _mix(self, parts: list[tuple[n.Allocation, float | Array]], fail: Array | None = None) -> Weights:
         """Sum of children's weights times their shares (scalars or per-day arrays); the first failing
         child (with a non-zero share) fails the day."""
-        total: dict[str, Array] = {}
         fail = self._zeros if fail is None else fail
-        for child, share in parts:
-            weights = self.allocation(child)
+        children = [self.allocation(child) for child, _ in parts]
+        symbols, rows = self.union([w.symbols for w in children])
+        total = np.zeros((len(symbols), self.size))
+        for weights, (_, share), where in zip(children, parts, rows, strict=True):
             if isinstance(share, np.ndarray):
+                if not share.any():
+                    continue
                 fail = np.where((fail == OK) & (share > 0), weights.fail, fail)
             elif weights.fail.any():
                 fail = _first_failure(fail, weights.fail)
-            for symbol, w in weights.by_symbol.items():
-                add = w * share
-                found = total.get(symbol)
-                total[symbol] = add if found is None else found + add
+            total[where] += weights.matrix * share
         if fail.any():
-            bad = fail != OK
-            total = {s: np.where(bad, 0.0, w) for s, w in total.items()}
-        return Weights(total, fail)
+            total[:, fail != OK] = 0.0
+        return Weights(symbols, total, fail)
 
     def _if(self, node: n.If) -> Weights:
         truth = self.truth(node.condition)
         then, otherwise = self.allocation(node.then), self.allocation(node.otherwise)
         take = truth.values
         fail = _first_failure(truth.fail, np.where(take, then.fail, otherwise.fail))
-        bad = fail != OK
-        total: dict[str, Array] = {}
-        zero = np.zeros(self.size)
-        for symbol in then.by_symbol.keys() | otherwise.by_symbol.keys():
-            w = np.where(take, then.by_symbol.get(symbol, zero), otherwise.by_symbol.get(symbol, zero))
-            total[symbol] = np.where(bad, 0.0, w)
-        return Weights(total, fail)
+        if then.symbols == otherwise.symbols:
+            symbols, a, b = then.symbols, then.matrix, otherwise.matrix
+        else:
+            symbols, (rows_a, rows_b) = self.union([then.symbols, otherwise.symbols])
+            a = np.zeros((len(symbols), self.size))
+            b = np.zeros((len(symbols), self.size))
+            a[rows_a] = then.matrix
+            b[rows_b] = otherwise.matrix
+        total = np.where(take, a, b)
+        if fail.any():
+            total[:, fail != OK] = 0.0
+        return Weights(symbols, total, fail)
 
     def scores(self, children: tuple[n.Allocation, ...], spec: n.IndicatorSpec) -> tuple[Array, Array]:
         """Candidates' scores (rows) and failure codes."""

@@ -39,7 +39,8 @@ def stdev_price(x: FloatArray, window: int) -> FloatArray:
 
 
 def _returns(x: FloatArray) -> FloatArray:
-    return x[1:] / x[:-1] - 1.0
+    returns: FloatArray = x[1:] / x[:-1] - 1.0
+    return returns
 
 
 def cumulative_return(x: FloatArray, window: int) -> FloatArray:
@@ -72,33 +73,57 @@ def max_drawdown(x: FloatArray, window: int) -> FloatArray:
     return out
 
 
+# Block length limit for the closed-form recurrence: keep**-block stays below this growth.
+_MAX_GROWTH = 1e100
+
+
+def smooth(seed: float, values: FloatArray, keep: float) -> FloatArray:
+    """[seed, y1, y2, ...] with y_k = keep * y_(k-1) + (1 - keep) * values[k-1].
+
+    Non-negative values (prices, gains, losses) use the closed form per block,
+    y_(s+j) = keep^j * (y_s + (1-keep) * sum_i values_i * keep^-i): a sum of non-negative terms, so
+    the result matches the step-by-step loop to ~1e-13 relative. Values of either sign (a PPO signal)
+    run the plain loop, free of cancellation."""
+    values = np.asarray(values, dtype=float)
+    out = np.empty(len(values) + 1)
+    out[0] = seed
+    if len(values) == 0:
+        return out
+    if keep == 0.0:
+        out[1:] = values
+        return out
+    if seed < 0 or values.min() < 0:
+        level = seed
+        rest = []
+        for value in values.tolist():
+            level = keep * level + (1.0 - keep) * value
+            rest.append(level)
+        out[1:] = rest
+        return out
+    block = max(1, int(np.log(_MAX_GROWTH) / -np.log(keep)))
+    powers = keep ** np.arange(1, block + 1)
+    level = seed
+    for start in range(0, len(values), block):
+        chunk = values[start : start + block]
+        p = powers[: len(chunk)]
+        out[start + 1 : start + 1 + len(chunk)] = p * (level + (1.0 - keep) * np.cumsum(chunk / p))
+        level = out[start + len(chunk)]
+    return out
+
+
 def exponential_moving_average(x: FloatArray, window: int) -> FloatArray:
     """alpha = 2/(N+1), seeded with the mean of the first N values, then run over all of them."""
     out = _empty(x)
     if len(x) < window:
         return out
     alpha = 2.0 / (window + 1.0)
-    keep = 1.0 - alpha
-    level = float(np.mean(x[:window]))
-    levels = [level]
-    append = levels.append
-    for value in x[window:].tolist():
-        level = alpha * value + keep * level
-        append(level)
-    out[window - 1 :] = levels
+    out[window - 1 :] = smooth(float(np.mean(x[:window])), x[window:], 1.0 - alpha)
     return out
 
 
-def _wilder(values: FloatArray, window: int) -> list[float]:
+def _wilder(values: FloatArray, window: int) -> FloatArray:
     """Wilder's smoothing: seed = mean of the first N values, then avg = (prev*(N-1) + x)/N."""
-    level = float(np.mean(values[:window]))
-    levels = [level]
-    append = levels.append
-    keep = window - 1.0
-    for value in values[window:].tolist():
-        level = (level * keep + value) / window
-        append(level)
-    return levels
+    return smooth(float(np.mean(values[:window])), values[window:], (window - 1.0) / window)
 
 
 def rsi(x: FloatArray, window: int) -> FloatArray:
@@ -106,8 +131,8 @@ def rsi(x: FloatArray, window: int) -> FloatArray:
     if len(x) <= window:
         return out
     changes = np.diff(x)
-    gain = np.array(_wilder(np.maximum(changes, 0.0), window))
-    loss = np.array(_wilder(np.maximum(-changes, 0.0), window))
+    gain = _wilder(np.maximum(changes, 0.0), window)
+    loss = _wilder(np.maximum(-changes, 0.0), window)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = 100.0 - 100.0 / (1.0 + gain / loss)
     value = np.where(loss == 0.0, np.where(gain == 0.0, 50.0, 100.0), value)
@@ -119,7 +144,8 @@ def percentage_price_oscillator(x: FloatArray, short: int, long: int) -> FloatAr
     fast = exponential_moving_average(x, short)
     slow = exponential_moving_average(x, long)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (fast - slow) / slow * 100.0
+        ppo: FloatArray = (fast - slow) / slow * 100.0
+    return ppo
 
 
 def percentage_price_oscillator_signal(x: FloatArray, short: int, long: int, smooth: int) -> FloatArray:

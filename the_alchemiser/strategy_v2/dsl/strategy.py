@@ -66,9 +66,7 @@ def lookbacks(root: n.Node) -> dict[int, int]:
             value = 0
         elif isinstance(node, n.Filter | n.WeightInverseVolatility):
             metric = node.metric.need if isinstance(node, n.Filter) else node.window + 1
-            value = max(
-                max(1, metric) if isinstance(c, n.Asset) else need[id(c)] + metric - 1 for c in node.children
-            )
+            value = max(max(1, metric) if isinstance(c, n.Asset) else need[id(c)] + metric - 1 for c in node.children)
         else:
             value = max(kids)
         need[id(node)] = value

@@ -123,7 +123,7 @@ class TraceBuilder:
         ]
         kept = [i for i in ranked if selected[i, t]]
         boundary = len(kept) < len(ranked) and bool(kept)
-        tie = boundary and near_tie(ranking[len(kept) - 1]["score"], ranking[len(kept)]["score"])
+        tie = boundary and near_tie(_number(scores[ranked[len(kept) - 1], t]), _number(scores[ranked[len(kept)], t]))
         self.entries.append(
             {
                 "type": "filter",
