@@ -1,0 +1,34 @@
+"""Builds the execution service from Settings, once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import boto3
+
+from the_alchemiser.execution_v2.service import ExecutionService
+from the_alchemiser.shared.config.settings import get_settings
+from the_alchemiser.shared.events import EventBridgePublisher, PayloadStore, S3PayloadStore
+from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
+from the_alchemiser.shared.logging import configure_logging
+
+
+@lru_cache(maxsize=1)
+def get_payload_store() -> PayloadStore | None:
+    settings = get_settings()
+    if not settings.event_payloads_bucket:
+        return None
+    return S3PayloadStore(boto3.client("s3"), settings.event_payloads_bucket)
+
+
+@lru_cache(maxsize=1)
+def get_execution_service() -> ExecutionService:
+    from the_alchemiser.shared.broker.alpaca_adapter import AlpacaBroker
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return ExecutionService(
+        broker=AlpacaBroker.from_settings(settings),
+        ledger=DynamoTradeLedger(boto3.client("dynamodb"), settings.trade_ledger_table_name),
+        publisher=EventBridgePublisher(boto3.client("events"), settings.event_bus_name, get_payload_store()),
+    )
