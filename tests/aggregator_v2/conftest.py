@@ -1,0 +1,110 @@
+"""Aggregator fixtures: a fresh sessions table on the real DynamoDB Local per test, sessions and partials."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.fixtures.aws import unique_name
+from the_alchemiser.aggregator_v2.service import AggregatorConfig, SignalAggregator
+from the_alchemiser.shared.calendar import FixedClock
+from the_alchemiser.shared.events import InMemoryPublisher, PartialSignalGenerated
+from the_alchemiser.shared.schemas import StrategySignal
+from the_alchemiser.shared.sessions import AggregationSession, AggregationSessionRepository, create_sessions_table
+
+TRADING_DATE = date(2026, 11, 20)
+AS_OF = date(2026, 11, 19)
+START = datetime(2026, 11, 20, 20, 30, tzinfo=UTC)  # 15:30 New York
+
+
+@pytest.fixture
+def sessions_table(dynamodb_local_client: Any) -> str:
+    name = unique_name("sessions")
+    create_sessions_table(dynamodb_local_client, name)
+    return name
+
+
+@pytest.fixture
+def sessions(dynamodb_local_client: Any, sessions_table: str) -> AggregationSessionRepository:
+    return AggregationSessionRepository(dynamodb_local_client, sessions_table)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START + timedelta(seconds=5))
+
+
+@pytest.fixture
+def publisher() -> InMemoryPublisher:
+    return InMemoryPublisher()
+
+
+@pytest.fixture
+def aggregator(
+    sessions: AggregationSessionRepository, publisher: InMemoryPublisher, clock: FixedClock
+) -> SignalAggregator:
+    return SignalAggregator(sessions=sessions, publisher=publisher, clock=clock, config=AggregatorConfig())
+
+
+def open_session(repo: AggregationSessionRepository, allocations: dict[str, str]) -> AggregationSession:
+    session = AggregationSession(
+        session_id=str(uuid.uuid4()),
+        correlation_id=str(uuid.uuid4()),
+        causation_id=str(uuid.uuid4()),
+        stage="test",
+        trading_date=TRADING_DATE,
+        as_of=AS_OF,
+        allocations={f: Decimal(a) for f, a in allocations.items()},
+        deadline=START + timedelta(minutes=10),
+        created_at=START,
+    )
+    repo.create_session(session)
+    return session
+
+
+def success(session: AggregationSession, dsl_file: str, weights: dict[str, str]) -> PartialSignalGenerated:
+    files = session.strategies
+    return PartialSignalGenerated(
+        correlation_id=session.correlation_id,
+        causation_id=session.causation_id,
+        source_module="strategy_v2",
+        source_component="StrategyWorker",
+        session_id=session.session_id,
+        dsl_file=dsl_file,
+        strategy_number=files.index(dsl_file) + 1,
+        total_strategies=len(files),
+        success=True,
+        signals_data=StrategySignal(
+            strategy=dsl_file,
+            strategy_name=dsl_file.removesuffix(".clj").title(),
+            allocation=session.allocations[dsl_file],
+            weights={s: Decimal(w) for s, w in weights.items()},
+            as_of=session.as_of,
+            trace_summary=[f"{dsl_file}: chose {', '.join(weights)}"],
+        ),
+    )
+
+
+def failure(session: AggregationSession, dsl_file: str, error: str) -> PartialSignalGenerated:
+    files = session.strategies
+    return PartialSignalGenerated(
+        correlation_id=session.correlation_id,
+        causation_id=session.causation_id,
+        source_module="strategy_v2",
+        source_component="StrategyWorker",
+        session_id=session.session_id,
+        dsl_file=dsl_file,
+        strategy_number=files.index(dsl_file) + 1,
+        total_strategies=len(files),
+        success=False,
+        error_message=error,
+    )
+
+
+def table_items(client: Any, table: str) -> list[dict[str, Any]]:
+    items = client.scan(TableName=table, ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
