@@ -9,6 +9,7 @@ from decimal import Decimal
 from the_alchemiser.portfolio_v2.core.snapshot import HeldPosition, PortfolioSnapshot, PriceSource, SymbolState
 from the_alchemiser.shared.broker.errors import NotFoundError
 from the_alchemiser.shared.broker.models import Account, Asset, Position, Quote
+from the_alchemiser.shared.events import SignalGenerated
 from the_alchemiser.shared.schemas import ConsolidatedPortfolio, StrategySignal
 
 AS_OF = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)  # 15:30 New York
@@ -101,3 +102,34 @@ class FakeBroker:
     def get_latest_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
         self.quote_requests.append(list(symbols))
         return {s: self.quotes[s] for s in symbols if s in self.quotes}
+
+
+def signal_generated(
+    portfolio: ConsolidatedPortfolio, correlation_id: str = "corr-1", event_id: str | None = None
+) -> SignalGenerated:
+    signals = [
+        StrategySignal(
+            strategy=strategy,
+            strategy_name=strategy.removesuffix(".clj"),
+            allocation=portfolio.strategy_allocations[strategy],
+            weights={
+                s: c / portfolio.strategy_allocations[strategy]
+                for s, c in contributions.items()
+                if portfolio.strategy_allocations[strategy] > 0
+            },
+            as_of=portfolio.as_of,
+            rebalance_threshold=portfolio.rebalance_thresholds.get(strategy),
+        )
+        for strategy, contributions in portfolio.strategy_contributions.items()
+    ]
+    return SignalGenerated(
+        **({"event_id": event_id} if event_id else {}),
+        correlation_id=correlation_id,
+        causation_id="partials",
+        source_module="aggregator_v2",
+        source_component="SignalAggregator",
+        session_id=f"session-{correlation_id}",
+        signals_data=signals,
+        consolidated_portfolio=portfolio,
+        signal_count=len(signals),
+    )

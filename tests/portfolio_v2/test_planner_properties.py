@@ -85,7 +85,7 @@ def cases(draw: st.DrawFn) -> tuple[ConsolidatedPortfolio, PortfolioSnapshot, Pl
     return portfolio, snapshot, config
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_plan_invariants(case: tuple[ConsolidatedPortfolio, PortfolioSnapshot, PlannerConfig]) -> None:
     portfolio, snapshot, config = case

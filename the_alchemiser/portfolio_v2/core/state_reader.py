@@ -25,6 +25,10 @@ class PortfolioStateReader:
         as_of = self._clock.now()
         account = self._broker.get_account()
         positions = {p.symbol: p for p in self._broker.get_positions() if p.qty != 0}
+        held = {  # validated first: a short position stops the read before any more requests
+            symbol: HeldPosition(symbol=symbol, qty=p.qty, market_value=p.market_value, current_price=p.current_price)
+            for symbol, p in sorted(positions.items())
+        }
         symbols = sorted(set(target_symbols) | set(positions))
         quotes = self._broker.get_latest_quotes(symbols) if symbols else {}
         states: dict[str, SymbolState] = {}
@@ -46,12 +50,7 @@ class PortfolioStateReader:
             equity=account.equity,
             cash=account.cash,
             buying_power=account.buying_power,
-            positions={
-                symbol: HeldPosition(
-                    symbol=symbol, qty=p.qty, market_value=p.market_value, current_price=p.current_price
-                )
-                for symbol, p in sorted(positions.items())
-            },
+            positions=held,
             symbols=states,
         )
         log.info(

@@ -1,0 +1,22 @@
+"""Portfolio Lambda: EventBridge `SignalGenerated` -> one RebalancePlanned (or WorkflowFailed) per workflow.
+
+Thin: parse the event (a malformed one raises EventParseError and goes to the DLQ, never to a plan),
+bind the workflow ids to the logs, call the idempotent service, return its outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from the_alchemiser.portfolio_v2.service import parse_signal_event
+from the_alchemiser.portfolio_v2.wiring import PortfolioRuntime, get_runtime
+from the_alchemiser.shared.logging import workflow_context
+
+
+def handle(event: dict[str, Any], context: Any, runtime: PortfolioRuntime) -> dict[str, Any]:
+    signal = parse_signal_event(event, runtime.payload_store)
+    with workflow_context(signal.correlation_id, signal.event_id, session_id=signal.session_id):
+        return runtime.service.handle(signal, lambda_context=context).model_dump(mode="json")
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, context, get_runtime())

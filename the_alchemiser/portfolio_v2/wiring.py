@@ -1,0 +1,69 @@
+"""Builds the portfolio service from Settings (boto3 clients, the Alpaca broker), once per process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from the_alchemiser.portfolio_v2.core.planner import PlannerConfig, RebalancePlanner
+from the_alchemiser.portfolio_v2.service import OncePerCorrelation, PortfolioService
+from the_alchemiser.shared.broker import BrokerPort
+from the_alchemiser.shared.calendar import Clock, SystemClock
+from the_alchemiser.shared.config.settings import Settings, get_settings
+from the_alchemiser.shared.events import EventBridgePublisher, PayloadStore, S3PayloadStore
+from the_alchemiser.shared.logging import configure_logging
+
+
+@dataclass(frozen=True)
+class PortfolioRuntime:
+    service: OncePerCorrelation
+    payload_store: PayloadStore | None  # resolves SignalGenerated published by pointer (over 200 KB)
+
+
+def alpaca_broker_factory(settings: Settings) -> Callable[[], BrokerPort]:
+    """The real broker, built on first use (imported lazily: alpaca-py is only needed when trading)."""
+
+    def build() -> BrokerPort:
+        from the_alchemiser.shared.broker.alpaca_adapter import AlpacaBroker
+
+        return AlpacaBroker.from_settings(settings)
+
+    return build
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    broker_factory: Callable[[], BrokerPort] | None = None,
+    events_client: Any = None,
+    s3_client: Any = None,
+    dynamodb_client: Any = None,
+    clock: Clock | None = None,
+    planner_config: PlannerConfig | None = None,
+) -> PortfolioRuntime:
+    """Everything defaults to the real thing from Settings; tests and the local stack pass their own."""
+    store: PayloadStore | None = None
+    if settings.event_payloads_bucket:
+        store = S3PayloadStore(s3_client or boto3.client("s3"), settings.event_payloads_bucket)
+    service = PortfolioService(
+        broker_factory or alpaca_broker_factory(settings),
+        EventBridgePublisher(events_client or boto3.client("events"), settings.event_bus_name, store),
+        planner=RebalancePlanner(planner_config or PlannerConfig()),
+        clock=clock or SystemClock(),
+    )
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table_name, boto3_client=dynamodb_client or boto3.client("dynamodb")
+    )
+    return PortfolioRuntime(service=OncePerCorrelation(service, persistence), payload_store=store)
+
+
+@lru_cache(maxsize=1)
+def get_runtime() -> PortfolioRuntime:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return build_runtime(settings)
