@@ -23,7 +23,7 @@ class ExecutionConfig:
     trading_burst: int = 20
     data_requests_per_minute: int = 180
     data_burst: int = 20
-    transient_retries: int = 3  # 429/5xx/connection: retries with backoff before the message is retried
+    transient_retries: int = 1  # on top of the adapter's own backoff; then the message is retried
     transient_backoff_seconds: float = 1.0
     # Buys are sized against min(cash, buying_power) at the far touch, times this margin for the
     # market step's slippage; never on margin.

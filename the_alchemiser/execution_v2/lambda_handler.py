@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from the_alchemiser.execution_v2.service import ExecutionService
 from the_alchemiser.shared.events import EventParseError, PayloadStore, RebalancePlanned, decode_event
-from the_alchemiser.shared.logging import get_logger
+from the_alchemiser.shared.logging import get_logger, workflow_context
 
 _log = get_logger("execution_v2.lambda_handler")
 
@@ -46,13 +46,14 @@ def make_record_handler(service: ExecutionService, store: PayloadStore | None) -
     def handle(record: SQSRecord) -> None:
         event = parse_record(record.body, store)
         receive_count = int(record.attributes.approximate_receive_count or "1")
-        try:
-            service.execute(event)
-        except Exception as exc:
-            _log.exception("execution_failed", receive_count=receive_count, error=str(exc))
-            if receive_count >= MAX_RECEIVE_COUNT:
-                service.report_failure(event, exc)
-            raise
+        with workflow_context(event.correlation_id, event.event_id):
+            try:
+                service.execute(event)
+            except Exception as exc:
+                _log.exception("execution_failed", receive_count=receive_count, error=str(exc))
+                if receive_count >= MAX_RECEIVE_COUNT:
+                    service.report_failure(event, exc)
+                raise
 
     return handle
 
@@ -61,7 +62,8 @@ def process_sqs_event(
     event: dict[str, Any], context: Any, service: ExecutionService, store: PayloadStore | None
 ) -> PartialItemFailureResponse:
     """The handler's body with its dependencies given (tests and the local stack use this directly)."""
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # a batch of one that fails is reported as that item's failure (SQS retries it), not raised
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(
         event=event, record_handler=make_record_handler(service, store), processor=processor, context=context
     )
