@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
 import pandas as pd
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -112,7 +111,9 @@ class NyseCalendar:
 
 
 @lru_cache(maxsize=1)
-def _xnys() -> xcals.ExchangeCalendar:
+def _xnys() -> Any:
+    import exchange_calendars as xcals  # heavy: only when a calendar question is asked
+
     return xcals.get_calendar("XNYS")
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from the_alchemiser.shared.calendar import Clock, FixedClock, SystemClock
 
 PAPER_BASE_URL = "https://paper-api.alpaca.markets"
 LIVE_BASE_URL = "https://api.alpaca.markets"
@@ -69,6 +72,20 @@ class Settings(BaseSettings):
         description="at the deadline with strategies missing: no_trade (WorkflowFailed naming them) or "
         "merge_available (trade the strategies that answered, allocations rescaled to sum to 1)",
     )
+
+    local_clock: datetime | None = Field(
+        default=None,
+        validation_alias="ALCHEMISER_LOCAL_CLOCK",
+        description="local stack only: the simulated time of the trading day (aware ISO datetime)",
+    )
+
+    def clock(self) -> Clock:
+        """The clock port's adapter: the system clock, or the local stack's simulated one."""
+        if self.local_clock is None:
+            return SystemClock()
+        if self.local_clock.tzinfo is None:
+            raise ValueError("ALCHEMISER_LOCAL_CLOCK must carry a time zone")
+        return FixedClock(self.local_clock)
 
     @property
     def trading_base_url(self) -> str:
