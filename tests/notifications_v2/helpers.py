@@ -43,6 +43,7 @@ def build_service(
     stage: str = "dev",
     ledger: InMemoryTradeLedger | None = None,
     reports: InMemoryReportStore | None = None,
+    known_secrets: Sequence[str] = (),
 ) -> tuple[NotificationService, RecordingEmailSender, InMemoryReportStore, InMemoryTradeLedger]:
     recorder = RecordingEmailSender()
     store = reports or InMemoryReportStore()
@@ -55,5 +56,6 @@ def build_service(
         mode_label=mode_label,
         stage=stage,
         clock=lambda: FIXED_NOW,
+        known_secrets=known_secrets,
     )
     return service, recorder, store, trade_ledger

@@ -37,6 +37,7 @@ OutcomeEvent = WorkflowCompleted | WorkflowFailed
 
 RULE = "-" * 60
 _REASON_IN_SUBJECT = 60
+DETAIL_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 
 def _count(orders: Sequence[OrderResult], outcome: OrderOutcome) -> int:
     return sum(1 for order in orders if order.outcome == outcome)
+
+
+def _clip(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """Long values (tracebacks, payload dumps) are cut: the email is a summary, the logs have it all."""
+    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more characters]"
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -297,7 +303,7 @@ def _detail_lines(details: dict[str, Any], context: EmailContext, skip: Iterable
             rendered = ", ".join(str(item) for item in value)
         else:
             rendered = str(value)
-        lines.append(f"  {key}: {rendered}")
+        lines.append(f"  {key}: {_clip(rendered)}")
     return lines
 
 
@@ -359,7 +365,7 @@ def render_failed_body(event: WorkflowFailed, context: EmailContext, headline: H
     lines += [
         "WHAT FAILED",
         f"  Step: {event.failure_step}",
-        f"  Reason: {_clean(event.failure_reason, context)}",
+        f"  Reason: {_clip(_clean(event.failure_reason, context))}",
         *_strategy_problem_lines(event.error_details, context),
     ]
     other_details = _detail_lines(event.error_details, context, skip=("missing_strategies", "failed_strategies"))

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Protocol
 
+import boto3
+from botocore.config import Config
+
 REPORT_LINK_LIFETIME = timedelta(days=7)  # S3 SigV4's maximum
+SIGV4_MAX_LIFETIME = timedelta(days=7)
+
+
+def s3_client_for_links(**kwargs: Any) -> Any:
+    """An S3 client that presigns with SigV4 (required for links valid up to 7 days, in every region)."""
+    return boto3.client("s3", config=Config(signature_version="s3v4"), **kwargs)
 
 
 class ReportStore(Protocol):
@@ -17,8 +26,10 @@ class ReportStore(Protocol):
 
 
 class S3ReportStore:
-    """PERFORMANCE_REPORTS_BUCKET. The link is a presigned GET; note that a link signed with a Lambda
-    role's temporary credentials stops working when that session ends, whatever `expires_in` says."""
+    """PERFORMANCE_REPORTS_BUCKET. The link is a presigned GET (SigV4: build the client with
+    `s3_client_for_links()`, boto3's default in us-east-1 is the legacy SigV2 query string).
+    A link signed with a Lambda role's temporary credentials stops working when that session
+    ends, whatever `expires_in` says."""
 
     def __init__(self, s3_client: Any, bucket: str) -> None:
         self._s3 = s3_client
@@ -38,7 +49,7 @@ class S3ReportStore:
         url: str = self._s3.generate_presigned_url(
             "get_object",
             Params={"Bucket": self._bucket, "Key": key},
-            ExpiresIn=int(expires_in.total_seconds()),
+            ExpiresIn=int(min(expires_in, SIGV4_MAX_LIFETIME).total_seconds()),
         )
         return url
 

@@ -11,10 +11,6 @@ from typing import Any
 
 REDACTED = "***"
 
-_SECRET_NAME = (
-    r"(?:[A-Za-z0-9_-]*(?:secret|password|passwd|api[_-]?key|apikey|token|authorization|credential|"
-    r"private[_-]?key|access[_-]?key|apca-api-key-id|signature)[A-Za-z0-9_-]*)"
-)
 _SECRET_KEY_MARKERS = (
     "secret",
     "password",
@@ -31,8 +27,13 @@ _SECRET_KEY_MARKERS = (
     "signature",
 )
 
-# name=value, name: value, "name": "value" (JSON), name='value'
-_PAIR = re.compile(rf"(?i)(?P<name>[\"']?{_SECRET_NAME}[\"']?\s*[:=]\s*)(?P<quote>[\"']?)(?P<value>[^\s\"',;}}\])&]+)")
+# name=value, name: value, "name": "value" (JSON), name='value'. The name must start a token (the
+# lookbehind) and is bounded, so the scan stays linear on long inputs; whether the name looks
+# secret is decided in Python, not by regex backtracking.
+_PAIR = re.compile(
+    r"(?<![A-Za-z0-9_-])(?P<name>[A-Za-z0-9_-]{1,64})(?P<sep>[\"']?\s{0,3}[:=]\s{0,3})(?P<quote>[\"']?)"
+    r"(?P<value>[^\s\"',;}\])&]+)"
+)
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?")
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}\b")
@@ -51,6 +52,12 @@ def _looks_opaque(match: re.Match[str]) -> str:
     return token
 
 
+def _redact_pair(match: re.Match[str]) -> str:
+    if not is_secret_key(match.group("name")):
+        return match.group(0)
+    return f"{match.group('name')}{match.group('sep')}{match.group('quote')}{REDACTED}"
+
+
 def is_secret_key(name: str) -> bool:
     lowered = name.lower()
     return any(marker in lowered for marker in _SECRET_KEY_MARKERS)
@@ -64,7 +71,7 @@ def scrub_text(text: str, known_secrets: Iterable[str] = ()) -> str:
     # bearer first: "Authorization: Bearer <token>" must lose the token, not just the word Bearer
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _JWT.sub(REDACTED, text)
-    text = _PAIR.sub(lambda m: f"{m.group('name')}{m.group('quote')}{REDACTED}", text)
+    text = _PAIR.sub(_redact_pair, text)
     text = _AWS_KEY_ID.sub(REDACTED, text)
     text = _ALPACA_KEY_ID.sub(REDACTED, text)
     return _OPAQUE.sub(_looks_opaque, text)

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 
 from the_alchemiser.notifications_v2.once import PowertoolsOnce
-from the_alchemiser.notifications_v2.report_store import S3ReportStore
+from the_alchemiser.notifications_v2.report_store import S3ReportStore, s3_client_for_links
 from the_alchemiser.notifications_v2.service import NotificationService
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import PayloadStore, S3PayloadStore
@@ -47,7 +47,7 @@ def trade_ledger_reader(settings: Settings, dynamodb_client: Any) -> TradeLedger
 
 def build_runtime(settings: Settings) -> NotificationsRuntime:
     sns = boto3.client("sns")
-    s3 = boto3.client("s3")
+    s3 = s3_client_for_links()
     dynamodb = boto3.client("dynamodb")
     once = PowertoolsOnce.on_table(settings.idempotency_table_name, dynamodb)
     secrets = [s.get_secret_value() for s in (settings.alpaca_api_key, settings.alpaca_secret_key) if s is not None]

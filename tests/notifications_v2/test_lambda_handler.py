@@ -1,0 +1,209 @@
+"""The Lambda entry point end to end: EventBridge envelope -> event -> report in S3 -> one email.
+
+S3 and SNS are moto; the idempotency table is the real DynamoDB Local; the ledger is in memory
+(the DynamoDB ledger adapter has its own tests). The presigned link is fetched over real HTTP
+from a moto server."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from typing import Any
+
+import boto3
+import pandas as pd
+import pytest
+import requests
+
+from tests.fixtures.aws import REGION, unique_name
+from tests.notifications_v2.conftest import sns_sent
+from tests.notifications_v2.ledger_memory import InMemoryTradeLedger
+from tests.notifications_v2.scenarios import TRADING_DATE, success_day
+from the_alchemiser.notifications_v2.lambda_handler import handle
+from the_alchemiser.notifications_v2.once import PowertoolsOnce
+from the_alchemiser.notifications_v2.report import report_key
+from the_alchemiser.notifications_v2.report_store import S3ReportStore, s3_client_for_links
+from the_alchemiser.notifications_v2.service import NotificationService
+from the_alchemiser.notifications_v2.wiring import NotificationsRuntime
+from the_alchemiser.shared.events import BaseEvent, S3PayloadStore, TradeExecuted, encode_detail
+from the_alchemiser.shared.notifications import SnsEmailSender
+
+pytestmark = pytest.mark.dynamodb_local
+
+
+class FakeLambdaContext:
+    function_name = "alchemiser-dev-notifications"
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def envelope(event: BaseEvent, detail: Any = None, event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": event_id or f"eb-{event.event_id}",
+        "detail-type": event.event_type,
+        "source": event.source,
+        "account": "123456789012",
+        "time": event.timestamp.isoformat().replace("+00:00", "Z"),
+        "region": REGION,
+        "resources": [],
+        "detail": json.loads(event.model_dump_json()) if detail is None else detail,
+    }
+
+
+def trade_executed_for(completed: Any) -> TradeExecuted:
+    result = completed.execution_data
+    return TradeExecuted(
+        event_id=f"trade-{completed.correlation_id}",
+        correlation_id=completed.correlation_id,
+        causation_id="rebalance-planned",
+        timestamp=completed.timestamp - timedelta(seconds=1),
+        source_module="execution_v2",
+        source_component="ExecutionService",
+        execution_data=result,
+        orders_placed=result.orders_placed,
+        orders_succeeded=result.orders_succeeded,
+        consolidated_portfolio=completed.consolidated_portfolio,
+    )
+
+
+def build_runtime(
+    s3: Any, sns: Any, bucket: str, topic_arn: str, ledger: InMemoryTradeLedger, once: PowertoolsOnce
+) -> NotificationsRuntime:
+    service = NotificationService(
+        emails=SnsEmailSender(sns, topic_arn),
+        reports=S3ReportStore(s3, bucket),
+        ledger=ledger,
+        once=once,
+        mode_label="PAPER",
+        stage="dev",
+    )
+    return NotificationsRuntime(service=service, once=once, payload_store=S3PayloadStore(s3, bucket))
+
+
+@pytest.fixture
+def aws_runtime(
+    moto_aws: None, sns_topic: str, powertools_once: PowertoolsOnce
+) -> Iterator[tuple[NotificationsRuntime, Any, str, str, InMemoryTradeLedger]]:
+    s3 = s3_client_for_links(region_name=REGION)
+    bucket = unique_name("reports")
+    s3.create_bucket(Bucket=bucket)
+    scenario = success_day()
+    ledger = InMemoryTradeLedger(scenario.ledger)
+    sns = boto3.client("sns", region_name=REGION)
+    yield build_runtime(s3, sns, bucket, sns_topic, ledger, powertools_once), s3, bucket, sns_topic, ledger
+
+
+def test_trade_executed_then_completed_then_redelivery(aws_runtime) -> None:
+    runtime, s3, bucket, topic, ledger = aws_runtime
+    completed = success_day().event
+    context = FakeLambdaContext()
+
+    trade_result = handle(envelope(trade_executed_for(completed)), context, runtime)
+    key = report_key(TRADING_DATE, completed.correlation_id)
+    assert trade_result == {"action": "report_written", "correlation_id": completed.correlation_id, "report_key": key}
+    assert sns_sent(topic) == []  # TradeExecuted writes the report; it never emails
+
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    frame = pd.read_csv(io.BytesIO(body))
+    ledger_buys = sum(
+        (o.filled_value for o in ledger.orders_for_correlation(completed.correlation_id) if o.side == "buy"), D(0)
+    )
+    assert frame["buy_value"].sum() == pytest.approx(float(ledger_buys))
+
+    outcome = handle(envelope(completed), context, runtime)
+    assert outcome["action"] == "email_sent"
+    assert handle(envelope(completed), context, runtime)["action"] == "duplicate_skipped"
+    sent = sns_sent(topic)
+    assert len(sent) == 1
+    _, message, subject = sent[0]
+    assert subject == "[PAPER] Alchemiser 2026-11-24: SUCCESS — 5 orders filled"
+    assert "X-Amz-Signature=" in message and f"/{key}" in message
+    assert f"Correlation id: {completed.correlation_id}" in message
+
+
+def test_outcome_first_still_writes_the_report(aws_runtime) -> None:
+    """EventBridge does not order deliveries: the outcome email makes sure the report exists."""
+    runtime, s3, bucket, _, _ = aws_runtime
+    completed = success_day().event
+    assert handle(envelope(completed), FakeLambdaContext(), runtime)["action"] == "email_sent"
+    key = report_key(TRADING_DATE, completed.correlation_id)
+    assert s3.head_object(Bucket=bucket, Key=key)["ContentType"].startswith("text/csv")
+
+
+def test_oversized_event_arrives_as_a_pointer(aws_runtime) -> None:
+    runtime, s3, bucket, topic, _ = aws_runtime
+    completed = success_day().event
+    completed = completed.model_copy(update={"summary": {"padding": "x" * 300_000}})
+    detail = json.loads(encode_detail(completed, S3PayloadStore(s3, bucket)))
+    assert "payload_key" in detail
+    assert handle(envelope(completed, detail=detail), FakeLambdaContext(), runtime)["action"] == "email_sent"
+    assert len(sns_sent(topic)) == 1
+
+
+def test_malformed_event_emails_operators_once(aws_runtime) -> None:
+    runtime, _, _, topic, _ = aws_runtime
+    completed = success_day().event
+    broken = json.loads(completed.model_dump_json())
+    del broken["success"]
+    broken["api_key"] = "PKX7QZ3L9ARTW2Y8M4NB"
+    raw = envelope(completed, detail=broken, event_id="eb-broken-1")
+    results = [handle(raw, FakeLambdaContext(), runtime) for _ in range(2)]
+    assert [r["action"] for r in results] == ["malformed_alerted", "duplicate_skipped"]
+    ((_, message, subject),) = sns_sent(topic)
+    assert subject == "[PAPER] Alchemiser: FAILED — notifications could not read WorkflowCompleted"
+    assert "PKX7QZ3L9ARTW2Y8M4NB" not in message
+    assert "eb-broken-1" in message
+
+
+def test_not_an_eventbridge_envelope_is_a_malformed_alert(aws_runtime) -> None:
+    runtime, _, _, topic, _ = aws_runtime
+    result = handle({"hello": "world"}, FakeLambdaContext(), runtime)
+    assert result["action"] == "malformed_alerted"
+    assert len(sns_sent(topic)) == 1
+
+
+def test_ledger_outage_still_sends_the_email_and_says_so(aws_runtime) -> None:
+    runtime, _, _, topic, ledger = aws_runtime
+    ledger.fail_with = TimeoutError("ledger read timed out")
+    completed = success_day().event
+    assert handle(envelope(completed), FakeLambdaContext(), runtime)["action"] == "email_sent"
+    ((_, message, _),) = sns_sent(topic)
+    assert "No CSV report: the trade ledger could not be read (TimeoutError: ledger read timed out)" in message
+    assert "SUCCESS — 5 orders filled" in message  # the event itself still tells the day
+
+
+def test_trade_executed_with_ledger_outage_raises_for_a_retry(aws_runtime) -> None:
+    runtime, _, _, _, ledger = aws_runtime
+    ledger.fail_with = TimeoutError("ledger read timed out")
+    with pytest.raises(TimeoutError):
+        handle(envelope(trade_executed_for(success_day().event)), FakeLambdaContext(), runtime)
+
+
+def test_presigned_link_downloads_the_csv(aws_runtime) -> None:
+    """The link in the email, fetched like a mail client would: a plain HTTP GET with no AWS credentials
+    (moto answers `requests` calls to S3 URLs inside mock_aws)."""
+    runtime, s3, bucket, topic, _ = aws_runtime
+    completed = success_day().event
+    handle(envelope(completed), FakeLambdaContext(), runtime)
+    ((_, message, _),) = sns_sent(topic)
+    link = next(line.strip() for line in message.splitlines() if line.strip().startswith("https://"))
+    assert "X-Amz-Expires=604800" in link
+    response = requests.get(link, timeout=10)
+    assert response.status_code == 200
+    key = report_key(TRADING_DATE, completed.correlation_id)
+    assert response.content == s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert pd.read_csv(io.BytesIO(response.content))["realised_pnl"].sum() == pytest.approx(20.50)
+
+
+def test_event_time_zone_for_a_workflow_without_ledger_or_date() -> None:
+    """Late evening in New York is already tomorrow in UTC: the date comes from New York."""
+    from the_alchemiser.notifications_v2.service import resolve_trading_date
+
+    late = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    assert resolve_trading_date([], None, late).isoformat() == "2026-11-24"

@@ -1,0 +1,114 @@
+"""A redelivered outcome event sends no second email: Powertools idempotency on the real DynamoDB
+Local, SNS on moto (counted in moto's SNS backend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.fixtures.aws import REGION
+from tests.notifications_v2.conftest import sns_sent
+from tests.notifications_v2.helpers import build_service
+from tests.notifications_v2.scenarios import deadline_missing_strategies, success_day
+from the_alchemiser.notifications_v2.once import PowertoolsOnce
+from the_alchemiser.shared.notifications import EmailMessage, SnsEmailSender
+
+pytestmark = pytest.mark.dynamodb_local
+
+
+class FlakySender:
+    """SNS that fails the first `failures` sends (a throttle, a network blip)."""
+
+    def __init__(self, inner: SnsEmailSender, failures: int) -> None:
+        self._inner = inner
+        self._failures = failures
+
+    def send(self, message: EmailMessage) -> str:
+        if self._failures:
+            self._failures -= 1
+            raise ConnectionError("SNS endpoint unreachable")
+        return self._inner.send(message)
+
+
+def sns_sender(topic_arn: str) -> SnsEmailSender:
+    return SnsEmailSender(boto3.client("sns", region_name=REGION), topic_arn)
+
+
+def test_redelivered_outcome_event_sends_no_second_email(
+    powertools_once: PowertoolsOnce, sns_topic: str, dynamodb_local_client: Any, idempotency_table: str
+) -> None:
+    scenario = success_day()
+    service, _, _, _ = build_service(scenario.ledger, emails=sns_sender(sns_topic), once=powertools_once)
+
+    first = service.handle_event(scenario.event)
+    again = service.handle_event(scenario.event)
+    redelivered_copy = service.handle_event(scenario.event.model_validate_json(scenario.event.model_dump_json()))
+
+    assert first.action == "email_sent"
+    assert again.action == redelivered_copy.action == "duplicate_skipped"
+    assert again.message_id == first.message_id
+    sent = sns_sent(sns_topic)
+    assert len(sent) == 1
+    assert sent[0][0] == first.message_id
+    assert sent[0][2] == "[PAPER] Alchemiser 2026-11-24: SUCCESS — 5 orders filled"
+    # one Powertools record, completed, in the real table
+    items = dynamodb_local_client.scan(TableName=idempotency_table)["Items"]
+    assert [item["status"]["S"] for item in items] == ["COMPLETED"]
+
+
+def test_a_second_service_instance_also_sends_nothing(
+    dynamodb_local_client: Any, idempotency_table: str, sns_topic: str
+) -> None:
+    """A redelivery lands on another Lambda instance: the record is in DynamoDB, not in memory."""
+    scenario = success_day()
+    for _ in range(2):
+        once = PowertoolsOnce.on_table(idempotency_table, dynamodb_local_client)
+        service, _, _, _ = build_service(scenario.ledger, emails=sns_sender(sns_topic), once=once)
+        service.handle_event(scenario.event)
+    assert len(sns_sent(sns_topic)) == 1
+
+
+def test_one_email_per_workflow_even_for_a_second_outcome_event(
+    powertools_once: PowertoolsOnce, sns_topic: str
+) -> None:
+    """A different outcome event with the same correlation id is still the same workflow's outcome."""
+    scenario = deadline_missing_strategies()
+    service, _, _, _ = build_service(scenario.ledger, emails=sns_sender(sns_topic), once=powertools_once)
+    first = service.handle_event(scenario.event)
+    other = scenario.event.model_copy(update={"event_id": "evt-late-duplicate"})
+    assert service.handle_event(other).action == "duplicate_skipped"
+    assert first.action == "email_sent"
+    assert len(sns_sent(sns_topic)) == 1
+
+
+def test_each_workflow_gets_its_own_email(powertools_once: PowertoolsOnce, sns_topic: str) -> None:
+    a, b = success_day(), deadline_missing_strategies()
+    service, _, _, _ = build_service(a.ledger + b.ledger, emails=sns_sender(sns_topic), once=powertools_once)
+    service.handle_event(a.event)
+    service.handle_event(b.event)
+    assert len(sns_sent(sns_topic)) == 2
+
+
+def test_a_failed_send_is_retried_and_then_sent_once(powertools_once: PowertoolsOnce, sns_topic: str) -> None:
+    """The earlier system skipped failed work on redelivery as a duplicate; here a failure leaves no record."""
+    scenario = success_day()
+    flaky = FlakySender(sns_sender(sns_topic), failures=1)
+    service, _, _, _ = build_service(scenario.ledger, emails=flaky, once=powertools_once)
+    with pytest.raises(ConnectionError):
+        service.handle_event(scenario.event)
+    assert sns_sent(sns_topic) == []
+    assert service.handle_event(scenario.event).action == "email_sent"
+    assert service.handle_event(scenario.event).action == "duplicate_skipped"
+    assert len(sns_sent(sns_topic)) == 1
+
+
+def test_malformed_event_alert_is_sent_once_per_eventbridge_id(powertools_once: PowertoolsOnce, sns_topic: str) -> None:
+    service, _, _, _ = build_service([], emails=sns_sender(sns_topic), once=powertools_once)
+    results = [
+        service.alert_malformed_event(envelope_id="eb-1", detail_type="WorkflowFailed", source="x", error="bad")
+        for _ in range(3)
+    ]
+    assert [r.action for r in results] == ["malformed_alerted", "duplicate_skipped", "duplicate_skipped"]
+    assert len(sns_sent(sns_topic)) == 1
