@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -16,7 +16,7 @@ class OrchestratorTrigger(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     force: bool = False
-    date: date | None = Field(default=None, description="trading date to run (manual runs only, with force)")
+    date: dt.date | None = Field(default=None, description="trading date to run (manual runs only, with force)")
     trigger_id: str = Field(default_factory=lambda: f"trigger-{uuid.uuid4()}", min_length=1)
 
     @model_validator(mode="after")

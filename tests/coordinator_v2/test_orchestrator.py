@@ -1,0 +1,263 @@
+"""Strategy Orchestrator: calendar gating, one workflow per day, session + deadline + fan-out (moto Lambda/SQS)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.coordinator_v2.conftest import (
+    REGULAR_DAY,
+    STAGE,
+    WORKER_FUNCTION,
+    OrchestratorRig,
+    build_rig,
+    write_strategies,
+)
+from the_alchemiser.coordinator_v2.allocations import AllocationConfigError, load_allocations
+from the_alchemiser.coordinator_v2.lambda_handler import handle
+from the_alchemiser.coordinator_v2.ports import WorkerInvokeError, WorkerInvoker
+from the_alchemiser.coordinator_v2.service import OrchestrationStatus
+from the_alchemiser.coordinator_v2.trigger import OrchestratorTrigger
+from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
+from the_alchemiser.shared.events import WorkflowFailed, WorkflowStarted
+from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.schemas import StrategyWorkerRequest
+from the_alchemiser.shared.sessions import SessionDeadline, SessionStatus, workflow_lock_key
+
+THANKSGIVING = date(2026, 11, 26)
+BLACK_FRIDAY = date(2026, 11, 27)  # closes 13:00
+
+
+def at(day: date, hh: int, mm: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def worker_requests(rig: OrchestratorRig) -> list[StrategyWorkerRequest]:
+    return [StrategyWorkerRequest.model_validate_json(call["Payload"]) for call in rig.invokes]
+
+
+def test_at_the_run_time_it_creates_the_session_schedules_the_deadline_and_invokes_one_worker_per_file(
+    rig: OrchestratorRig,
+) -> None:
+    outcome = rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-1"))
+
+    assert outcome.status is OrchestrationStatus.STARTED
+    assert outcome.trading_date == REGULAR_DAY
+    assert [call["InvocationType"] for call in rig.invokes] == ["Event"] * 3
+    assert {call["FunctionName"] for call in rig.invokes} == {WORKER_FUNCTION}
+    requests = worker_requests(rig)
+    assert [(r.dsl_file, r.allocation, r.strategy_number, r.total_strategies) for r in requests] == [
+        ("alpha.clj", Decimal("0.5"), 1, 3),
+        ("beta.clj", Decimal("0.3"), 2, 3),
+        ("gamma.clj", Decimal("0.2"), 3, 3),
+    ]
+    [started] = rig.publisher.events
+    assert isinstance(started, WorkflowStarted)
+    assert started.causation_id == "schedule-1"
+    assert started.trading_date == REGULAR_DAY and started.stage == STAGE
+    assert started.strategies == {"alpha.clj": Decimal("0.5"), "beta.clj": Decimal("0.3"), "gamma.clj": Decimal("0.2")}
+    for request in requests:
+        assert request.session_id == outcome.session_id == started.session_id
+        assert request.correlation_id == outcome.correlation_id == started.correlation_id
+        assert request.causation_id == started.event_id
+        assert request.trading_date == REGULAR_DAY
+        assert request.as_of == date(2026, 11, 19)  # completed bars: the previous trading day
+        assert request.stage == STAGE
+
+    session = rig.sessions.get_session(started.session_id)
+    assert session is not None
+    assert session.status is SessionStatus.OPEN
+    assert session.strategies == ["alpha.clj", "beta.clj", "gamma.clj"]
+    assert session.deadline == rig.clock.now() + timedelta(minutes=10) == started.deadline
+    assert session.causation_id == started.event_id
+
+    # the deadline message is on the queue, delayed by the deadline (moto hides it until then)
+    queue = rig.sqs.get_queue_attributes(QueueUrl=rig.queue_url, AttributeNames=["All"])["Attributes"]
+    assert queue["ApproximateNumberOfMessagesDelayed"] == "1"
+    assert rig.deadline_messages() == []
+
+
+def test_a_second_trigger_on_the_same_trading_day_is_a_no_op(rig: OrchestratorRig) -> None:
+    first = rig.orchestrator.run(OrchestratorTrigger())
+    rig.clock.advance(timedelta(minutes=1))
+    second = rig.orchestrator.run(OrchestratorTrigger())
+
+    assert second.status is OrchestrationStatus.ALREADY_STARTED
+    assert second.correlation_id == first.correlation_id and second.session_id == first.session_id
+    assert len(rig.invokes) == 3
+    assert len(rig.publisher.events) == 1
+
+
+def test_a_forced_trigger_runs_again_on_the_same_day(rig: OrchestratorRig) -> None:
+    first = rig.orchestrator.run(OrchestratorTrigger())
+    forced = rig.orchestrator.run(OrchestratorTrigger(force=True))
+    assert forced.status is OrchestrationStatus.STARTED
+    assert forced.correlation_id != first.correlation_id
+    assert len(rig.invokes) == 6
+    started = [e for e in rig.publisher.events if isinstance(e, WorkflowStarted)]
+    assert [e.forced for e in started] == [False, True]
+    # the lock now names the forced run, so another scheduled trigger is still a no-op
+    assert rig.orchestrator.run(OrchestratorTrigger()).status is OrchestrationStatus.ALREADY_STARTED
+    holder = rig.sessions.workflow_holder(STAGE, REGULAR_DAY)
+    assert holder is not None and holder["correlation_id"] == forced.correlation_id
+
+
+def test_a_forced_run_for_a_given_date_at_any_time(rig: OrchestratorRig) -> None:
+    rig.clock.current = at(date(2026, 11, 22), 9, 0)  # a Sunday
+    outcome = handle({"force": True, "date": "2026-11-18"}, rig.orchestrator)
+    assert outcome["status"] == "started" and outcome["trading_date"] == "2026-11-18"
+    assert {r.as_of for r in worker_requests(rig)} == {date(2026, 11, 17)}
+
+
+def test_a_holiday_trigger_does_nothing_and_says_so_in_the_log(rig: OrchestratorRig) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    try:
+        rig.clock.current = at(THANKSGIVING, 15, 30)
+        outcome = rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-thanksgiving"))
+        forced = rig.orchestrator.run(OrchestratorTrigger(force=True, date=THANKSGIVING))
+    finally:
+        configure_logging("INFO")
+
+    assert outcome.status is OrchestrationStatus.NOT_A_TRADING_DAY
+    assert forced.status is OrchestrationStatus.NOT_A_TRADING_DAY  # never on holidays, not even forced
+    assert "not a trading day" in outcome.detail
+    assert rig.invokes == [] and rig.publisher.events == []
+    assert rig.dynamodb.scan(TableName=rig.table)["Items"] == []
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [line, _] = [entry for entry in lines if entry.get("reason") == "holiday_or_weekend"]
+    assert line["event"] == "market closed today: not running"
+    assert line["trading_date"] == "2026-11-26"
+    assert line["causation_id"] == "schedule-thanksgiving"
+
+
+def test_a_weekend_trigger_does_nothing(rig: OrchestratorRig) -> None:
+    rig.clock.current = at(date(2026, 11, 21), 15, 30)
+    assert rig.orchestrator.run(OrchestratorTrigger()).status is OrchestrationStatus.NOT_A_TRADING_DAY
+    assert rig.invokes == []
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (at(REGULAR_DAY, 12, 30), OrchestrationStatus.NOT_RUN_TIME),  # the early-close slot on a regular day
+        (at(REGULAR_DAY, 15, 24), OrchestrationStatus.NOT_RUN_TIME),
+        (at(REGULAR_DAY, 15, 25), OrchestrationStatus.STARTED),  # tolerance: a little early is fine
+        (at(REGULAR_DAY, 15, 59), OrchestrationStatus.STARTED),
+        (at(REGULAR_DAY, 16, 0), OrchestrationStatus.NOT_RUN_TIME),  # never at or after the close
+        (at(BLACK_FRIDAY, 12, 30), OrchestrationStatus.STARTED),  # early close at 13:00
+        (at(BLACK_FRIDAY, 15, 30), OrchestrationStatus.NOT_RUN_TIME),  # market already closed
+    ],
+)
+def test_it_runs_only_thirty_minutes_before_the_days_close(
+    rig: OrchestratorRig, now: datetime, expected: OrchestrationStatus
+) -> None:
+    rig.clock.current = now
+    assert rig.orchestrator.run(OrchestratorTrigger()).status is expected
+    assert len(rig.invokes) == (3 if expected is OrchestrationStatus.STARTED else 0)
+
+
+def test_the_early_close_day_as_of_is_the_previous_trading_day(rig: OrchestratorRig) -> None:
+    rig.clock.current = at(BLACK_FRIDAY, 12, 30)
+    rig.orchestrator.run(OrchestratorTrigger())
+    assert {r.as_of for r in worker_requests(rig)} == {date(2026, 11, 25)}  # Thanksgiving skipped
+
+
+def test_invalid_allocations_end_the_workflow_with_an_orchestrator_failure(
+    rig: OrchestratorRig, tmp_path: Path
+) -> None:
+    write_strategies(rig.strategies_dir, '[local]\n"alpha.clj" = 0.5\n"beta.clj" = 0.4\n')
+    outcome = rig.orchestrator.run(OrchestratorTrigger())
+    assert outcome.status is OrchestrationStatus.FAILED
+    [failed] = rig.publisher.events
+    assert isinstance(failed, WorkflowFailed)
+    assert failed.failure_step == "orchestrator" and "sum to 0.9" in failed.failure_reason
+    assert rig.invokes == []
+    # nothing was locked: fixing the file and re-triggering works
+    write_strategies(rig.strategies_dir)
+    assert rig.orchestrator.run(OrchestratorTrigger()).status is OrchestrationStatus.STARTED
+
+
+class ThrottledAfterFirst:
+    """The real Lambda invoker, but Lambda throttles from the second invoke on (TooManyRequestsException)."""
+
+    def __init__(self, inner: WorkerInvoker) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def invoke(self, request: StrategyWorkerRequest) -> None:
+        self.calls += 1
+        if self.calls > 1:
+            raise WorkerInvokeError(f"Rate exceeded invoking {request.dsl_file}")
+        self.inner.invoke(request)
+
+
+def test_a_worker_that_cannot_be_invoked_ends_the_workflow_loudly(rig: OrchestratorRig) -> None:
+    rig.orchestrator._invoker = ThrottledAfterFirst(rig.orchestrator._invoker)
+    outcome = rig.orchestrator.run(OrchestratorTrigger())
+    assert outcome.status is OrchestrationStatus.FAILED
+    started, failed = rig.publisher.events
+    assert isinstance(started, WorkflowStarted) and isinstance(failed, WorkflowFailed)
+    assert failed.failure_step == "orchestrator" and failed.correlation_id == started.correlation_id
+    assert failed.causation_id == started.event_id and "Rate exceeded" in failed.failure_reason
+    assert len(rig.invokes) == 1
+    session = rig.sessions.get_session(started.session_id)
+    assert session is not None and session.status is SessionStatus.FAILED and session.outcome_published
+    # the lock stays: a retry of the same trigger does not start a second workflow
+    assert rig.orchestrator.run(OrchestratorTrigger()).status is OrchestrationStatus.ALREADY_STARTED
+
+
+def test_the_deadline_message_arrives_by_itself_after_the_delay(
+    moto_aws: None, dynamodb_local_client: Any, tmp_path: Path
+) -> None:
+
+    rig = build_rig(dynamodb_local_client, write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
+    outcome = rig.orchestrator.run(OrchestratorTrigger())
+    assert rig.deadline_messages() == []  # not before the delay
+    messages = rig.deadline_messages(wait_seconds=5)
+    [message] = messages
+    deadline = SessionDeadline.model_validate_json(message["Body"])
+    assert deadline.session_id == outcome.session_id and deadline.correlation_id == outcome.correlation_id
+
+
+def test_allocations_toml_per_stage(tmp_path: Path) -> None:
+    folder = write_strategies(tmp_path)
+    assert load_allocations(folder, "prod") == {"alpha.clj": Decimal("1.0")}
+    with pytest.raises(AllocationConfigError, match=r"no \[dev\] table"):
+        load_allocations(folder, "dev")
+    write_strategies(folder, '[local]\n"missing.clj" = 1\n')
+    with pytest.raises(AllocationConfigError, match="no such file"):
+        load_allocations(folder, "local")
+    write_strategies(folder, '[local]\n"../alpha.clj" = 1\n')
+    with pytest.raises(AllocationConfigError, match=r"expected a \.clj file name"):
+        load_allocations(folder, "local")
+
+
+def test_the_projects_own_allocations_are_valid_for_every_stage() -> None:
+    from the_alchemiser.shared.config.settings import Settings
+
+    folder = Settings().strategies_path
+    for stage in ("dev", "prod", "ephemeral", "local"):
+        allocations = load_allocations(folder, stage)
+        assert sum(allocations.values()) == 1
+
+
+def test_trigger_parsing() -> None:
+    assert OrchestratorTrigger.from_event({}).force is False
+    scheduled = OrchestratorTrigger.from_event({"id": "abc", "detail-type": "Scheduled Event", "detail": {}})
+    assert scheduled.trigger_id == "abc" and not scheduled.force
+    manual = OrchestratorTrigger.from_event({"force": True, "date": "2026-11-18"})
+    assert manual.force and manual.date == date(2026, 11, 18)
+    with pytest.raises(ValueError, match="only be given with force"):
+        OrchestratorTrigger.from_event({"date": "2026-11-18"})
+
+
+def test_lock_key_layout() -> None:
+    assert workflow_lock_key("prod", REGULAR_DAY) == "WORKFLOW#prod#2026-11-20"
+    assert nyse_calendar().is_early_close(BLACK_FRIDAY)
