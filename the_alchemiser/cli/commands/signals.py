@@ -36,6 +36,7 @@ def _fail(message: str, code: int) -> int:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from the_alchemiser.shared.logging import configure_logging
     from the_alchemiser.shared.market_data import MarketDataError, MissingMarketDataError
     from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
     from the_alchemiser.strategy_v2.dsl import (
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         load_strategy,
     )
 
+    # stdout carries exactly the result; the engine's log lines (warnings and up) go to stderr.
+    configure_logging(level="WARNING", stream=sys.stderr)
     market = CsvDirectoryMarketData(args.data)
     try:
         strategy = load_strategy(Path(args.file))
