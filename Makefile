@@ -60,8 +60,33 @@ import-check: install  ## import-linter: business modules import only shared
 bench: install  ## print the benchmark figures
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-validate build deploy-dev deploy-prod deploy-ephemeral list-ephemeral destroy-ephemeral logs:
-	@echo "make $@: not implemented yet (the deployment issue fills it in)"; exit 1
+# Deployment. DRY_RUN=1 prints what the deploy/ephemeral/logs targets would run instead of running it.
+DEPLOY := SAM_CLI_TELEMETRY=0 SAM="$(SAM)" UV="$(UV)" $(PY) scripts/deploy.py
+
+validate: install  ## cfn-lint and sam validate --lint over template.yaml (offline, no AWS credentials)
+	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml --region us-east-1
+
+build: install  ## sam build: the functions and SharedCodeLayer (cp312 manylinux wheels; no local python3.12)
+	SAM_CLI_TELEMETRY=0 UV="$(UV)" $(SAM) build --template template.yaml --parallel
+
+deploy-dev: install  ## tag v<version>-beta.<n>, build, deploy the dev stack
+	$(DEPLOY) deploy-dev
+
+deploy-prod: install  ## confirm, tag v<version>, build, deploy the prod stack (CONFIRM=v<version> skips the prompt)
+	$(DEPLOY) deploy-prod
+
+deploy-ephemeral: install  ## deploy alchemiser-ephem-<branch>-<sha7> tagged with the branch and TTL_HOURS (default 24)
+	$(DEPLOY) deploy-ephemeral
+
+list-ephemeral: install  ## list the ephemeral stacks with their branch, TTL and whether they expired
+	$(DEPLOY) list-ephemeral
+
+destroy-ephemeral: install  ## delete STACK=alchemiser-ephem-... (refuses any other stack)
+	$(DEPLOY) destroy-ephemeral
+
+logs: install  ## CloudWatch Logs Insights over every function's log group: CORRELATION_ID=... [STAGE=dev HOURS=24]
+	$(DEPLOY) logs
 
 clean:  ## remove the environment and caches
 	rm -rf $(VENV) .cache .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
 from tests.strategy_v2.dsl_helpers import frame, random_walk_market
+from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
 
 REPO = Path(__file__).resolve().parents[2]
 END = date(2024, 6, 28)
@@ -49,7 +49,9 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_signals_json(workspace: Path) -> None:
     assert (workspace / "data" / "BRK.B.csv").is_file()
-    result = cli("signals", str(workspace / "s.clj"), "--data", str(workspace / "data"), "--as-of", "2024-06-30", "--json")
+    result = cli(
+        "signals", str(workspace / "s.clj"), "--data", str(workspace / "data"), "--as-of", "2024-06-30", "--json"
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["strategy"] == "CLI test"

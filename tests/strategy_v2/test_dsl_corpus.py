@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.strategy_v2.dsl_helpers import InMemoryMarketData
 from the_alchemiser.local.synthetic_market import generate_market
 from the_alchemiser.strategy_v2.dsl import Strategy, evaluate_strategy, load_strategy
-from tests.strategy_v2.dsl_helpers import InMemoryMarketData
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus" / "symphonies"

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.strategy_v2.dsl_helpers import InMemoryMarketData, frame, random_walk_market
 from the_alchemiser.shared.market_data import MissingMarketDataError
 from the_alchemiser.strategy_v2.dsl import (
     DslEvaluationError,
@@ -19,7 +20,6 @@ from the_alchemiser.strategy_v2.dsl import (
 )
 from the_alchemiser.strategy_v2.dsl.evaluator import Evaluator
 from the_alchemiser.strategy_v2.dsl.market import Market
-from tests.strategy_v2.dsl_helpers import InMemoryMarketData, frame, random_walk_market
 
 END = date(2024, 6, 28)  # a Friday
 
@@ -110,7 +110,9 @@ def test_too_short_history_is_an_error_naming_symbol_indicator_window() -> None:
 
 
 def test_untaken_branch_may_be_undefined() -> None:
-    body = '(if (> (current-price "A") 1) [(asset "A")] [(if (> (rsi "B" {:window 99}) 1) [(asset "B")] [(asset "A")])])'
+    body = (
+        '(if (> (current-price "A") 1) [(asset "A")] [(if (> (rsi "B" {:window 99}) 1) [(asset "B")] [(asset "A")])])'
+    )
     assert run(body, flat("A", "B")).weights == {"A": 1.0}
 
 
@@ -195,12 +197,16 @@ def test_filter_leaves_out_unscorable_candidates_and_records_them() -> None:
     assert result.weights == {"A": 1.0}
     entry = result.trace[0]
     assert entry["type"] == "filter"
-    assert entry["excluded"] == [{"candidate": "NEW", "reason": "history too short: cumulative-return(3) of NEW needs 4 closes"}]
+    assert entry["excluded"] == [
+        {"candidate": "NEW", "reason": "history too short: cumulative-return(3) of NEW needs 4 closes"}
+    ]
 
 
 def test_filter_with_no_scorable_candidate_fails() -> None:
     with pytest.raises(DslEvaluationError, match="no candidate could be scored"):
-        run('(filter (cumulative-return {:window 30}) (select-top 1) [(asset "A") (asset "B")])', flat("A", "B", days=5))
+        run(
+            '(filter (cumulative-return {:window 30}) (select-top 1) [(asset "A") (asset "B")])', flat("A", "B", days=5)
+        )
 
 
 # ---- inverse volatility ----
@@ -257,7 +263,7 @@ def test_range_equals_day_by_day_evaluation() -> None:
     strategy = load_strategy(
         '(defsymphony "R" {} (weight-equal ['
         ' (if (> (rsi "A" {:window 5}) 50) [(asset "A")] [(asset "B")])'
-        ' (filter (moving-average-return {:window 3}) (select-top 1)'
+        " (filter (moving-average-return {:window 3}) (select-top 1)"
         '   [(group "G" [(if (< (stdev-return "C" {:window 4}) 1.5) [(asset "C")] [(asset "D")])]) (asset "B")])'
         ' (weight-inverse-volatility 5 [(asset "C") (group "AD" [(asset "A") (asset "D")])])]))'
     )

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from tests.strategy_v2.dsl_helpers import frame
 from the_alchemiser.strategy_v2.dsl import DslParseError, evaluate_on, parse_strategy
 from the_alchemiser.strategy_v2.dsl.market import Market
 from the_alchemiser.strategy_v2.dsl.reader import Keyword, ListForm, MapForm, Source, Symbol, VectorForm, read
-from tests.strategy_v2.dsl_helpers import frame
 
 
 def read_text(text: str) -> object:

@@ -86,7 +86,7 @@ def test_lookback_counts_composite_scoring() -> None:
 def test_long_names_and_zero_weights() -> None:
     strategy = parse_strategy(
         symphony(
-            "(weight-specified 100 (if (> (relative-strength-index \"A\" {:window 3}) 50) [(asset \"A\")]"
+            '(weight-specified 100 (if (> (relative-strength-index "A" {:window 3}) 50) [(asset "A")]'
             ' [(asset "B")]) 0 (asset "NEVER"))'
         )
     )
@@ -100,7 +100,7 @@ def test_long_names_and_zero_weights() -> None:
 
 def test_identical_subtrees_are_one_node() -> None:
     branch = '(if (> (rsi "A" {:window 3}) 50) [(asset "A")] [(group "x" [(asset "B") (asset "C")])])'
-    strategy = parse_strategy(symphony(f"(weight-equal [{branch} (group \"g\" [{branch}])])"))
+    strategy = parse_strategy(symphony(f'(weight-equal [{branch} (group "g" [{branch}])])'))
     root = strategy.root
     assert isinstance(root, n.WeightEqual)
     group = root.children[1]

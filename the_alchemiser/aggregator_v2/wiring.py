@@ -8,7 +8,6 @@ from functools import lru_cache
 import boto3
 
 from the_alchemiser.aggregator_v2.service import AggregatorConfig, DeadlinePolicy, SignalAggregator
-from the_alchemiser.shared.calendar import SystemClock
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import EventBridgePublisher, PayloadStore, S3PayloadStore
 from the_alchemiser.shared.logging import configure_logging
@@ -28,7 +27,7 @@ def build_runtime(settings: Settings) -> AggregatorRuntime:
     service = SignalAggregator(
         sessions=AggregationSessionRepository(boto3.client("dynamodb"), settings.aggregation_sessions_table_name),
         publisher=EventBridgePublisher(boto3.client("events"), settings.event_bus_name, store),
-        clock=SystemClock(),
+        clock=settings.clock(),
         config=AggregatorConfig(deadline_policy=DeadlinePolicy(settings.session_deadline_policy)),
     )
     return AggregatorRuntime(service=service, payload_store=store)

@@ -9,7 +9,7 @@ import boto3
 
 from the_alchemiser.coordinator_v2.ports import LambdaWorkerInvoker, SqsDeadlineScheduler
 from the_alchemiser.coordinator_v2.service import OrchestratorConfig, StrategyOrchestrator
-from the_alchemiser.shared.calendar import SystemClock, nyse_calendar
+from the_alchemiser.shared.calendar import nyse_calendar
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import EventBridgePublisher, S3PayloadStore
 from the_alchemiser.shared.logging import configure_logging
@@ -39,7 +39,7 @@ def build_orchestrator(settings: Settings) -> StrategyOrchestrator:
             boto3.client("sqs"), _require(settings.session_deadline_queue_url, "SESSION_DEADLINE_QUEUE_URL")
         ),
         publisher=EventBridgePublisher(boto3.client("events"), settings.event_bus_name, store),
-        clock=SystemClock(),
+        clock=settings.clock(),
         calendar=nyse_calendar(),
         config=OrchestratorConfig(
             stage=settings.stage,

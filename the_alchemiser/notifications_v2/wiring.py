@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -15,6 +14,7 @@ from the_alchemiser.notifications_v2.service import NotificationService
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import PayloadStore, S3PayloadStore
 from the_alchemiser.shared.ledger import TradeLedgerReader
+from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
 from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.notifications import SnsEmailSender
 
@@ -37,12 +37,8 @@ def _require(value: str | None, variable: str) -> str:
 
 
 def trade_ledger_reader(settings: Settings, dynamodb_client: Any) -> TradeLedgerReader:
-    """The DynamoDB trade ledger adapter (shared.ledger.dynamodb), read side."""
-    module = importlib.import_module("the_alchemiser.shared.ledger.dynamodb")
-    reader: TradeLedgerReader = module.DynamoTradeLedger(
-        table_name=settings.trade_ledger_table_name, client=dynamodb_client
-    )
-    return reader
+    """The DynamoDB trade ledger (read side): the report's source of truth."""
+    return DynamoTradeLedger(dynamodb_client, settings.trade_ledger_table_name)
 
 
 def build_runtime(settings: Settings) -> NotificationsRuntime:

@@ -121,7 +121,7 @@ class PortfolioService:
         """One attempt, not idempotent on its own (see OncePerCorrelation)."""
         portfolio = signal.consolidated_portfolio
         try:
-            snapshot = self._reader().read(portfolio.target_weights)
+            snapshot = self._reader().read(s for s, weight in portfolio.target_weights.items() if weight > 0)
             created_at = self._clock.now()
             plan = self._planner.plan(
                 portfolio,

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from the_alchemiser.portfolio_v2.core.planner import PlannerConfig, RebalancePlanner
 from the_alchemiser.portfolio_v2.service import OncePerCorrelation, PortfolioService
 from the_alchemiser.shared.broker import BrokerPort
-from the_alchemiser.shared.calendar import Clock, SystemClock
+from the_alchemiser.shared.calendar import Clock
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import EventBridgePublisher, PayloadStore, S3PayloadStore
 from the_alchemiser.shared.logging import configure_logging
@@ -54,7 +54,7 @@ def build_runtime(
         broker_factory or alpaca_broker_factory(settings),
         EventBridgePublisher(events_client or boto3.client("events"), settings.event_bus_name, store),
         planner=RebalancePlanner(planner_config or PlannerConfig()),
-        clock=clock or SystemClock(),
+        clock=clock or settings.clock(),
     )
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table_name, boto3_client=dynamodb_client or boto3.client("dynamodb")

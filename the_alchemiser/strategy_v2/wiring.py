@@ -8,7 +8,6 @@ from typing import Any
 
 import boto3
 
-from the_alchemiser.shared.calendar import SystemClock
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import EventBridgePublisher, S3PayloadStore
 from the_alchemiser.shared.logging import configure_logging
@@ -53,7 +52,7 @@ def build_worker(settings: Settings) -> StrategyWorker:
         publisher=EventBridgePublisher(boto3.client("events"), settings.event_bus_name, store),
         sessions=AggregationSessionRepository(boto3.client("dynamodb"), settings.aggregation_sessions_table_name),
         trace_store=store,
-        clock=SystemClock(),
+        clock=settings.clock(),
     )
 
 

@@ -28,11 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from the_alchemiser.local.stack.day import DEFAULT_OUTPUT, DayOptions, run_trading_day
 
-    if args.paper:
-        from the_alchemiser.local.stack.paper import run_against_alpaca_paper
-
-        return run_against_alpaca_paper(args)
     options = DayOptions(
+        paper=args.paper,
         day=args.date,
         strategies=args.strategies,
         fresh_broker=args.fresh,

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from the_alchemiser.local.sim_broker.engine import FillBehaviour, SimApiError, SimBrokerEngine
+from the_alchemiser.local.sim_broker.engine import MAX_ORDERS_PAGE, FillBehaviour, SimApiError, SimBrokerEngine
 from the_alchemiser.local.sim_broker.prices import (
     BarsPriceSource,
     BarsSource,
@@ -141,6 +141,10 @@ class SimBrokerHandle:
 
     def fills(self, order_id: str | None = None) -> list[dict[str, Any]]:
         return self.engine.fills(order_id)
+
+    def all_orders(self) -> list[dict[str, Any]]:
+        """Every order ever placed, oldest first (Alpaca's JSON)."""
+        return self.engine.list_orders(status="all", limit=MAX_ORDERS_PAGE, direction="asc")
 
     def state(self) -> dict[str, Any]:
         return self.engine.state()

@@ -86,7 +86,10 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
     day_dir = options.output_dir / day.isoformat()
     shutil.rmtree(day_dir, ignore_errors=True)
     day_dir.mkdir(parents=True)
-    say = (lambda _msg: None) if options.quiet else (lambda msg: print(msg, file=out, flush=True))
+    def say(message: str) -> None:
+        if not options.quiet:
+            print(message, file=out, flush=True)
+
     log_file = (day_dir / "logs.jsonl").open("w")
     configure_logging("INFO", stream=log_file)
     run_at = calendar.run_time(day)
@@ -96,9 +99,14 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
             strategies_dir = _strategies_for_run(options, day_dir)
             env = stack.enter_context(_local_aws(options))
             model = load_stack_model(options.template, LOCAL_STAGE)
-            clients = {name: boto3.client(name, region_name=REGION) for name in ("dynamodb", "sqs", "s3", "sns", "events")}
+            clients = {
+                name: boto3.client(name, region_name=REGION) for name in ("dynamodb", "sqs", "s3", "sns", "events")
+            }
             provision(model, clients)
-            say(f"  local AWS ready from {options.template.name}: {len(model.functions)} functions, {len(model.routes)} rules")
+            say(
+                f"  local AWS ready from {options.template.name}: "
+                f"{len(model.functions)} functions, {len(model.routes)} rules"
+            )
             email_queue = _tap_topic(model, clients)
             trading_day = run_at or datetime.combine(day, datetime.min.time(), NEW_YORK)
             market = _seed_market(strategies_dir, model, clients, day)
@@ -252,11 +260,11 @@ def _broker(options: DayOptions, market: dict[str, Any], at: datetime) -> Iterat
     state = options.output_dir / "broker.sqlite"
     if options.fresh_broker and state.exists():
         state.unlink()
-    handle = start_sim_broker(state, price_source=BarsPriceSource(market), clock_start=at)
+    handle = start_sim_broker(
+        state, price_source=BarsPriceSource(market), clock_start=at, initial_cash=Decimal(options.starting_cash)
+    )
     try:
-        handle.set_clock(at)
-        if handle.get_account_cash() is None:
-            handle.fund(Decimal(options.starting_cash))
+        handle.set_clock(at)  # a kept state file moves on to this day
         yield handle
     finally:
         handle.stop()

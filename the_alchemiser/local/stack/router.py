@@ -120,7 +120,10 @@ class LocalRouter:
         if invocation_type != "Event":
             raise RoutingError(f"only async invokes are routed locally, got {invocation_type} for {name}")
         self._pending.append((function.logical_id, "invoke", payload, None))
-        return AWSResponse("", 202, HTTPHeaders(), None), {"StatusCode": 202, "ResponseMetadata": {"HTTPStatusCode": 202}}
+        return AWSResponse("", 202, HTTPHeaders(), None), {
+            "StatusCode": 202,
+            "ResponseMetadata": {"HTTPStatusCode": 202},
+        }
 
     # -- routing -----------------------------------------------------------------------------
     def _route(self, bus: str, envelope: dict[str, Any]) -> None:

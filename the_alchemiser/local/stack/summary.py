@@ -30,7 +30,9 @@ def render_summary(events: list[BaseEvent]) -> str:
     lines: list[str] = []
     started = _last(events, WorkflowStarted)
     if started:
-        lines.append(f"Trading day {started.trading_date} (stage {started.stage}), correlation id {started.correlation_id}")
+        lines.append(
+            f"Trading day {started.trading_date} (stage {started.stage}), correlation id {started.correlation_id}"
+        )
     signal = _last(events, SignalGenerated)
     if signal:
         lines.append("")
@@ -64,7 +66,9 @@ def render_summary(events: list[BaseEvent]) -> str:
     if executed:
         result = executed.execution_data
         lines.append("")
-        lines.append(f"Execution: {result.status.value}, {result.orders_succeeded}/{result.orders_placed} orders filled")
+        lines.append(
+            f"Execution: {result.status.value}, {result.orders_succeeded}/{result.orders_placed} orders filled"
+        )
         for order in result.orders:
             slip = "-" if order.slippage_bps is None else f"{order.slippage_bps:+.1f} bps"
             price = "-" if order.avg_fill_price is None else f"{order.avg_fill_price:.4f}"

@@ -5,8 +5,8 @@ Decisions the spec left open, fixed here:
   weight * deployable equity, so after a full rebalance at least cash_buffer stays in cash.
 - Held symbols no strategy targets are sold completely with the position's exact quantity
   (full_liquidation=True), whatever their value: a dust position is closed, not left forever. They
-  are attributed to UNATTRIBUTED ("unattributed": 1), because no strategy wants them and the
-  positions themselves carry no owner; attribution sums to 1 on every item.
+  are attributed to UNATTRIBUTED ({"UNATTRIBUTED": 1}, the label the report uses too), because no
+  strategy wants them and the positions themselves carry no owner; attribution sums to 1 on every item.
 - Quantities are rounded DOWN (9 decimals for fractionable assets, whole shares otherwise): a sell
   never sells more than intended, a buy never spends more than intended.
 - Buys are paid from min(cash, buying_power) + estimated sell proceeds - cash_buffer. When the
@@ -34,7 +34,7 @@ from the_alchemiser.portfolio_v2.core.snapshot import PortfolioSnapshot, SymbolS
 from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.schemas import ConsolidatedPortfolio, RebalancePlan, RebalancePlanItem, TradeAction
 
-UNATTRIBUTED = "unattributed"
+UNATTRIBUTED = "UNATTRIBUTED"
 FRACTIONAL_QTY_STEP = Decimal("0.000000001")  # Alpaca accepts up to 9 decimal places
 WHOLE_SHARE = Decimal(1)
 _ZERO = Decimal(0)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from the_alchemiser.strategy_v2.dsl.errors import DslParseError
 
-# Deeper forms are refused: real exports nest ~150 deep; the builder and evaluator recurse per level.
-MAX_NESTING = 1000
+# Deeper forms are refused: real exports nest up to ~220 deep; the builder and evaluator recurse per level.
+MAX_NESTING = 2000
 
 _TOKEN = re.compile(
     r"""[\s,]*(?:;[^\n]*[\s,]*)*"""  # whitespace, commas and comments before the token

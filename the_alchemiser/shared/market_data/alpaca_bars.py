@@ -1,0 +1,200 @@
+"""BarsSource over alpaca-py's StockHistoricalDataClient: daily bars, raw and split-and-dividend adjusted.
+
+Pages are walked here (not inside alpaca-py) so every HTTP request passes the rate limiter; 429/5xx and
+connection failures are retried with the broker adapter's backoff policy. `url_override` (the data URL)
+points the client at the local paper broker in tests and the local stack. Composer's `BRK/B` is Alpaca's
+`BRK.B`. Daily bar timestamps are midnight New York time in UTC; bars are keyed by that New York date."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from alpaca.data.historical import StockHistoricalDataClient
+
+from the_alchemiser.shared.broker.alpaca_adapter import (
+    _keys_from_secret,  # the broker adapter's Secrets Manager lookup: one place reads the secret's shape
+    _quiet_client,  # no alpaca-py retries (ours govern) and a request timeout
+    translate_error,
+)
+from the_alchemiser.shared.broker.errors import AuthenticationError, TransientBrokerError
+from the_alchemiser.shared.broker.retry import RetryPolicy
+from the_alchemiser.shared.calendar import NEW_YORK
+from the_alchemiser.shared.config.settings import Settings
+from the_alchemiser.shared.logging import get_logger
+from the_alchemiser.shared.market_data.datalake import DATALAKE_COLUMNS
+
+log = get_logger(__name__)
+
+BARS_PATH = "/stocks/bars"
+PAGE_LIMIT = 10_000  # Alpaca's maximum bars per page
+DEFAULT_REQUESTS_PER_MINUTE = 150  # below Alpaca's 200/min per account: the trading functions share it
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+class RateLimiter:
+    """At most `per_minute` acquisitions in any sliding 60-second window; waits (sleeps) when full."""
+
+    def __init__(
+        self,
+        per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
+        *,
+        window_seconds: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if per_minute < 1:
+            raise ValueError("per_minute must be >= 1")
+        self.per_minute = per_minute
+        self.window_seconds = window_seconds
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._stamps: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for a slot; returns the seconds waited."""
+        waited = 0.0
+        with self._lock:
+            while True:
+                now = self._monotonic()
+                while self._stamps and now - self._stamps[0] >= self.window_seconds:
+                    self._stamps.popleft()
+                if len(self._stamps) < self.per_minute:
+                    self._stamps.append(now)
+                    return waited
+                pause = self.window_seconds - (now - self._stamps[0])
+                self._sleep(pause)
+                waited += pause
+
+
+def to_alpaca_symbol(symbol: str) -> str:
+    return symbol.replace("/", ".")
+
+
+class AlpacaBarsSource:
+    """The refresh service's BarsSource over the Alpaca market-data API."""
+
+    def __init__(
+        self,
+        api_key: str,
+        secret_key: str,
+        *,
+        data_url: str | None = None,
+        feed: str | None = None,
+        rate_limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        page_limit: int = PAGE_LIMIT,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        self._client: Any = StockHistoricalDataClient(
+            api_key, secret_key, url_override=data_url.rstrip("/") if data_url else None, raw_data=True
+        )
+        _quiet_client(self._client, timeout)
+        self.feed = feed
+        self.rate_limiter = rate_limiter or RateLimiter()
+        self.retry = retry or RetryPolicy()
+        self.page_limit = page_limit
+        self.requests_made = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> AlpacaBarsSource:
+        """Keys from ALPACA_API_KEY/ALPACA_SECRET_KEY, else the Secrets Manager secret ALPACA_CREDENTIALS_SECRET;
+        the data URL from ALPACA_DATA_URL, else the trading URL when it is not Alpaca's (the local broker)."""
+        if settings.alpaca_api_key and settings.alpaca_secret_key:
+            key, secret = settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value()
+        elif settings.alpaca_credentials_secret:
+            key, secret = _keys_from_secret(settings.alpaca_credentials_secret)
+        else:
+            raise AuthenticationError(
+                "no Alpaca keys: set ALPACA_API_KEY/ALPACA_SECRET_KEY or ALPACA_CREDENTIALS_SECRET"
+            )
+        data_url = settings.alpaca_data_url
+        if not data_url and settings.alpaca_base_url and "alpaca.markets" not in settings.alpaca_base_url:
+            data_url = settings.alpaca_base_url
+        return cls(key, secret, data_url=data_url, **kwargs)
+
+    def daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, pd.DataFrame]:
+        wanted = list(dict.fromkeys(symbols))
+        if not wanted:
+            return {}
+        raw = self._fetch(wanted, start, end, "raw")
+        adjusted = self._fetch(wanted, start, end, "all")
+        frames: dict[str, pd.DataFrame] = {}
+        for symbol in wanted:
+            raw_bars, adjusted_bars = raw.get(symbol), adjusted.get(symbol)
+            if not raw_bars or not adjusted_bars:
+                continue
+            frame = _frame(raw_bars)
+            adjusted_close = _frame(adjusted_bars)["close"].rename("adjusted")
+            frame = frame.join(adjusted_close, how="inner")
+            frame = frame.loc[(frame.index >= pd.Timestamp(start)) & (frame.index <= pd.Timestamp(end))]
+            if not frame.empty:
+                frames[symbol] = frame.loc[:, list(DATALAKE_COLUMNS)]
+        return frames
+
+    def _fetch(self, symbols: list[str], start: date, end: date, adjustment: str) -> dict[str, list[dict[str, Any]]]:
+        by_alpaca = {to_alpaca_symbol(s): s for s in symbols}
+        params: dict[str, Any] = {
+            "symbols": ",".join(by_alpaca),
+            "timeframe": "1Day",
+            # whole New York days: bars are stamped at midnight New York time (04:00/05:00 UTC)
+            "start": f"{start.isoformat()}T00:00:00Z",
+            "end": f"{end.isoformat()}T23:59:59Z",
+            "adjustment": adjustment,
+            "limit": self.page_limit,
+            "sort": "asc",
+        }
+        if self.feed:
+            params["feed"] = self.feed
+        bars: dict[str, list[dict[str, Any]]] = {}
+        page_token: str | None = None
+        pages = 0
+        while True:
+            page_params = params | ({"page_token": page_token} if page_token else {})
+            response = self._get(page_params)
+            pages += 1
+            for alpaca_symbol, items in (response.get("bars") or {}).items():
+                bars.setdefault(by_alpaca.get(alpaca_symbol, alpaca_symbol), []).extend(items or [])
+            page_token = response.get("next_page_token")
+            if not page_token:
+                break
+        log.debug("bars fetched", symbols=len(symbols), adjustment=adjustment, pages=pages, start=str(start))
+        return bars
+
+    def _get(self, params: dict[str, Any]) -> dict[str, Any]:
+        attempts = self.retry.max_attempts
+        for attempt in range(attempts):
+            self.rate_limiter.acquire()
+            self.requests_made += 1
+            try:
+                response: dict[str, Any] = self._client.get(BARS_PATH, params)
+                return response
+            except Exception as exc:
+                error = translate_error(exc)
+                if not isinstance(error, TransientBrokerError) or attempt == attempts - 1:
+                    raise error from exc
+                delay = self.retry.wait(attempt)
+                log.warning("bars request retried", attempt=attempt + 1, error=str(error), delay=delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _frame(items: list[dict[str, Any]]) -> pd.DataFrame:
+    stamps = pd.to_datetime([item["t"] for item in items], utc=True).tz_convert(NEW_YORK)
+    index = pd.DatetimeIndex(stamps.tz_localize(None).normalize(), name="date")
+    frame = pd.DataFrame(
+        {
+            "open": [float(item["o"]) for item in items],
+            "high": [float(item["h"]) for item in items],
+            "low": [float(item["l"]) for item in items],
+            "close": [float(item["c"]) for item in items],
+            "volume": [float(item["v"]) for item in items],
+        },
+        index=index,
+    )
+    return frame[~frame.index.duplicated(keep="last")].sort_index()

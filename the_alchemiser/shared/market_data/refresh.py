@@ -1,0 +1,248 @@
+"""Keeps the datalake current: fetch missing daily bars, append, and re-seed what corporate actions changed.
+
+Per symbol, against the last complete trading day (the target):
+- no object yet -> seed: fetch from `seed_start` to the target and write;
+- last bar >= target -> up to date (nothing fetched);
+- otherwise fetch from `overlap_days` stored bars back to the target. If the fetched bars on the stored
+  overlap days differ from the stored ones (adjusted close: a split or dividend re-based the history;
+  raw close: the tape was corrected), the whole history is fetched again and the object replaced
+  (re-seed). Else the new days are appended.
+Symbols are fetched in batches sharing a start date (one source request per batch); the source pages
+and rate-limits its own HTTP calls. A failure is reported per symbol and the others go on."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from the_alchemiser.shared.calendar import NEW_YORK, Clock, NyseCalendar, nyse_calendar
+from the_alchemiser.shared.logging import get_logger
+from the_alchemiser.shared.market_data.datalake import DATALAKE_COLUMNS, Datalake, validate_bars
+
+log = get_logger(__name__)
+
+RefreshAction = Literal["seeded", "appended", "reseeded", "up_to_date", "behind", "no_data", "failed"]
+OK_ACTIONS: frozenset[str] = frozenset({"seeded", "appended", "reseeded", "up_to_date"})
+
+
+class BarsSource(Protocol):
+    def daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, pd.DataFrame]:
+        """Daily bars per symbol on trading days `start`..`end` inclusive, in the datalake's shape: a
+        tz-naive DatetimeIndex of dates, columns open, high, low, close, volume (as traded) and adjusted
+        (the close adjusted for splits and dividends). Symbols without any bar are left out."""
+        ...
+
+
+@dataclass(frozen=True)
+class RefreshPolicy:
+    seed_start: date = date(2016, 1, 4)  # Alpaca's SIP daily history is dependable from 2016
+    overlap_days: int = 5  # stored trading days fetched again to detect changed adjusted history
+    batch_size: int = 100  # symbols per source request
+    rtol: float = 1e-6  # relative difference that counts as a change (far below a 0.01 % dividend)
+
+    def __post_init__(self) -> None:
+        if self.overlap_days < 1 or self.batch_size < 1:
+            raise ValueError("overlap_days and batch_size must be >= 1")
+
+
+@dataclass(frozen=True)
+class SymbolRefresh:
+    symbol: str
+    action: RefreshAction
+    last_bar: date | None = None
+    rows_added: int = 0
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.action in OK_ACTIONS
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    target: date
+    results: list[SymbolRefresh] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def problems(self) -> list[SymbolRefresh]:
+        return [r for r in self.results if not r.ok]
+
+    def counts(self) -> dict[str, int]:
+        counted: dict[str, int] = defaultdict(int)
+        for result in self.results:
+            counted[result.action] += 1
+        return dict(sorted(counted.items()))
+
+
+def last_complete_trading_day(calendar: NyseCalendar, moment: datetime) -> date:
+    """Today (New York) once today's session has closed, else the previous trading day."""
+    local = moment.astimezone(NEW_YORK)
+    today = local.date()
+    close = calendar.close_time(today)
+    if close is not None and local >= close:
+        return today
+    return calendar.previous_trading_day(today)
+
+
+def find_change(stored: pd.DataFrame, fetched: pd.DataFrame, rtol: float) -> str | None:
+    """Why the fetched overlap disagrees with the stored bars, or None when it agrees."""
+    absent = stored.index.difference(fetched.index)
+    if len(absent):
+        return f"source no longer has stored day {absent[0].date()}"
+    for column, what in (("adjusted", "adjusted close"), ("close", "raw close")):
+        old = stored[column].to_numpy()
+        new = fetched.loc[stored.index, column].to_numpy()
+        differs = ~np.isclose(new, old, rtol=rtol, atol=0.0)
+        if differs.any():
+            i = int(np.argmax(differs))
+            return f"{what} changed on {stored.index[i].date()}: stored {old[i]!r}, fetched {new[i]!r}"
+    return None
+
+
+class MarketDataRefresher:
+    """The refresh service (see the module docstring)."""
+
+    def __init__(
+        self,
+        datalake: Datalake,
+        source: BarsSource,
+        *,
+        clock: Clock,
+        calendar: NyseCalendar | None = None,
+        policy: RefreshPolicy | None = None,
+    ) -> None:
+        self.datalake = datalake
+        self.source = source
+        self.clock = clock
+        self.calendar = calendar or nyse_calendar()
+        self.policy = policy or RefreshPolicy()
+
+    def target_day(self) -> date:
+        return last_complete_trading_day(self.calendar, self.clock.now())
+
+    def refresh(self, symbols: Sequence[str], target: date | None = None) -> RefreshReport:
+        target = target or self.target_day()
+        wanted = sorted(dict.fromkeys(symbols))
+        results: dict[str, SymbolRefresh] = {}
+        to_seed: list[str] = []
+        to_extend: dict[date, list[tuple[str, pd.DataFrame]]] = defaultdict(list)
+
+        for symbol in wanted:
+            try:
+                info = self.datalake.head(symbol)
+                if info is None:
+                    to_seed.append(symbol)
+                elif info.last_bar >= target:
+                    results[symbol] = SymbolRefresh(symbol, "up_to_date", info.last_bar)
+                else:
+                    found = self.datalake.read(symbol)
+                    if found is None:
+                        to_seed.append(symbol)
+                        continue
+                    stored, _ = found
+                    overlap = stored.iloc[-self.policy.overlap_days :]
+                    to_extend[overlap.index[0].date()].append((symbol, stored))
+            except Exception as exc:
+                results[symbol] = _failed(symbol, exc)
+
+        for batch in _batches(to_seed, self.policy.batch_size):
+            self._fetch_batch(batch, self.policy.seed_start, target, results, self._seed)
+        stored_frames = {symbol: stored for pairs in to_extend.values() for symbol, stored in pairs}
+        for start, pairs in sorted(to_extend.items()):
+            for batch in _batches([symbol for symbol, _ in pairs], self.policy.batch_size):
+                self._fetch_batch(
+                    batch,
+                    start,
+                    target,
+                    results,
+                    lambda symbol, fetched, t: self._extend(symbol, stored_frames[symbol], fetched, t),
+                )
+
+        report = RefreshReport(target, [results[s] for s in wanted])
+        log.info(
+            "market data refreshed",
+            target=str(target),
+            symbols=len(wanted),
+            counts=report.counts(),
+            problems=[f"{r.symbol}: {r.action} {r.detail}".strip() for r in report.problems][:50],
+        )
+        return report
+
+    # ----- steps
+    def _fetch_batch(
+        self,
+        batch: list[str],
+        start: date,
+        target: date,
+        results: dict[str, SymbolRefresh],
+        handle: Callable[[str, pd.DataFrame, date], SymbolRefresh],
+    ) -> None:
+        try:
+            fetched = self.source.daily_bars(batch, start, target)
+        except Exception as exc:
+            for symbol in batch:
+                results[symbol] = _failed(symbol, exc)
+            return
+        for symbol in batch:
+            frame = fetched.get(symbol)
+            if frame is None or frame.empty:
+                results[symbol] = SymbolRefresh(symbol, "no_data", detail=f"no bars from {start} to {target}")
+                continue
+            try:
+                results[symbol] = handle(symbol, _only_through(symbol, frame, target), target)
+            except Exception as exc:
+                results[symbol] = _failed(symbol, exc)
+
+    def _seed(self, symbol: str, fetched: pd.DataFrame, target: date) -> SymbolRefresh:
+        info = self.datalake.write(symbol, fetched)
+        action: RefreshAction = "seeded" if info.last_bar >= target else "behind"
+        detail = "" if action == "seeded" else f"source has bars only through {info.last_bar}"
+        return SymbolRefresh(symbol, action, info.last_bar, info.row_count, detail)
+
+    def _extend(self, symbol: str, stored: pd.DataFrame, fetched: pd.DataFrame, target: date) -> SymbolRefresh:
+        overlap = stored.iloc[-self.policy.overlap_days :]
+        change = find_change(overlap, fetched, self.policy.rtol)
+        if change is not None:
+            return self._reseed(symbol, stored, target, change)
+        last = stored.index[-1]
+        new_rows = fetched.loc[fetched.index > last]
+        if new_rows.empty:
+            return SymbolRefresh(symbol, "behind", last.date(), 0, f"source has no bars after {last.date()}")
+        combined = pd.concat([stored.loc[:, list(DATALAKE_COLUMNS)], new_rows.loc[:, list(DATALAKE_COLUMNS)]])
+        info = self.datalake.write(symbol, combined)
+        action: RefreshAction = "appended" if info.last_bar >= target else "behind"
+        return SymbolRefresh(symbol, action, info.last_bar, len(new_rows), "" if action == "appended" else "partial")
+
+    def _reseed(self, symbol: str, stored: pd.DataFrame, target: date, reason: str) -> SymbolRefresh:
+        start = min(self.policy.seed_start, stored.index[0].date())
+        log.warning("re-seeding a symbol whose history changed", symbol=symbol, reason=reason, start=str(start))
+        fetched = self.source.daily_bars([symbol], start, target).get(symbol)
+        if fetched is None or fetched.empty:
+            return SymbolRefresh(symbol, "failed", stored.index[-1].date(), 0, f"{reason}; re-seed found no bars")
+        info = self.datalake.write(symbol, _only_through(symbol, fetched, target))
+        added = int((fetched.index > stored.index[-1]).sum())
+        detail = reason if info.last_bar >= target else f"{reason}; source has bars only through {info.last_bar}"
+        return SymbolRefresh(symbol, "reseeded" if info.last_bar >= target else "behind", info.last_bar, added, detail)
+
+
+def _only_through(symbol: str, frame: pd.DataFrame, target: date) -> pd.DataFrame:
+    return validate_bars(symbol, frame).loc[: pd.Timestamp(target)]
+
+
+def _batches(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _failed(symbol: str, exc: Exception) -> SymbolRefresh:
+    log.error("market data refresh failed for a symbol", symbol=symbol, error=f"{type(exc).__name__}: {exc}")
+    return SymbolRefresh(symbol, "failed", detail=f"{type(exc).__name__}: {' '.join(str(exc).split())}")

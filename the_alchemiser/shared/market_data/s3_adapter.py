@@ -1,0 +1,179 @@
+"""MarketDataPort over the S3 datalake, with a freshness check and a cache that can never serve an old day.
+
+Each `daily_bars` call lists the datalake once (ETags of every object, one request per 1000 symbols) and
+re-reads any object whose ETag differs from the cached copy. The cache is process-wide (a warm Lambda
+keeps it across invocations) but keyed by (object key, ETag): a refreshed object has a new ETag, so the
+next invocation reads it; nothing is served on the strength of a previous invocation's view.
+
+Freshness: the last bar of every symbol must be at least the previous trading day relative to the clock
+(the 15:30 run evaluates on completed bars), or the last trading day on or before `end` when `end` is
+earlier. Otherwise StaleBarsError names each stale symbol with its last bar.
+
+Served frames: adjusted prices (close = the datalake's split-and-dividend adjusted close; open/high/low
+scaled by the same day's factor adjusted/close; volume divided by it, exact for splits)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from the_alchemiser.shared.calendar import NEW_YORK, Clock, NyseCalendar, nyse_calendar
+from the_alchemiser.shared.logging import get_logger
+from the_alchemiser.shared.market_data.datalake import Datalake, StoredBarsInfo
+from the_alchemiser.shared.market_data.port import BAR_COLUMNS, MissingMarketDataError, StaleMarketDataError
+
+log = get_logger(__name__)
+
+READ_THREADS = 16
+
+
+class StaleBarsError(StaleMarketDataError):
+    """Symbols whose newest stored bar is older than the day the caller needs."""
+
+    def __init__(self, required: date, last_bars: dict[str, date]) -> None:
+        self.required = required
+        self.last_bars = dict(sorted(last_bars.items()))
+        self.symbols = list(self.last_bars)
+        listed = ", ".join(f"{s} (last bar {d})" for s, d in self.last_bars.items())
+        super().__init__(f"stale market data, bars through {required} needed: {listed}")
+
+
+@dataclass(frozen=True)
+class _CachedBars:
+    etag: str
+    info: StoredBarsInfo
+    frame: pd.DataFrame  # adjusted, in the port's shape
+
+
+class BarCache:
+    """Adjusted frames keyed by (S3 key, ETag); least recently used entries go first. Thread-safe."""
+
+    def __init__(self, max_entries: int = 2000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, _CachedBars] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, etag: str) -> _CachedBars | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.etag != etag:
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, entry: _CachedBars) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+PROCESS_CACHE = BarCache()
+
+
+def adjusted_bars(stored: pd.DataFrame) -> pd.DataFrame:
+    """The port's frame from the datalake's: prices scaled to the adjusted close, volume inversely."""
+    close = stored["close"].to_numpy(dtype=np.float64)
+    factor = stored["adjusted"].to_numpy(dtype=np.float64) / close
+    frame = pd.DataFrame(
+        {
+            "open": stored["open"].to_numpy(dtype=np.float64) * factor,
+            "high": stored["high"].to_numpy(dtype=np.float64) * factor,
+            "low": stored["low"].to_numpy(dtype=np.float64) * factor,
+            "close": stored["adjusted"].to_numpy(dtype=np.float64),
+            "volume": stored["volume"].to_numpy(dtype=np.float64) / factor,
+        },
+        index=pd.DatetimeIndex(stored.index, name="date"),
+    )
+    return frame.loc[:, list(BAR_COLUMNS)]
+
+
+def required_last_bar(calendar: NyseCalendar, today: date, end: date | None) -> date:
+    """The newest bar a caller on `today` (New York date) asking up to `end` must be able to see."""
+    required = calendar.previous_trading_day(today)
+    if end is not None:
+        required = min(required, calendar.latest_trading_day(end))
+    return required
+
+
+class S3MarketData:
+    """The strategy engine's MarketDataPort over the datalake (see the module docstring)."""
+
+    def __init__(
+        self,
+        s3_client: Any,
+        bucket: str,
+        *,
+        prefix: str = "",
+        clock: Clock | None = None,
+        calendar: NyseCalendar | None = None,
+        cache: BarCache | None = None,
+        check_freshness: bool = True,
+    ) -> None:
+        self.datalake = Datalake(s3_client, bucket, prefix)
+        if clock is None:
+            from the_alchemiser.shared.config.settings import get_settings
+
+            clock = get_settings().clock()  # the system clock, or the local stack's simulated one
+        self.clock = clock
+        self.calendar = calendar or nyse_calendar()
+        self.cache = PROCESS_CACHE if cache is None else cache
+        self.check_freshness = check_freshness
+
+    def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, pd.DataFrame]:
+        wanted = list(dict.fromkeys(symbols))
+        etags = dict(self.datalake.listing())  # the current ETags: one listing per call, never cached
+        keys = {symbol: self.datalake.key_for(symbol) for symbol in wanted}
+        missing = [symbol for symbol in wanted if keys[symbol] not in etags]
+        if missing:
+            raise MissingMarketDataError(missing)
+
+        entries: dict[str, _CachedBars] = {}
+        to_read: list[str] = []
+        for symbol in wanted:
+            cached = self.cache.get(keys[symbol], etags[keys[symbol]])
+            if cached is None:
+                to_read.append(symbol)
+            else:
+                entries[symbol] = cached
+        if to_read:
+            with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(to_read))) as pool:
+                for symbol, entry in zip(to_read, pool.map(self._read, to_read), strict=True):
+                    entries[symbol] = entry
+        log.debug("market data read", symbols=len(wanted), from_s3=len(to_read), from_cache=len(wanted) - len(to_read))
+
+        if self.check_freshness:
+            today = self.clock.now().astimezone(NEW_YORK).date()
+            required = required_last_bar(self.calendar, today, end)
+            stale = {s: e.info.last_bar for s, e in entries.items() if e.info.last_bar < required}
+            if stale:
+                raise StaleBarsError(required, stale)
+
+        # copies: a caller that modifies its frame must not change what the next invocation is served
+        cutoff = None if end is None else pd.Timestamp(end)
+        return {s: (entries[s].frame if cutoff is None else entries[s].frame.loc[:cutoff]).copy() for s in wanted}
+
+    def _read(self, symbol: str) -> _CachedBars:
+        found = self.datalake.read(symbol)
+        if found is None:  # deleted between the listing and the read
+            raise MissingMarketDataError([symbol])
+        stored, info = found
+        entry = _CachedBars(etag=info.etag, info=info, frame=adjusted_bars(stored))
+        self.cache.put(info.key, entry)
+        return entry
