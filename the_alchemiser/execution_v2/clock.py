@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -49,3 +51,30 @@ class VirtualWaitClock:
             with self._lock:
                 self._elapsed += seconds
         time.sleep(0)  # let other threads run
+
+
+class SimulatedMarketWaitClock:
+    """The local stack's adapter: time is the local paper broker's simulated clock, and waiting
+    advances it (which also ticks its market), so a whole day's execution runs in seconds."""
+
+    def __init__(self, control_url: str) -> None:
+        self._url = control_url.rstrip("/")
+
+    def _call(self, method: str, path: str, body: dict[str, float] | None = None) -> dict[str, str]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self._url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            reply: dict[str, str] = json.loads(response.read())
+        return reply
+
+    def now(self) -> datetime:
+        return datetime.fromisoformat(self._call("GET", "/_sim/state")["clock"])
+
+    def monotonic(self) -> float:
+        return self.now().timestamp()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._call("POST", "/_sim/advance", {"seconds": seconds})

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import boto3
 
+from the_alchemiser.execution_v2.clock import SimulatedMarketWaitClock, SystemWaitClock
 from the_alchemiser.execution_v2.service import ExecutionService
 from the_alchemiser.shared.config.settings import get_settings
 from the_alchemiser.shared.events import EventBridgePublisher, PayloadStore, S3PayloadStore
@@ -31,4 +32,5 @@ def get_execution_service() -> ExecutionService:
         broker=AlpacaBroker.from_settings(settings),
         ledger=DynamoTradeLedger(boto3.client("dynamodb"), settings.trade_ledger_table_name),
         publisher=EventBridgePublisher(boto3.client("events"), settings.event_bus_name, get_payload_store()),
+        clock=SimulatedMarketWaitClock(settings.sim_control_url) if settings.sim_control_url else SystemWaitClock(),
     )

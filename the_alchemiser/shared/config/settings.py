@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         description="local stack only: the simulated time of the trading day (aware ISO datetime)",
     )
 
+    sim_control_url: str | None = Field(
+        default=None,
+        validation_alias="ALCHEMISER_SIM_CONTROL_URL",
+        description="local stack only: the local paper broker's base URL; waits then advance its simulated clock",
+    )
+
     def clock(self) -> Clock:
         """The clock port's adapter: the system clock, or the local stack's simulated one."""
         if self.local_clock is None:
