@@ -1,6 +1,8 @@
 """Keeps the datalake current: fetch missing daily bars, append, and re-seed what corporate actions changed.
 
-Per symbol, against the last complete trading day (the target):
+Per symbol, against the last complete trading day (the target: today once `settle` has passed after
+today's close, else the previous trading day; the settle time lets the closing auction's prints reach the
+daily bar, and keeps a free data plan's "no SIP data from the last 15 minutes" out of the way):
 - no object yet -> seed: fetch from `seed_start` to the target and write;
 - last bar >= target -> up to date (nothing fetched);
 - otherwise fetch from `overlap_days` stored bars back to the target. If the fetched bars on the stored
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
 import numpy as np
@@ -45,10 +47,13 @@ class RefreshPolicy:
     overlap_days: int = 5  # stored trading days fetched again to detect changed adjusted history
     batch_size: int = 100  # symbols per source request
     rtol: float = 1e-6  # relative difference that counts as a change (far below a 0.01 % dividend)
+    settle: timedelta = timedelta(minutes=20)  # after the close before today's bar counts as complete
 
     def __post_init__(self) -> None:
         if self.overlap_days < 1 or self.batch_size < 1:
             raise ValueError("overlap_days and batch_size must be >= 1")
+        if self.settle < timedelta(0):
+            raise ValueError("settle must not be negative")
 
 
 @dataclass(frozen=True)
@@ -84,12 +89,12 @@ class RefreshReport:
         return dict(sorted(counted.items()))
 
 
-def last_complete_trading_day(calendar: NyseCalendar, moment: datetime) -> date:
-    """Today (New York) once today's session has closed, else the previous trading day."""
+def last_complete_trading_day(calendar: NyseCalendar, moment: datetime, settle: timedelta = timedelta(0)) -> date:
+    """Today (New York) once `settle` has passed after today's close, else the previous trading day."""
     local = moment.astimezone(NEW_YORK)
     today = local.date()
     close = calendar.close_time(today)
-    if close is not None and local >= close:
+    if close is not None and local >= close + settle:
         return today
     return calendar.previous_trading_day(today)
 
@@ -99,6 +104,10 @@ def find_change(stored: pd.DataFrame, fetched: pd.DataFrame, rtol: float) -> str
     absent = stored.index.difference(fetched.index)
     if len(absent):
         return f"source no longer has stored day {absent[0].date()}"
+    inside = fetched.index[(fetched.index >= stored.index[0]) & (fetched.index <= stored.index[-1])]
+    gained = inside.difference(stored.index)
+    if len(gained):
+        return f"source now has day {gained[0].date()} that the store lacks"
     for column, what in (("adjusted", "adjusted close"), ("close", "raw close")):
         old = stored[column].to_numpy()
         new = fetched.loc[stored.index, column].to_numpy()
@@ -128,7 +137,7 @@ class MarketDataRefresher:
         self.policy = policy or RefreshPolicy()
 
     def target_day(self) -> date:
-        return last_complete_trading_day(self.calendar, self.clock.now())
+        return last_complete_trading_day(self.calendar, self.clock.now(), self.policy.settle)
 
     def refresh(self, symbols: Sequence[str], target: date | None = None) -> RefreshReport:
         target = target or self.target_day()

@@ -5,9 +5,12 @@ re-reads any object whose ETag differs from the cached copy. The cache is proces
 keeps it across invocations) but keyed by (object key, ETag): a refreshed object has a new ETag, so the
 next invocation reads it; nothing is served on the strength of a previous invocation's view.
 
-Freshness: the last bar of every symbol must be at least the previous trading day relative to the clock
-(the 15:30 run evaluates on completed bars), or the last trading day on or before `end` when `end` is
-earlier. Otherwise StaleBarsError names each stale symbol with its last bar.
+Freshness is judged against the day the caller asks for, never against the wall clock: with `end` (the
+workflow passes `as_of`, the previous trading day of the session's date) every symbol's last bar must be
+the latest trading day on or before `end`; a warm Lambda, a clock off by a day or a rerun for an old date
+cannot change that. Only `end=None` ("everything you have") falls back to the clock: the last bar must then
+be the previous trading day of today (New York). Otherwise StaleBarsError names each stale symbol with
+its last bar.
 
 Served frames: adjusted prices (close = the datalake's split-and-dividend adjusted close; open/high/low
 scaled by the same day's factor adjusted/close; volume divided by it, exact for splits)."""
@@ -104,12 +107,14 @@ def adjusted_bars(stored: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[:, list(BAR_COLUMNS)]
 
 
-def required_last_bar(calendar: NyseCalendar, today: date, end: date | None) -> date:
-    """The newest bar a caller on `today` (New York date) asking up to `end` must be able to see."""
-    required = calendar.previous_trading_day(today)
+def required_last_bar(calendar: NyseCalendar, end: date | None, clock: Clock | None = None) -> date:
+    """The newest bar a caller asking for bars up to `end` must be served: the latest trading day on or
+    before `end`; with no `end`, the previous trading day of the clock's New York date."""
     if end is not None:
-        required = min(required, calendar.latest_trading_day(end))
-    return required
+        return calendar.latest_trading_day(end)
+    if clock is None:
+        raise ValueError("a clock is needed to judge freshness when no end day is given")
+    return calendar.previous_trading_day(clock.now().astimezone(NEW_YORK).date())
 
 
 class S3MarketData:
@@ -127,14 +132,19 @@ class S3MarketData:
         check_freshness: bool = True,
     ) -> None:
         self.datalake = Datalake(s3_client, bucket, prefix)
-        if clock is None:
-            from the_alchemiser.shared.config.settings import get_settings
-
-            clock = get_settings().clock()  # the system clock, or the local stack's simulated one
-        self.clock = clock
+        self._clock = clock
         self.calendar = calendar or nyse_calendar()
         self.cache = PROCESS_CACHE if cache is None else cache
         self.check_freshness = check_freshness
+
+    @property
+    def clock(self) -> Clock:
+        """Only consulted for `end=None`; defaults to Settings' clock (system, or the local stack's)."""
+        if self._clock is None:
+            from the_alchemiser.shared.config.settings import get_settings
+
+            self._clock = get_settings().clock()
+        return self._clock
 
     def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, pd.DataFrame]:
         wanted = list(dict.fromkeys(symbols))
@@ -159,8 +169,7 @@ class S3MarketData:
         log.debug("market data read", symbols=len(wanted), from_s3=len(to_read), from_cache=len(wanted) - len(to_read))
 
         if self.check_freshness:
-            today = self.clock.now().astimezone(NEW_YORK).date()
-            required = required_last_bar(self.calendar, today, end)
+            required = required_last_bar(self.calendar, end, None if end is not None else self.clock)
             stale = {s: e.info.last_bar for s, e in entries.items() if e.info.last_bar < required}
             if stale:
                 raise StaleBarsError(required, stale)

@@ -1,0 +1,17 @@
+"""Data Refresh Lambda: the schedule after the close (or a manual `{"symbols": [...], "target_date": ...}`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from the_alchemiser.data_v2.request import DataRefreshRequest
+from the_alchemiser.data_v2.service import DataRefreshService
+from the_alchemiser.data_v2.wiring import get_service
+
+
+def handle(event: dict[str, Any] | None, service: DataRefreshService) -> dict[str, Any]:
+    return service.run(DataRefreshRequest.from_event(event))
+
+
+def lambda_handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
+    return handle(event, get_service())
