@@ -123,6 +123,11 @@ class StrategyWorker:
     def _evaluate(self, request: StrategyWorkerRequest) -> StrategySignal:
         if PurePath(request.dsl_file).name != request.dsl_file:
             raise WorkerError(f"strategy file must be a bare file name, not {request.dsl_file!r}")
+        if request.as_of >= request.trading_date:
+            # the trading day's own bar is still forming when the worker runs: completed bars only
+            raise WorkerError(
+                f"as_of {request.as_of} is not a completed day before the trading date {request.trading_date}"
+            )
         strategy = load_strategy(self._strategies_dir / request.dsl_file)
         result = evaluate_strategy(strategy, self._market_data(), request.as_of)
         if result.as_of != request.as_of:
