@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build SharedCodeLayer's content (run from the repo root): build_layer.sh <artifacts dir>
+# 1. export the locked runtime dependencies from uv.lock (hashes kept; no dev group, not the project),
+# 2. keep the requirements whose markers hold on Lambda's python3.12 x86_64 (pip would judge them by
+#    the interpreter running it),
+# 3. pip install binary wheels for manylinux x86_64 cp312 into <artifacts>/python,
+# 4. trim what is never imported at runtime (tests, caches, headers).
+set -euo pipefail
+
+artifacts="${1:?usage: build_layer.sh <artifacts dir>}"
+UV="${UV:-uv}"
+PIP_VERSION="${PIP_VERSION:-26.3}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+"$UV" export --frozen --no-dev --no-emit-project --format requirements-txt --quiet -o "$work/locked.txt"
+"$UV" run --frozen --no-sync python scripts/layer_requirements.py "$work/locked.txt" "$work/requirements.txt"
+
+target="$artifacts/python"
+mkdir -p "$target"
+"$UV" tool run --from "pip==$PIP_VERSION" pip install \
+    --quiet --disable-pip-version-check --no-compile --no-deps \
+    --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
+    --python-version 3.12 --implementation cp --abi cp312 \
+    --only-binary=:all: --require-hashes \
+    --target "$target" -r "$work/requirements.txt"
+
+bash scripts/trim_layer.sh "$target"
