@@ -12,6 +12,7 @@ from the_alchemiser.local.sim_broker import SimBrokerHandle
 from the_alchemiser.shared.broker import BrokerPort
 from the_alchemiser.shared.broker.alpaca_adapter import AlpacaBroker
 from the_alchemiser.shared.broker.errors import (
+    AuthenticationError,
     BrokerUnavailableError,
     DuplicateClientOrderIdError,
     InsufficientBuyingPowerError,
@@ -235,15 +236,154 @@ def test_429_past_the_retry_budget_raises_rate_limited(
     assert len(sleeps) == 2  # three attempts, two waits
 
 
-def test_real_rate_limit_is_retried(
+class FakeWallClock:
+    """Wall time shared by the broker's rate limiter and the adapter's retry policy; sleeping advances it."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_real_rate_limit_waits_for_the_reset_then_succeeds(
     sim_broker_factory: Callable[..., SimBrokerHandle], alpaca_broker_factory: Callable[..., AlpacaBroker]
 ) -> None:
     handle = sim_broker_factory(rate_limit_per_minute=2)
-    broker = alpaca_broker_factory(handle, retry=RetryPolicy(max_attempts=2, base_delay=0.001))
+    wall = FakeWallClock()
+    handle.app.rate_limiter.clock = wall.time
+    retry = RetryPolicy(max_attempts=3, base_delay=0.001, sleep=wall.sleep, clock=wall.time)
+    broker = alpaca_broker_factory(handle, retry=retry)
+    broker.get_account()
+    wall.now += 10  # the second request ten seconds later: the window frees at start + 60
+    broker.get_positions()
+    order = broker.place_order(market("SPY", "buy", "over-the-limit", qty="1"))  # the third within a minute
+    assert order.status == OrderStatus.FILLED
+    # it waited for X-RateLimit-Reset (start + 60, 50 s after the 429) plus a millisecond backoff, not 3 s twice
+    assert len(wall.sleeps) == 1
+    assert 50 <= wall.sleeps[0] <= 50.01
+    assert len(broker.list_orders(status="all")) == 1  # (the fourth request: the window moved on)
+
+
+def test_rate_limited_error_carries_the_headers(
+    sim_broker_factory: Callable[..., SimBrokerHandle], alpaca_broker_factory: Callable[..., AlpacaBroker]
+) -> None:
+    handle = sim_broker_factory(rate_limit_per_minute=2)
+    wall = FakeWallClock()
+    handle.app.rate_limiter.clock = wall.time
+    broker = alpaca_broker_factory(handle, retry=RetryPolicy(max_attempts=1, clock=wall.time, sleep=wall.sleep))
     broker.get_account()
     broker.get_account()
-    with pytest.raises(RateLimitedError):
+    with pytest.raises(RateLimitedError) as caught:
         broker.get_account()
+    error = caught.value
+    assert (error.status_code, error.limit, error.remaining, error.reset_at) == (429, 2, 0, wall.now + 60)
+    assert wall.sleeps == []  # one attempt: no wait
+    capped = RetryPolicy(base_delay=0.001, max_rate_limit_wait=5, clock=wall.time, jitter=0)
+    assert capped.rate_limit_delay(0, wall.now + 60) == 5  # never longer than the cap
+    assert capped.rate_limit_delay(0, wall.now - 1) == 0.001  # a reset in the past: plain backoff
+
+
+def test_5xx_on_reads_is_retried(sim_broker: SimBrokerHandle, alpaca_broker: AlpacaBroker) -> None:
+    sim_broker.inject_fault(503, count=2, path="/v2/positions")
+    sim_broker.inject_fault(500, count=1, path="/v2/orders:by_client_order_id")
+    sim_broker.inject_fault(502, count=1, path="/v2/stocks/quotes/latest")
+    assert alpaca_broker.get_positions() == []
+    assert alpaca_broker.get_order_by_client_id("nothing") is None
+    assert alpaca_broker.get_latest_quotes(["SPY"])["SPY"].ask == Decimal("500.25")
+    assert sim_broker.app.faults.pending() == []  # every fault was hit (and retried past)
+
+
+def test_5xx_past_the_retry_budget_is_unavailable(
+    sim_broker: SimBrokerHandle, alpaca_broker_factory: Callable[..., AlpacaBroker]
+) -> None:
+    broker = alpaca_broker_factory(sim_broker, retry=RetryPolicy.fast(3))
+    sim_broker.inject_fault(503, count=3, path="/v2/account")
+    with pytest.raises(BrokerUnavailableError) as caught:
+        broker.get_account()
+    assert caught.value.status_code == 503
+
+
+def test_lost_cancel_response_is_reconciled(sim_broker: SimBrokerHandle, alpaca_broker: AlpacaBroker) -> None:
+    order = alpaca_broker.place_order(limit("SPY", "buy", "lost-cancel", "3", "450.00"))
+    sim_broker.inject_fault(500, count=1, path=f"/v2/orders/{order.id}", method="DELETE", when="after")
+    alpaca_broker.cancel_order(order.id)  # the cancel went through; its response was lost; the retry sees 422
+    assert alpaca_broker.get_order(order.id).status == OrderStatus.CANCELED
+
+
+def test_lost_cancel_response_when_the_order_filled_is_not_cancelable(
+    sim_broker: SimBrokerHandle, alpaca_broker: AlpacaBroker
+) -> None:
+    order = alpaca_broker.place_order(limit("SPY", "buy", "lost-cancel-2", "3", "450.00"))
+    sim_broker.fill_order(order.id)
+    sim_broker.inject_fault(503, count=1, path=f"/v2/orders/{order.id}", method="DELETE")
+    with pytest.raises(OrderNotCancelableError):
+        alpaca_broker.cancel_order(order.id)
+    assert alpaca_broker.get_order(order.id).status == OrderStatus.FILLED
+
+
+def test_lost_replace_response_returns_the_replacement_without_a_second_one(
+    sim_broker: SimBrokerHandle, alpaca_broker: AlpacaBroker
+) -> None:
+    old = alpaca_broker.place_order(limit("SPY", "buy", "lost-replace", "3", "499.00"))
+    sim_broker.inject_fault(500, count=1, path=f"/v2/orders/{old.id}", method="PATCH", when="after")
+    new = alpaca_broker.replace_order(old.id, limit_price=Decimal("499.10"), client_order_id="lost-replace-r1")
+    assert (new.client_order_id, new.replaces, new.limit_price) == ("lost-replace-r1", old.id, Decimal("499.10"))
+    assert [o.client_order_id for o in alpaca_broker.list_orders(status="all")] == ["lost-replace-r1", "lost-replace"]
+
+
+def test_lost_response_on_a_filled_market_order_is_reconciled(
+    sim_broker: SimBrokerHandle, alpaca_broker: AlpacaBroker
+) -> None:
+    sim_broker.inject_fault(504, count=1, path="/v2/orders", method="POST", when="after")
+    order = alpaca_broker.place_order(market("SPY", "buy", "lost-market", qty="2"))
+    assert (order.status, order.filled_qty) == (OrderStatus.FILLED, Decimal(2))
+    position = alpaca_broker.get_position("SPY")
+    assert position is not None and position.qty == Decimal(2)  # bought once, not twice
+    assert len(sim_broker.fills()) == 1
+
+
+def test_403_and_422_are_the_projects_errors(sim_broker: SimBrokerHandle, alpaca_broker: AlpacaBroker) -> None:
+    sim_broker.inject_fault(403, count=1, path="/v2/orders", method="POST")
+    with pytest.raises(OrderRejectedError) as forbidden:
+        alpaca_broker.place_order(market("SPY", "buy", "forbidden-1", qty="1"))
+    assert forbidden.value.status_code == 403
+    assert not isinstance(forbidden.value, DuplicateClientOrderIdError)
+    with pytest.raises(OrderRejectedError) as invalid:
+        alpaca_broker.place_order(limit("SPY", "buy", "invalid-tif", "0.5", "499.00", tif=TimeInForce.IOC))
+    assert (invalid.value.status_code, invalid.value.code) == (422, 40010001)
+    assert sim_broker.state()["orders"] == 0  # neither was retried into existence
+
+
+def test_wrong_keys_are_an_authentication_error(sim_broker: SimBrokerHandle) -> None:
+    broker = AlpacaBroker("wrong", "keys", base_url=sim_broker.base_url, retry=RetryPolicy.fast())
+    with pytest.raises(AuthenticationError) as caught:
+        broker.get_account()
+    assert caught.value.status_code == 401
+
+
+def test_restart_on_the_same_port_serves_a_connected_client(
+    tmp_path, sim_broker_factory: Callable[..., SimBrokerHandle], alpaca_broker_factory: Callable[..., AlpacaBroker]
+) -> None:
+    state = tmp_path / "same-port.sqlite"
+    first = sim_broker_factory(state_path=state)
+    broker = alpaca_broker_factory(first)  # one client, its kept-alive connection pool spanning the restart
+    broker.place_order(market("SPY", "buy", "before-restart", qty="3"))
+    port = first.port
+    first.stop()
+    with pytest.raises(BrokerUnavailableError):
+        broker.get_account()  # down is down: a clear error, not a hang
+    second = sim_broker_factory(state_path=state, port=port)
+    assert second.port == port
+    position = broker.get_position("SPY")
+    assert position is not None and position.qty == Decimal(3)
+    again = broker.place_order(market("SPY", "buy", "before-restart", qty="3"))
+    assert again.status == OrderStatus.FILLED and len(second.fills()) == 1  # resolved to the kept order
 
 
 def test_5xx_after_the_order_was_placed_is_reconciled_without_a_second_order(
@@ -350,11 +490,11 @@ def test_list_orders_pages_past_500(sim_broker: SimBrokerHandle, alpaca_broker: 
                 "client_order_id": f"many-{n}",
             }
         )
-        if n % 200 == 0:
-            sim_broker.advance(1, ticks=1)
+    # all at one simulated instant (the clock stands still): paging must not lose orders that share a stamp
     orders = alpaca_broker.list_orders(status="open")
     assert len(orders) == 510
     assert len({o.id for o in orders}) == 510
+    assert [o.client_order_id for o in orders[:2]] == ["many-509", "many-508"]  # newest first
 
 
 def test_clock_calendar_asset(alpaca_broker: AlpacaBroker) -> None:

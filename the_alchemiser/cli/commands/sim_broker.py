@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import signal
     import threading
 
     from the_alchemiser.local.sim_broker import FillBehaviour, default_clock_start, start_sim_broker
@@ -48,10 +49,15 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"sim broker on {handle.base_url} (state {args.state}, clock {handle.now().isoformat()})", flush=True)
     print(f"  ALPACA_BASE_URL={handle.base_url} ALPACA_DATA_URL={handle.base_url}; Ctrl-C to stop", flush=True)
+    stop = threading.Event()
+    # SIGTERM (a supervisor, a test's terminate()) stops as cleanly as Ctrl-C: the state file is closed
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
-        threading.Event().wait()
+        while not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
         handle.stop()
+    print("sim broker stopped", flush=True)
     return 0

@@ -83,6 +83,7 @@ class SimBrokerHandle:
         if self._stopped:
             return
         self._stopped = True
+        self._server.close_connections()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

@@ -79,6 +79,8 @@ class FillBehaviour:
                 typed[name] = float(value)
             elif name == "seed":
                 typed[name] = int(value)
+            elif isinstance(value, str):  # JSON from /_sim/behaviour may say "false"
+                typed[name] = value.strip().lower() in ("1", "true", "yes", "on")
             else:
                 typed[name] = bool(value)
         return replace(self, **typed)
@@ -649,10 +651,18 @@ class SimBrokerEngine:
             "limit_price": dec_str(limit_price),
             "created_at": stamp,
             "updated_at": stamp,
-            "submitted_at": stamp,
+            "submitted_at": iso(self._submission_time(db, now)),
             "replaces": excluding,
             "expires_at": iso(expires_at) if expires_at else None,
         }
+
+    def _submission_time(self, db: sqlite3.Connection, now: datetime) -> datetime:
+        """The clock, nudged a microsecond past the previous order's: the simulated clock stands still between
+        ticks, and Alpaca's `after`/`until` paging over `submitted_at` needs distinct stamps (Alpaca's are ns)."""
+        row = db.execute("SELECT submitted_at FROM orders ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is None:
+            return now
+        return max(now, parse_time(row["submitted_at"]) + timedelta(microseconds=1))
 
     def _day_expiry(self, now: datetime) -> datetime:
         day = now.astimezone(NEW_YORK).date()

@@ -6,8 +6,11 @@ are exempt from all three."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -43,22 +46,26 @@ class Fault:
 
 
 class RateLimiter:
-    """A sliding one-minute window of wall-clock request times, like Alpaca's per-account budget."""
+    """A sliding one-minute window of wall-clock request times, like Alpaca's per-account budget.
 
-    def __init__(self, per_minute: int) -> None:
+    `X-RateLimit-Reset` is the Unix second at which the oldest request in the window leaves it (a slot frees).
+    `clock` is the wall clock; tests swap it for a fake one to show a client waits for the reset."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.time) -> None:
         self.per_minute = per_minute
+        self.clock = clock
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
 
     def admit(self) -> tuple[bool, dict[str, str]]:
         with self._lock:
-            now = time.time()
+            now = self.clock()
             while self._times and self._times[0] <= now - 60:
                 self._times.popleft()
             allowed = len(self._times) < self.per_minute
             if allowed:
                 self._times.append(now)
-            reset = int((self._times[0] if self._times else now) + 60)
+            reset = math.ceil((self._times[0] if self._times else now) + 60)
             headers = {
                 "X-RateLimit-Limit": str(self.per_minute),
                 "X-RateLimit-Remaining": str(max(0, self.per_minute - len(self._times))),
@@ -295,6 +302,9 @@ class SimBrokerApp:
             return exc.status, {"code": exc.code, "message": exc.message}, extra
         except (KeyError, ValueError, TypeError) as exc:
             return 422, {"code": 40010001, "message": f"invalid request: {exc}"}, extra
+        except Exception as exc:  # a bug or a closed state file: answer like a server, not a dropped socket
+            log.exception("sim broker request failed", method=method, path=path)
+            return 500, {"code": 50010000, "message": f"internal server error: {type(exc).__name__}"}, extra
 
     def _authorise(self, headers: dict[str, str]) -> None:
         key = headers.get("apca-api-key-id")
@@ -340,6 +350,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _SimHTTPServer
 
     def _serve(self) -> None:
+        if self.server.stopping:  # a kept-alive connection outliving stop(): drop it unanswered, like a dead host
+            self.close_connection = True
+            return
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -362,13 +375,38 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _SimHTTPServer(ThreadingHTTPServer):
+    """Tracks its open connections so `close_connections` can end kept-alive ones: after a stop, a client's
+    pooled connection must not keep talking to the stopped broker (a restart on the same port would otherwise
+    be served by the old engine's threads)."""
+
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], app: SimBrokerApp) -> None:
         self.app = app
+        self.stopping = False
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
 
-def make_server(app: SimBrokerApp, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        self.stopping = True
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+def make_server(app: SimBrokerApp, host: str = "127.0.0.1", port: int = 0) -> _SimHTTPServer:
     return _SimHTTPServer((host, port), app)

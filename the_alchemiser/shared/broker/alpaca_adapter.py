@@ -114,9 +114,11 @@ def translate_error(exc: Exception) -> BrokerError:
     if status == 404:
         return NotFoundError(message, **kwargs)
     if status == 429:
-        return RateLimitedError(message, **kwargs)
+        return _rate_limited(exc, message, code)
     if status is not None and status >= 500:
         return BrokerUnavailableError(message, **kwargs)
+    if status == 403 and lowered.strip(" .") == "forbidden":  # Alpaca's answer to keys it does not know
+        return AuthenticationError(message, **kwargs)
     if status in (403, 422):
         if "client_order_id" in lowered and "unique" in lowered:
             return DuplicateClientOrderIdError(message, **kwargs)
@@ -126,6 +128,29 @@ def translate_error(exc: Exception) -> BrokerError:
             return InsufficientQuantityError(message, **kwargs)
         return OrderRejectedError(message, **kwargs)
     return BrokerError(message, **kwargs)
+
+
+def _header_number(headers: Any, name: str) -> float | None:
+    try:
+        value = headers.get(name) if headers is not None else None
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _rate_limited(exc: APIError, message: str, code: int | None) -> RateLimitedError:
+    """429 with what Alpaca's X-RateLimit-* headers say (reset is Unix seconds)."""
+    headers = getattr(exc.response, "headers", None)
+    limit = _header_number(headers, "X-RateLimit-Limit")
+    remaining = _header_number(headers, "X-RateLimit-Remaining")
+    return RateLimitedError(
+        message,
+        status_code=429,
+        code=code,
+        reset_at=_header_number(headers, "X-RateLimit-Reset"),
+        limit=None if limit is None else int(limit),
+        remaining=None if remaining is None else int(remaining),
+    )
 
 
 def _ts(value: Any) -> datetime | None:
@@ -182,6 +207,7 @@ def _same_order(existing: Order, request: OrderRequest) -> bool:
     return (
         existing.symbol.upper() == request.symbol.upper()
         and existing.side == request.side
+        and existing.type == request.type
         and existing.qty == request.qty
         and existing.notional == request.notional
     )
@@ -250,11 +276,16 @@ class AlpacaBroker:
                 error = translate_error(exc)
                 if not isinstance(error, TransientBrokerError) or attempt == attempts - 1:
                     raise error from exc
-                delay = self.retry.wait(attempt)
+                delay = self._pause(attempt, error)
                 log.warning(
                     "broker call retried", operation=operation, attempt=attempt + 1, error=str(error), delay=delay
                 )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause(self, attempt: int, error: BrokerError) -> float:
+        """Back off before the next attempt; after a 429, until the rate-limit window resets."""
+        reset_at = error.reset_at if isinstance(error, RateLimitedError) else None
+        return self.retry.wait(attempt, reset_at=reset_at)
 
     # ----- account and market
     def get_account(self) -> Account:
@@ -354,17 +385,17 @@ class AlpacaBroker:
                 elif not isinstance(error, RateLimitedError):
                     raise error from exc
                 last = error
-            if attempt < attempts - 1:
-                delay = self.retry.wait(attempt)
+                if attempt == attempts - 1:
+                    raise error from exc
+                delay = self._pause(attempt, error)
                 log.warning(
                     "order placement retried",
                     client_order_id=request.client_order_id,
                     attempt=attempt + 1,
                     delay=delay,
-                    error=str(last),
+                    error=str(error),
                 )
-        assert last is not None
-        raise last
+        raise AssertionError(f"unreachable: {last}")  # pragma: no cover
 
     def _reconcile(self, client_order_id: str, cause: BrokerError) -> Order | None:
         """After an ambiguous failure: did the order get through? If we cannot tell, say so, never guess."""
@@ -432,7 +463,7 @@ class AlpacaBroker:
                 if not isinstance(error, TransientBrokerError) or attempt == attempts - 1:
                     raise error from exc
                 ambiguous = ambiguous or isinstance(error, BrokerUnavailableError)
-                self.retry.wait(attempt)
+                self._pause(attempt, error)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def replace_order(
@@ -470,7 +501,7 @@ class AlpacaBroker:
                     old = self.get_order(order_id)
                     if old.status == OrderStatus.REPLACED and old.replaced_by:
                         return self.get_order(old.replaced_by)
-                self.retry.wait(attempt)
+                self._pause(attempt, error)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def list_orders(

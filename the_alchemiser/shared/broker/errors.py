@@ -17,7 +17,22 @@ class TransientBrokerError(BrokerError):
 
 
 class RateLimitedError(TransientBrokerError):
-    """429: over the request budget."""
+    """429: over the request budget. `reset_at` is Alpaca's X-RateLimit-Reset (Unix seconds) when it sent one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = 429,
+        code: int | None = None,
+        reset_at: float | None = None,
+        limit: int | None = None,
+        remaining: int | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code)
+        self.reset_at = reset_at
+        self.limit = limit
+        self.remaining = remaining
 
 
 class BrokerUnavailableError(TransientBrokerError):
