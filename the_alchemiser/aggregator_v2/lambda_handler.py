@@ -17,8 +17,13 @@ from the_alchemiser.shared.sessions import SessionDeadline
 
 
 def _is_sqs_batch(event: dict[str, Any]) -> bool:
+    """Lambda never sends an empty batch; anything else falls through to the EventBridge parser and fails."""
     records = event.get("Records")
-    return isinstance(records, list) and all(r.get("eventSource") == "aws:sqs" for r in records)
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+    )
 
 
 def handle_deadlines(event: dict[str, Any], context: Any, runtime: AggregatorRuntime) -> dict[str, Any]:

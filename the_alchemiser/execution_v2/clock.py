@@ -57,8 +57,13 @@ class SimulatedMarketWaitClock:
     """The local stack's adapter: time is the local paper broker's simulated clock, and waiting
     advances it (which also ticks its market), so a whole day's execution runs in seconds."""
 
+    # The simulated clock counts whole microseconds: a shorter wait would not move it, and a token
+    # bucket waiting for the last 1e-9 of a token would spin forever.
+    MIN_WAIT_SECONDS = 0.001
+
     def __init__(self, control_url: str) -> None:
         self._url = control_url.rstrip("/")
+        self._origin = self.now()
 
     def _call(self, method: str, path: str, body: dict[str, float] | None = None) -> dict[str, str]:
         data = None if body is None else json.dumps(body).encode()
@@ -73,8 +78,8 @@ class SimulatedMarketWaitClock:
         return datetime.fromisoformat(self._call("GET", "/_sim/state")["clock"])
 
     def monotonic(self) -> float:
-        return self.now().timestamp()
+        return (self.now() - self._origin).total_seconds()  # exact microseconds, unlike an epoch float
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            self._call("POST", "/_sim/advance", {"seconds": seconds})
+            self._call("POST", "/_sim/advance", {"seconds": max(seconds, self.MIN_WAIT_SECONDS)})

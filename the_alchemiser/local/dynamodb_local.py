@@ -38,7 +38,7 @@ def free_port() -> int:
 
 @dataclass
 class DynamoDBLocal:
-    """A running in-memory DynamoDB Local on 127.0.0.1."""
+    """A running DynamoDB Local on 127.0.0.1."""
 
     process: subprocess.Popen[bytes]
     port: int
@@ -55,7 +55,8 @@ class DynamoDBLocal:
             self.process.kill()
 
 
-def start_dynamodb_local(timeout: float = 30.0) -> DynamoDBLocal:
+def start_dynamodb_local(timeout: float = 30.0, db_path: Path | None = None) -> DynamoDBLocal:
+    """In memory, or kept in `db_path` (one shared database whatever the credentials) across runs."""
     java = shutil.which("java")
     if java is None:
         raise DynamoDBLocalUnavailable("java is not on PATH (DynamoDB Local needs Java 17)")
@@ -67,7 +68,7 @@ def start_dynamodb_local(timeout: float = 30.0) -> DynamoDBLocal:
             f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
             "-jar",
             str(jar),
-            "-inMemory",
+            *(["-sharedDb", "-dbPath", str(db_path)] if db_path is not None else ["-inMemory"]),
             "-port",
             str(port),
         ],

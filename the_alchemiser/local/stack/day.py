@@ -50,6 +50,7 @@ class DayOptions:
     broker_faults: list[dict[str, Any]] = field(default_factory=list)
     env_overrides: dict[str, str] = field(default_factory=dict)
     before_run: Callable[[LocalRouter], None] | None = None
+    paper: bool = False  # the real Alpaca paper account (keys from the environment) instead of the local broker
 
 
 @dataclass
@@ -93,6 +94,8 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
     log_file = (day_dir / "logs.jsonl").open("w")
     configure_logging("INFO", stream=log_file)
     run_at = calendar.run_time(day)
+    if options.fresh_broker:
+        shutil.rmtree(_state_dir(options), ignore_errors=True)
     say(f"The Alchemiser, local trading day {day}" + (f", trigger at {run_at:%H:%M %Z}" if run_at else ""))
     try:
         with ExitStack() as stack:
@@ -121,6 +124,7 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                 "ALPACA_SECRET_KEY": "local-paper-secret",
                 "ALPACA_BASE_URL": broker.base_url,
                 "ALPACA_DATA_URL": broker.base_url,
+                "ALCHEMISER_SIM_CONTROL_URL": broker.base_url,
                 "PAPER_TRADING": "true",
                 "STRATEGIES_DIR": str(strategies_dir),
                 "ALCHEMISER_LOCAL_CLOCK": trading_day.isoformat(),
@@ -144,16 +148,26 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
             emails = _drain_emails(clients["sqs"], email_queue)
             orders = broker.all_orders()
             _write_outputs(day_dir, model, clients, emails, events)
-            summary = render_summary(events)
+            summary = render_summary(events, _orchestrator_notes(router.deliveries))
     finally:
+        configure_logging("INFO", stream=sys.stdout)
         log_file.close()
-        configure_logging("INFO")
     (day_dir / "summary.txt").write_text(summary + "\n")
     say("")
     say(summary)
     say("")
     say(f"Output: {day_dir} (summary.txt, email.txt, report.csv, logs.jsonl)")
     return DayResult(day, day_dir, events, router.deliveries, emails, orders, summary, holiday=run_at is None)
+
+
+def _orchestrator_notes(deliveries: list[Delivery]) -> list[str]:
+    """When the orchestrator declined to start a workflow, its reason is the day's headline."""
+    notes = []
+    for delivery in deliveries:
+        response = delivery.response if isinstance(delivery.response, dict) else {}
+        if delivery.trigger == "schedule" and response.get("status") not in (None, "started"):
+            notes.append(f"No workflow started: {response.get('detail') or response['status']}")
+    return notes
 
 
 def _progress(delivery: Delivery) -> str:
@@ -188,6 +202,12 @@ def _strategies_for_run(options: DayOptions, day_dir: Path) -> Path:
     return target
 
 
+def _state_dir(options: DayOptions) -> Path:
+    """What a run keeps for the next: the broker's account and the tables (workflow locks, ledger,
+    idempotency), so a rerun of a day is a no-op and the next day trades the difference."""
+    return options.output_dir / "state"
+
+
 @contextmanager
 def _local_aws(options: DayOptions) -> Iterator[dict[str, str]]:
     """moto for everything, and the real DynamoDB Local for tables when it is installed."""
@@ -207,7 +227,9 @@ def _local_aws(options: DayOptions) -> Iterator[dict[str, str]]:
     ddb = None
     if options.use_dynamodb_local:
         try:
-            ddb = start_dynamodb_local()
+            tables = _state_dir(options) / "dynamodb"
+            tables.mkdir(parents=True, exist_ok=True)
+            ddb = start_dynamodb_local(db_path=tables)
             env["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
         except DynamoDBLocalUnavailable:
@@ -247,7 +269,8 @@ def _seed_market(strategies_dir: Path, model: StackModel, clients: dict[str, Any
     lake = Datalake(clients["s3"], model.physical_names["MarketDataBucket"])
     previous = nyse_calendar().previous_trading_day(day)
     for symbol, frame in market.items():
-        lake.write(symbol, frame.loc[: previous.isoformat()])  # completed bars only, as after the refresh
+        completed = frame.loc[: previous.isoformat()]  # completed bars only, as after the evening refresh
+        lake.write(symbol, completed.assign(adjusted=completed["close"]))  # synthetic bars have no splits
     return market
 
 
@@ -257,11 +280,15 @@ def _broker(options: DayOptions, market: dict[str, Any], at: datetime) -> Iterat
 
     from the_alchemiser.local.sim_broker import BarsPriceSource, start_sim_broker
 
-    state = options.output_dir / "broker.sqlite"
-    if options.fresh_broker and state.exists():
-        state.unlink()
+    state = _state_dir(options) / "broker.sqlite"
     handle = start_sim_broker(
-        state, price_source=BarsPriceSource(market), clock_start=at, initial_cash=Decimal(options.starting_cash)
+        state,
+        price_source=BarsPriceSource(market),
+        clock_start=at,
+        initial_cash=Decimal(options.starting_cash),
+        # Waits advance simulated time, so a day's requests arrive within wall seconds: budget per simulated
+        # minute is enforced by execution's own token bucket, not by the wall-clock limiter here.
+        rate_limit_per_minute=1_000_000,
     )
     try:
         handle.set_clock(at)  # a kept state file moves on to this day

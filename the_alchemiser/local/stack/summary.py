@@ -26,8 +26,9 @@ def _money(value: Decimal | None) -> str:
     return "-" if value is None else f"${value:,.2f}"
 
 
-def render_summary(events: list[BaseEvent]) -> str:
-    lines: list[str] = []
+def render_summary(events: list[BaseEvent], notes: list[str] | None = None) -> str:
+    """The day in reading order; `notes` are what the stack itself has to say (e.g. why nothing ran)."""
+    lines: list[str] = list(notes or [])
     started = _last(events, WorkflowStarted)
     if started:
         lines.append(
@@ -84,7 +85,7 @@ def render_summary(events: list[BaseEvent]) -> str:
         lines.append(f"Workflow FAILED at {outcome.failure_step}: {outcome.failure_reason}")
         for key, value in outcome.error_details.items():
             lines.append(f"  {key}: {value}")
-    else:
+    elif started or not notes:
         lines.append("No workflow outcome was published.")
     return "\n".join(lines)
 

@@ -27,8 +27,15 @@ def _ensure_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutabl
     return event_dict
 
 
+_redirected: TextIO | None = None
+
+
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Configure structlog for JSON lines. Safe to call again (e.g. to redirect to a file)."""
+    """Configure structlog for JSON lines. Safe to call again: a stream given once (the local stack's log
+    file) is kept by later calls that only set the level, until `stream=sys.stdout` restores it."""
+    global _redirected  # noqa: PLW0603 - one logging configuration per process, like structlog's own
+    if stream is not None:
+        _redirected = None if stream is sys.stdout else stream
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -40,7 +47,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
             structlog.processors.JSONRenderer(sort_keys=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(level.upper(), 20)),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_redirected or sys.stdout),
         cache_logger_on_first_use=False,
     )
 

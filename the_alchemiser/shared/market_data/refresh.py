@@ -114,7 +114,7 @@ def find_change(stored: pd.DataFrame, fetched: pd.DataFrame, rtol: float) -> str
         differs = ~np.isclose(new, old, rtol=rtol, atol=0.0)
         if differs.any():
             i = int(np.argmax(differs))
-            return f"{what} changed on {stored.index[i].date()}: stored {old[i]!r}, fetched {new[i]!r}"
+            return f"{what} changed on {stored.index[i].date()}: stored {float(old[i])!r}, fetched {float(new[i])!r}"
     return None
 
 

@@ -12,8 +12,9 @@ import pandas as pd
 
 from the_alchemiser.shared.logging import get_logger
 from the_alchemiser.shared.market_data import MarketDataPort
+from the_alchemiser.strategy_v2.dsl.day import DayEvaluator, DayFailure
 from the_alchemiser.strategy_v2.dsl.errors import DslEvaluationError
-from the_alchemiser.strategy_v2.dsl.evaluator import OK, Evaluator, Weights
+from the_alchemiser.strategy_v2.dsl.evaluator import OK, Evaluator
 from the_alchemiser.strategy_v2.dsl.market import Market
 from the_alchemiser.strategy_v2.dsl.strategy import Strategy
 from the_alchemiser.strategy_v2.dsl.trace import TraceBuilder, summarise
@@ -46,22 +47,32 @@ class StrategyResult:
         }
 
 
-def _weights_on(weights: Weights, day: int) -> dict[str, float]:
-    found = {s: float(w[day]) for s, w in weights.by_symbol.items() if w[day] > DUST}
-    total = sum(found.values())
-    return {s: found[s] / total for s in sorted(found)}
+def _normalised(found: dict[str, float]) -> dict[str, float]:
+    kept = {s: w for s, w in found.items() if w > DUST}
+    total = sum(kept.values())
+    return {s: kept[s] / total for s in sorted(kept)}
 
 
-def evaluate_on(strategy: Strategy, market: Market, requested: date | None = None) -> StrategyResult:
-    """Evaluate on a prepared market; the answer is the market's last day."""
+def evaluate_on(
+    strategy: Strategy, market: Market, requested: date | None = None, *, whole_axis: bool = False
+) -> StrategyResult:
+    """Evaluate on a prepared market; the answer is the market's last day.
+
+    By default the day is evaluated top-down, only the branches taken (the live path); with
+    `whole_axis=True` every node is evaluated over the whole date axis and the last day is read off
+    (the backtest path). Both give the same weights; the choice is only about speed."""
     evaluator = Evaluator(market)
-    weights = evaluator.allocation(strategy.root)
     day = len(market) - 1
     as_of = market.day(day)
-    if weights.fail[day] != OK:
-        raise DslEvaluationError(f"{strategy.name}: {evaluator.reason(int(weights.fail[day]))} (as of {as_of})")
-    result_weights = _weights_on(weights, day)
-    trace = TraceBuilder(evaluator, day).walk(strategy.root)
+    if whole_axis:
+        evaluator.allocation(strategy.root)  # the day evaluator below then reads the root's column
+    live = DayEvaluator(evaluator, day)
+    try:
+        found = live.allocation(strategy.root)
+    except DayFailure as failure:
+        raise DslEvaluationError(f"{strategy.name}: {evaluator.reason(failure.code)} (as of {as_of})") from None
+    result_weights = _normalised(found)
+    trace = TraceBuilder(live).walk(strategy.root)
     return StrategyResult(
         name=strategy.name,
         as_of=as_of,

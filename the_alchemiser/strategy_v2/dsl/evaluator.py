@@ -19,6 +19,11 @@ from the_alchemiser.strategy_v2.dsl.market import Market
 
 Array = npt.NDArray[Any]
 OK = 0
+# Filter scores this close count as equal (ties keep list order): the same mathematical score reached by
+# two float paths (a NAV over the whole axis or over the window, weights 0.5 + 0.5 or 1) differs in the
+# last bits, and a ranking must not flip on that.
+TIE_RELATIVE = 1e-9
+TIE_ABSOLUTE = 1e-12
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,39 @@ class Values:
 
     values: Array
     fail: Array
+
+
+def ranking_order(keys: Array) -> Array:
+    """Per column (day), candidate indices best first for ascending `keys` (+inf: unscorable, last).
+
+    Sorted keys whose gap to the previous one is within the tie tolerance join its tie class; candidates
+    are ordered by class, then by list order (a stable sort, as Clojure's sort-by is)."""
+    order = np.argsort(keys, axis=0, kind="stable")
+    ordered = np.take_along_axis(keys, order, axis=0)
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(np.diff(ordered, axis=0))
+        limit = TIE_RELATIVE * np.maximum(np.abs(ordered[1:]), np.abs(ordered[:-1])) + TIE_ABSOLUTE
+        new_class = ~(gap <= limit)
+    sorted_classes = np.concatenate([np.zeros((1, keys.shape[1]), dtype=np.intp), np.cumsum(new_class, axis=0)])
+    classes = np.empty_like(sorted_classes)
+    np.put_along_axis(classes, order, sorted_classes, axis=0)
+    ranked: Array = np.argsort(classes, axis=0, kind="stable")
+    return ranked
+
+
+def ranked_candidates(scores: list[float], fails: list[int], select: str) -> list[int]:
+    """The scorable candidates' indices, best first, for one day: `ranking_order` in plain Python (the
+    same float operations, so the same classes), which is faster for a handful of candidates."""
+    sign = -1.0 if select == "top" else 1.0
+    keyed = sorted((sign * scores[i], i) for i, code in enumerate(fails) if code == OK)
+    classes: list[tuple[int, int]] = []
+    tie_class, previous = 0, 0.0
+    for position, (key, i) in enumerate(keyed):
+        if position and not abs(key - previous) <= TIE_RELATIVE * max(abs(key), abs(previous)) + TIE_ABSOLUTE:
+            tie_class += 1
+        classes.append((tie_class, i))
+        previous = key
+    return [i for _, i in sorted(classes)]
 
 
 def _first_failure(fail: Array, other: Array) -> Array:
@@ -192,6 +230,11 @@ class Evaluator:
             found = self._memo[id(node)] = self._allocation(node)
         return found
 
+    def computed_allocation(self, node: n.Allocation) -> Weights | None:
+        """The node's whole-axis allocation if it has already been evaluated, else None."""
+        found = self._memo.get(id(node))
+        return found if isinstance(found, Weights) else None
+
     def _allocation(self, node: n.Allocation) -> Weights:
         if isinstance(node, n.Asset):
             pos = self.market.position(node.symbol)
@@ -273,7 +316,7 @@ class Evaluator:
             scores, fails = self.scores(node.children, node.metric)
             scorable = fails == OK
             key = np.where(scorable, -scores if node.select == "top" else scores, np.inf)
-            order = np.argsort(key, axis=0, kind="stable")
+            order = ranking_order(key)
             rank = np.empty_like(order)
             np.put_along_axis(rank, order, np.arange(len(node.children))[:, None].repeat(self.size, axis=1), axis=0)
             selected = (rank < node.count) & scorable

@@ -5,10 +5,13 @@ Entries are JSON-able dicts; `summarise` turns them into short lines for logs an
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable
 from typing import Any
 
 from the_alchemiser.strategy_v2.dsl import nodes as n
-from the_alchemiser.strategy_v2.dsl.evaluator import OK, Evaluator, describe
+from the_alchemiser.strategy_v2.dsl.day import DayEvaluator
+from the_alchemiser.strategy_v2.dsl.evaluator import OK, describe, ranked_candidates
 
 # A margin within this fraction of the compared values is flagged as a near-tie.
 NEAR_TIE_RELATIVE = 0.01
@@ -39,9 +42,10 @@ def expr_label(node: n.Expr) -> str:
 
 
 class TraceBuilder:
-    def __init__(self, evaluator: Evaluator, day: int) -> None:
-        self.ev = evaluator
-        self.t = day
+    """Walks the path the day's evaluation took, reading its memoised decisions."""
+
+    def __init__(self, day: DayEvaluator) -> None:
+        self.day = day
         self.entries: list[dict[str, Any]] = []
 
     def walk(self, root: n.Allocation) -> list[dict[str, Any]]:
@@ -65,12 +69,8 @@ class TraceBuilder:
                 self._walk(child, path)
 
     def _comparisons(self, node: n.Condition, out: list[dict[str, Any]]) -> None:
-        t = self.t
         if isinstance(node, n.Compare):
-            left, right = self.ev.value(node.left), self.ev.value(node.right)
-            lv = _number(left.values[t]) if left.fail[t] == OK else None
-            rv = _number(right.values[t]) if right.fail[t] == OK else None
-            truth = self.ev.truth(node)
+            lv, rv = self.day.value_or_none(node.left), self.day.value_or_none(node.right)
             out.append(
                 {
                     "left": expr_label(node.left),
@@ -79,7 +79,7 @@ class TraceBuilder:
                     "right": expr_label(node.right),
                     "right_value": rv,
                     "margin": None if lv is None or rv is None else lv - rv,
-                    "result": bool(truth.values[t]) if truth.fail[t] == OK else None,
+                    "result": None if lv is None or rv is None else _COMPARE[node.op](lv, rv),
                     "near_tie": near_tie(lv, rv),
                 }
             )
@@ -90,8 +90,7 @@ class TraceBuilder:
                 self._comparisons(item, out)
 
     def _if(self, node: n.If, path: tuple[str, ...]) -> bool:
-        truth = self.ev.truth(node.condition)
-        taken = bool(truth.values[self.t])
+        taken = self.day.truth(node.condition)
         comparisons: list[dict[str, Any]] = []
         self._comparisons(node.condition, comparisons)
         self.entries.append(
@@ -108,22 +107,20 @@ class TraceBuilder:
         return taken
 
     def _filter(self, node: n.Filter, path: tuple[str, ...]) -> list[n.Allocation]:
-        scores, fails, selected = self.ev.filter_selection(node)
-        t = self.t
-        ranked = [i for i in range(len(node.children)) if fails[i, t] == OK]
-        ranked.sort(key=lambda i: -scores[i, t] if node.select == "top" else scores[i, t])  # stable
+        scores, fails, selected = self.day.filter_decision(node)
+        ranked = ranked_candidates(scores, fails, node.select)
         ranking = [
-            {"candidate": describe(node.children[i]), "score": _number(scores[i, t]), "selected": bool(selected[i, t])}
+            {"candidate": describe(node.children[i]), "score": _number(scores[i]), "selected": selected[i]}
             for i in ranked
         ]
         excluded = [
-            {"candidate": describe(node.children[i]), "reason": self.ev.reason(int(fails[i, t]))}
-            for i in range(len(node.children))
-            if fails[i, t] != OK
+            {"candidate": describe(child), "reason": self.day.ev.reason(code)}
+            for child, code in zip(node.children, fails, strict=True)
+            if code != OK
         ]
-        kept = [i for i in ranked if selected[i, t]]
+        kept = [i for i in ranked if selected[i]]
         boundary = len(kept) < len(ranked) and bool(kept)
-        tie = boundary and near_tie(_number(scores[ranked[len(kept) - 1], t]), _number(scores[ranked[len(kept)], t]))
+        tie = boundary and near_tie(_number(scores[ranked[len(kept) - 1]]), _number(scores[ranked[len(kept)]]))
         self.entries.append(
             {
                 "type": "filter",
@@ -136,23 +133,31 @@ class TraceBuilder:
                 "near_tie": tie,
             }
         )
-        return [node.children[i] for i in kept]
+        return [node.children[i] for i in range(len(node.children)) if selected[i]]
 
     def _inverse_volatility(self, node: n.WeightInverseVolatility, path: tuple[str, ...]) -> list[n.Allocation]:
-        sigmas, fails, shares = self.ev.inverse_volatility_shares(node)
-        t = self.t
+        sigmas, fails, shares = self.day.inverse_volatility_decision(node)
         rows = []
-        for i, child in enumerate(node.children):
-            row: dict[str, Any] = {"candidate": describe(child), "share": float(shares[i, t])}
-            if fails[i, t] == OK:
-                row["stdev_return"] = _number(sigmas[i, t])
+        for child, sigma, code, share in zip(node.children, sigmas, fails, shares, strict=True):
+            row: dict[str, Any] = {"candidate": describe(child), "share": share}
+            if code == OK:
+                row["stdev_return"] = _number(sigma)
             else:
-                row["reason"] = self.ev.reason(int(fails[i, t]))
+                row["reason"] = self.day.ev.reason(code)
             rows.append(row)
         self.entries.append(
             {"type": "weight-inverse-volatility", "path": " > ".join(path), "window": node.window, "children": rows}
         )
-        return [child for i, child in enumerate(node.children) if shares[i, t] > 0]
+        return [child for child, share in zip(node.children, shares, strict=True) if share > 0]
+
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+    "=": operator.eq,
+}
 
 
 def condition_text(node: n.Condition) -> str:
