@@ -129,7 +129,8 @@ def test_scheduled_runs_seed_then_skip_then_append_and_workers_can_read_the_resu
     assert info is not None and info.last_bar == DAY_1 and info.first_bar <= first_day
 
     # the scheduler's retry, or a second schedule the same evening: a HEAD per symbol and nothing else
-    again = lambda_handler(scheduled_event(DAY_1), None)
+    # (this one with the input template.yaml's EventBridge Scheduler schedule sends)
+    again = lambda_handler({"trigger": "schedule", "scheduled_time": "2024-06-10T22:30:00Z"}, None)
     assert again["counts"] == {"up_to_date": len(universe)} and again["rows_added"] == 0
 
     stack.cold_start(DAY_2)
