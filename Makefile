@@ -76,7 +76,9 @@ deploy-dev: install  ## tag v<version>-beta.<n>, build, deploy the dev stack
 deploy-prod: install  ## confirm, tag v<version>, build, deploy the prod stack (CONFIRM=v<version> skips the prompt)
 	$(DEPLOY) deploy-prod
 
+# The first line is expanded even under `make -n`, so a dry run of make shows the stack name and tags.
 deploy-ephemeral: install  ## deploy alchemiser-ephem-<branch>-<sha7> tagged with the branch and TTL_HOURS (default 24)
+	@echo "$(shell TTL_HOURS='$(TTL_HOURS)' BRANCH='$(BRANCH)' SHA='$(SHA)' $(PY) scripts/deploy.py plan-ephemeral 2>&1)"
 	$(DEPLOY) deploy-ephemeral
 
 list-ephemeral: install  ## list the ephemeral stacks with their branch, TTL and whether they expired
