@@ -19,6 +19,21 @@ from the_alchemiser.shared.sessions import AggregationSession, AggregationSessio
 TRADING_DATE = date(2026, 11, 20)
 AS_OF = date(2026, 11, 19)
 START = datetime(2026, 11, 20, 20, 30, tzinfo=UTC)  # 15:30 New York
+ALLOCATIONS = {"alpha.clj": "0.5", "beta.clj": "0.3", "gamma.clj": "0.2"}
+WEIGHTS = {
+    "alpha.clj": {"SPY": "0.6", "TLT": "0.4"},
+    "beta.clj": {"SPY": "0.25", "QQQ": "0.75"},
+    "gamma.clj": {"GLD": "1"},
+}
+
+
+def expected_targets(allocations: dict[str, str], weights: dict[str, dict[str, str]]) -> dict[str, Decimal]:
+    """The weighted sum per symbol, computed independently of the code under test."""
+    targets: dict[str, Decimal] = {}
+    for dsl_file, allocation in allocations.items():
+        for symbol, weight in weights[dsl_file].items():
+            targets[symbol] = targets.get(symbol, Decimal(0)) + Decimal(allocation) * Decimal(weight)
+    return targets
 
 
 @pytest.fixture

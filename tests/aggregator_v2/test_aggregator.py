@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from tests.aggregator_v2.conftest import failure, open_session, success, table_items
+from tests.aggregator_v2.conftest import (
+    ALLOCATIONS,
+    WEIGHTS,
+    expected_targets,
+    failure,
+    open_session,
+    success,
+    table_items,
+)
 from the_alchemiser.aggregator_v2.service import (
     Action,
     AggregatorConfig,
@@ -33,22 +41,6 @@ from the_alchemiser.shared.sessions import (
     SessionDeadline,
     SessionStatus,
 )
-
-ALLOCATIONS = {"alpha.clj": "0.5", "beta.clj": "0.3", "gamma.clj": "0.2"}
-WEIGHTS = {
-    "alpha.clj": {"SPY": "0.6", "TLT": "0.4"},
-    "beta.clj": {"SPY": "0.25", "QQQ": "0.75"},
-    "gamma.clj": {"GLD": "1"},
-}
-
-
-def expected_targets(allocations: dict[str, str], weights: dict[str, dict[str, str]]) -> dict[str, Decimal]:
-    """The weighted sum per symbol, computed independently of the code under test."""
-    targets: dict[str, Decimal] = {}
-    for dsl_file, allocation in allocations.items():
-        for symbol, weight in weights[dsl_file].items():
-            targets[symbol] = targets.get(symbol, Decimal(0)) + Decimal(allocation) * Decimal(weight)
-    return targets
 
 
 def deadline_of(session: Any) -> SessionDeadline:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 from typing import Any
 
@@ -13,10 +12,9 @@ from the_alchemiser.shared.events import EventBridgePublisher, S3PayloadStore
 from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.market_data import MarketDataPort
 from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
+from the_alchemiser.shared.market_data.s3_adapter import S3MarketData
 from the_alchemiser.shared.sessions import AggregationSessionRepository
 from the_alchemiser.strategy_v2.worker_service import MarketDataFactory, StrategyWorker
-
-S3_ADAPTER_MODULE = "the_alchemiser.shared.market_data.s3_adapter"
 
 
 class MissingConfiguration(RuntimeError):
@@ -26,15 +24,15 @@ class MissingConfiguration(RuntimeError):
 def market_data_factory(settings: Settings, s3_client: Any | None = None) -> MarketDataFactory:
     """MARKET_DATA_BUCKET set -> the S3 datalake; else MARKET_DATA_DIR -> a CSV directory.
 
-    A new adapter per call: adapters cache bars, and a warm Lambda must read today's files."""
+    A new adapter per call. The S3 adapter's process-wide cache is keyed by ETag and it checks that
+    every bar reaches the requested day, so a warm Lambda never serves yesterday's files."""
     bucket = settings.market_data_bucket
     if bucket:
-        module = importlib.import_module(S3_ADAPTER_MODULE)
         client = s3_client or boto3.client("s3")
+        clock = settings.clock()
 
         def s3_market_data() -> MarketDataPort:
-            adapter: MarketDataPort = module.S3MarketData(client, bucket)
-            return adapter
+            return S3MarketData(client, bucket, clock=clock)
 
         return s3_market_data
     directory = settings.market_data_dir

@@ -1,0 +1,151 @@
+"""The Strategy Orchestrator's `lambda_handler` as deployed: wiring from the environment (Settings, the
+settings clock), moto Lambda/SQS/EventBridge, the sessions table on DynamoDB Local."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tests.coordinator_v2.aws_rig import (  # noqa: F401  (lambda_env is a fixture)
+    LambdaEnvironment,
+    create_worker_function,
+    lambda_env,
+    record_invokes,
+)
+from tests.coordinator_v2.conftest import write_strategies
+from the_alchemiser.coordinator_v2.lambda_handler import lambda_handler
+from the_alchemiser.coordinator_v2.wiring import MissingConfiguration
+from the_alchemiser.shared.events import WorkflowStarted
+from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.schemas import StrategyWorkerRequest
+from the_alchemiser.shared.sessions import SessionDeadline, SessionStatus
+
+SCHEDULE_INPUT = {"trigger": "schedule", "scheduled_time": "2026-11-20T20:30:00Z", "execution_id": "exec-1"}
+
+
+@pytest.fixture
+def orchestrator_env(lambda_env: LambdaEnvironment, tmp_path: Path) -> LambdaEnvironment:  # noqa: F811
+    lambda_env.set(
+        STAGE="local",
+        STRATEGIES_DIR=str(write_strategies(tmp_path / "strategies")),
+        STRATEGY_WORKER_FUNCTION_NAME=create_worker_function(),
+        SESSION_DEADLINE_QUEUE_URL=lambda_env.deadline_queue_url,
+        SESSION_DEADLINE_SECONDS="1",
+        ALCHEMISER_LOCAL_CLOCK="2026-11-20T15:30:00-05:00",
+    )
+    return lambda_env
+
+
+def test_the_scheduled_event_starts_one_workflow_and_its_deadline_fires_by_itself(
+    orchestrator_env: LambdaEnvironment,
+) -> None:
+    invokes = record_invokes()
+    result = lambda_handler(SCHEDULE_INPUT, None)
+
+    assert result["status"] == "started" and result["trading_date"] == "2026-11-20"
+    requests = [StrategyWorkerRequest.model_validate_json(call["Payload"]) for call in invokes]
+    assert [call["InvocationType"] for call in invokes] == ["Event"] * 3
+    assert [r.dsl_file for r in requests] == ["alpha.clj", "beta.clj", "gamma.clj"]
+    assert {r.as_of for r in requests} == {date(2026, 11, 19)}
+    [started] = orchestrator_env.bus.received()
+    assert isinstance(started, WorkflowStarted)
+    assert started.causation_id == "exec-1"  # the Scheduler's execution id is the cause
+    assert started.session_id == result["session_id"]
+    session = orchestrator_env.sessions.get_session(started.session_id)
+    assert session is not None and session.status is SessionStatus.OPEN
+
+    # the Scheduler retries (or fires twice): the day already has its workflow
+    again = lambda_handler({**SCHEDULE_INPUT, "execution_id": "exec-2"}, None)
+    assert again["status"] == "already_started" and again["correlation_id"] == result["correlation_id"]
+    assert len(invokes) == 3 and orchestrator_env.bus.received() == []
+
+    # nothing else happens, yet the deadline message arrives on its queue after SESSION_DEADLINE_SECONDS
+    [message] = orchestrator_env.deadline_messages(wait_seconds=5)
+    deadline = SessionDeadline.model_validate_json(message["Body"])
+    assert deadline.session_id == result["session_id"] and deadline.causation_id == started.event_id
+
+
+@pytest.mark.parametrize(
+    ("local_clock", "status"),
+    [
+        ("2026-11-20T15:30:00-05:00", "started"),  # regular day: 15:30 ET
+        ("2026-11-20T12:30:00-05:00", "not_run_time"),  # the early-close slot on a regular day
+        ("2026-11-27T12:30:00-05:00", "started"),  # day after Thanksgiving closes at 13:00
+        ("2026-11-27T15:30:00-05:00", "not_run_time"),
+        ("2026-11-26T15:30:00-05:00", "not_a_trading_day"),  # Thanksgiving
+        ("2026-11-26T12:30:00-05:00", "not_a_trading_day"),
+    ],
+)
+def test_the_run_time_gate_through_the_deployed_handler(
+    orchestrator_env: LambdaEnvironment, local_clock: str, status: str
+) -> None:
+    orchestrator_env.set(ALCHEMISER_LOCAL_CLOCK=local_clock)
+    invokes = record_invokes()
+    assert lambda_handler(SCHEDULE_INPUT, None)["status"] == status
+    assert len(invokes) == (3 if status == "started" else 0)
+    published = orchestrator_env.bus.received()
+    assert [type(e) for e in published] == ([WorkflowStarted] if status == "started" else [])
+
+
+def test_a_holiday_trigger_logs_why_it_does_nothing(orchestrator_env: LambdaEnvironment) -> None:
+    orchestrator_env.set(ALCHEMISER_LOCAL_CLOCK="2026-11-26T15:30:00-05:00")
+    stream = io.StringIO()
+    try:
+        configure_logging("INFO", stream=stream)
+        from the_alchemiser.coordinator_v2.lambda_handler import handle
+        from the_alchemiser.coordinator_v2.wiring import build_orchestrator
+        from the_alchemiser.shared.config.settings import get_settings
+
+        # the deployed wiring, with the log going to our stream (get_orchestrator would reconfigure it)
+        result = handle(SCHEDULE_INPUT, build_orchestrator(get_settings()))
+    finally:
+        configure_logging("INFO")
+    assert result["status"] == "not_a_trading_day"
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [line] = [entry for entry in lines if entry["event"] == "market closed today: not running"]
+    assert line["reason"] == "holiday_or_weekend"
+    assert line["trading_date"] == "2026-11-26" and line["causation_id"] == "exec-1"
+    assert line["level"] == "info"
+    assert orchestrator_env.dynamodb.scan(TableName=orchestrator_env.sessions_table)["Items"] == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        ["not", "an", "object"],
+        "force",
+        {"force": "yes"},  # force must be a JSON true
+        {"force": 1},
+        {"date": "2026-11-18"},  # a date without force
+        {"force": True, "date": "2026-13-01"},
+        {"force": True, "date": "tomorrow"},
+        {"detail": {"force": True, "date": "18/11/2026"}},
+    ],
+)
+def test_malformed_events_raise_so_they_reach_the_dead_letter_queue(
+    orchestrator_env: LambdaEnvironment, event: Any
+) -> None:
+    invokes = record_invokes()
+    with pytest.raises((ValidationError, ValueError)):
+        lambda_handler(event, None)
+    assert invokes == [] and orchestrator_env.bus.received() == []
+    assert orchestrator_env.dynamodb.scan(TableName=orchestrator_env.sessions_table)["Items"] == []
+
+
+def test_missing_configuration_fails_loudly(orchestrator_env: LambdaEnvironment) -> None:
+    orchestrator_env.monkeypatch.delenv("STRATEGY_WORKER_FUNCTION_NAME")
+    orchestrator_env.set()
+    with pytest.raises(MissingConfiguration, match="STRATEGY_WORKER_FUNCTION_NAME"):
+        lambda_handler(SCHEDULE_INPUT, None)
+
+
+def test_a_local_clock_without_a_time_zone_is_refused(orchestrator_env: LambdaEnvironment) -> None:
+    orchestrator_env.set(ALCHEMISER_LOCAL_CLOCK="2026-11-20T15:30:00")
+    with pytest.raises(ValueError, match="time zone"):
+        lambda_handler(SCHEDULE_INPUT, None)
