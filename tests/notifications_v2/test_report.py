@@ -226,6 +226,25 @@ def test_report_totals_always_equal_the_ledger(fills) -> None:
         per_order.update(realised_by_sell(o for o in orders if o.symbol == symbol))
     expected_pnl = sum((b.realised_pnl for b in per_order.values() if b.realised_pnl is not None), D(0))
     assert report.total_realised_pnl == expected_pnl
+    assert sum(decimal_column(body, "realised_pnl"), D(0)) == expected_pnl
+    # each sell row's own columns agree: sell_value - cost_basis == realised_pnl, to the last digit
+    frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
+    for _, row in frame[frame["pnl_basis"] == PNL_AVERAGE_COST].iterrows():
+        assert D(row["sell_value"]) - D(row["cost_basis"]) == D(row["realised_pnl"])
+
+
+def test_planner_unattributed_label_is_one_strategy_not_a_split() -> None:
+    """The planner labels sells of holdings no strategy targets {"UNATTRIBUTED": 1}: same row as no attribution."""
+    today = [
+        order("s1", "OLD", "sell", "4", "50", at=2, attribution={UNATTRIBUTED: D(1)}),
+        order("s2", "GONE", "sell", "2", "10", at=3),
+    ]
+    history = {"OLD": [order("b0", "OLD", "buy", "4", "40", at=0, correlation_id="older")]}
+    report = build_performance_report("corr-today", TRADING_DATE, today, history)
+    assert [(row.strategy, row.strategy_share) for row in report.rows] == [(UNATTRIBUTED, D(1)), (UNATTRIBUTED, D(1))]
+    (totals,) = report.by_strategy()
+    assert (totals.strategy, totals.sell_value, totals.realised_pnl) == (UNATTRIBUTED, D(220), D(40))
+    assert totals.symbols == ("GONE", "OLD") and totals.unknown_basis_sells == 1
 
 
 def test_no_report_when_nothing_filled() -> None:

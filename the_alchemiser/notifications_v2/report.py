@@ -7,7 +7,9 @@ Method
   (by name) takes the remainder, so the rows of an order always sum to the order's ledger values.
 - Realised P&L: average cost per symbol over the account's whole ledger history for that symbol,
   walked in placement order. A buy adds its fill to the position at its fill price; a sell realises
-  qty * (fill price - average cost) and reduces the position at average cost. The account is long
+  qty * (fill price - average cost) and reduces the position at average cost. Each sell's cost basis is
+  rounded to 6 decimal places once (average cost divides), so every total adds up exactly and a
+  sell's value - basis = P&L holds in the CSV to the last digit. The account is long
   only, so a sell larger than the position the ledger knows (shares bought before the ledger
   existed) has an unknown basis: its P&L is left empty and marked `unknown_basis`, never guessed.
   A sell's P&L is split among strategies by the sell's attribution, like its value.
@@ -216,8 +218,9 @@ def realised_by_sell(history: Iterable[LedgerOrder]) -> dict[str, SellBasis]:
             held_cost = Decimal(0) if held_qty <= FLAT_QTY else held_cost
             continue
         sold_qty = min(order.filled_qty, held_qty)
-        basis = held_cost * sold_qty / held_qty
-        result[order.client_order_id] = SellBasis(cost_basis=basis, realised_pnl=order.filled_qty * fill_price - basis)
+        # rounded once, here: every later sum (per strategy, per report) is then exact
+        basis = (held_cost * sold_qty / held_qty).quantize(VALUE_QUANTUM, rounding=ROUND_HALF_EVEN)
+        result[order.client_order_id] = SellBasis(cost_basis=basis, realised_pnl=order.filled_value - basis)
         held_qty -= sold_qty
         held_cost -= basis
         if held_qty <= FLAT_QTY:
@@ -269,8 +272,10 @@ def build_performance_report(
         basis_parts: list[Decimal | None] = [None] * len(shares)
         pnl_parts: list[Decimal | None] = [None] * len(shares)
         if basis is not None and basis.cost_basis is not None and basis.realised_pnl is not None:
-            basis_parts = list(split_exact(basis.cost_basis, share_values, VALUE_QUANTUM))
-            pnl_parts = list(split_exact(basis.realised_pnl, share_values, VALUE_QUANTUM))
+            basis_split = split_exact(basis.cost_basis, share_values, VALUE_QUANTUM)
+            basis_parts = list(basis_split)
+            # value - basis per row: each row's P&L matches its own columns, and they sum to the order's
+            pnl_parts = [value - cost for value, cost in zip(value_parts, basis_split, strict=True)]
         pnl_label = "" if is_buy else (PNL_AVERAGE_COST if basis is not None and basis.known else PNL_UNKNOWN_BASIS)
         for index, (strategy, share) in enumerate(shares):
             rows.append(
