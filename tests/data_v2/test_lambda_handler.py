@@ -94,7 +94,7 @@ def strategies_dir(tmp_path: Path) -> Path:
 def stack(
     sim_broker_factory: Callable[..., SimBrokerHandle], strategies_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Stack]:
-    listed = set(strategy_universe(REPO / "strategies"))
+    listed = set(strategy_universe(REPO / "strategies").symbols)
     broker = sim_broker_factory(price_source=ListedMarket(listed), clock_start=evening(DAY_1))
     monkeypatch.setenv("ALPACA_API_KEY", SIM_API_KEY)
     monkeypatch.setenv("ALPACA_SECRET_KEY", SIM_SECRET_KEY)
@@ -115,7 +115,7 @@ def stack(
 def test_scheduled_runs_seed_then_skip_then_append_and_workers_can_read_the_result(
     stack: Stack, strategies_dir: Path
 ) -> None:
-    universe = strategy_universe(strategies_dir)
+    universe = strategy_universe(strategies_dir).symbols
     stack.cold_start(DAY_1)
     event = scheduled_event(DAY_1)
     summary = lambda_handler(event, None)
@@ -160,8 +160,21 @@ def test_a_symbol_the_source_lacks_fails_the_invocation_after_refreshing_the_res
             "detail": "no bars from 2016-01-04 to 2024-06-10",
         }
     ]
+    assert summary["strategy_files_without_tickers"] == []
     assert "NOTATICKER: no_data" in str(raised.value)
     assert "SPY" in stack.datalake.stored_symbols()
+
+
+def test_a_strategy_file_without_tickers_fails_the_run_but_not_the_others_refresh(
+    stack: Stack, strategies_dir: Path
+) -> None:
+    (strategies_dir / "empty.clj").write_text('(defsymphony "Empty" {} (group "Nothing" []))')
+    stack.cold_start(DAY_1)
+    with pytest.raises(DataRefreshFailed, match=r"strategy files naming no ticker: empty\.clj") as raised:
+        lambda_handler(scheduled_event(DAY_1), None)
+    summary = raised.value.summary
+    assert summary["problems"] == [] and summary["counts"] == {"seeded": summary["symbols"]}
+    assert summary["strategy_files_without_tickers"] == ["empty.clj"]
 
 
 def test_manual_events_refresh_named_symbols_up_to_an_earlier_day(stack: Stack) -> None:

@@ -48,12 +48,15 @@ def test_the_universe_is_the_sorted_union_over_the_folder_plus_extras(tmp_path: 
     (tmp_path / "a.clj").write_text('(defsymphony "A" {} (asset "SPY" nil))')
     (tmp_path / "b.clj").write_text('(defsymphony "B" {} (weight-equal [(asset "TLT" nil) (asset "SPY" nil)]))')
     (tmp_path / "notes.txt").write_text('(asset "IGNORED" nil)')
-    assert strategy_universe(tmp_path, extra=[" BIL ", ""]) == ["BIL", "SPY", "TLT"]
+    universe = strategy_universe(tmp_path, extra=[" BIL ", ""])
+    assert universe.symbols == ["BIL", "SPY", "TLT"]
+    assert universe.files == ["a.clj", "b.clj"] and universe.files_without_tickers == []
 
 
-def test_no_files_or_a_file_without_tickers_is_an_error(tmp_path: Path) -> None:
+def test_no_files_is_an_error_and_a_file_without_tickers_is_reported(tmp_path: Path) -> None:
     with pytest.raises(UniverseError, match="no strategy files"):
         strategy_universe(tmp_path)
     (tmp_path / "empty.clj").write_text('(defsymphony "Nothing" {} (group "G" []))')
-    with pytest.raises(UniverseError, match=r"empty\.clj mentions no ticker"):
-        strategy_universe(tmp_path)
+    (tmp_path / "spy.clj").write_text('(defsymphony "S" {} (asset "SPY" nil))')
+    universe = strategy_universe(tmp_path)
+    assert universe.symbols == ["SPY"] and universe.files_without_tickers == ["empty.clj"]

@@ -30,7 +30,7 @@ class Refresher(Protocol):
 
 
 class DataRefreshFailed(RuntimeError):
-    """Some symbols are not current: the summary says which and why."""
+    """Some symbols are not current, or a strategy file names no ticker: the summary says which and why."""
 
     def __init__(self, summary: dict[str, Any]) -> None:
         self.summary = summary
@@ -39,15 +39,17 @@ class DataRefreshFailed(RuntimeError):
             f"{p['symbol']}: {p['action']} {p['detail']}".strip() for p in problems[:PROBLEMS_IN_MESSAGE]
         )
         more = f" (+{len(problems) - PROBLEMS_IN_MESSAGE} more)" if len(problems) > PROBLEMS_IN_MESSAGE else ""
+        files = summary.get("strategy_files_without_tickers") or []
+        unread = f"; strategy files naming no ticker: {', '.join(files)}" if files else ""
         super().__init__(
-            f"market data not current through {summary['target']} for {len(problems)} symbol(s): {listed}{more}"
+            f"market data not current through {summary['target']} for {len(problems)} symbol(s): {listed}{more}{unread}"
         )
 
 
-def summarise(report: RefreshReport, trigger_id: str) -> dict[str, Any]:
+def summarise(report: RefreshReport, trigger_id: str, files_without_tickers: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "trigger_id": trigger_id,
-        "ok": report.ok,
+        "ok": report.ok and not files_without_tickers,
         "target": report.target.isoformat(),
         "symbols": len(report.results),
         "counts": report.counts(),
@@ -61,6 +63,7 @@ def summarise(report: RefreshReport, trigger_id: str) -> dict[str, Any]:
             }
             for r in report.problems
         ],
+        "strategy_files_without_tickers": list(files_without_tickers),
     }
 
 
@@ -76,9 +79,16 @@ class DataRefreshService:
             if request.target_date is not None and request.target_date > latest:
                 raise ValueError(f"target_date {request.target_date} is after the last complete trading day {latest}")
             target = request.target_date or latest
-            symbols = list(request.symbols) if request.symbols else strategy_universe(self._strategies_dir)
+            empty: list[str] = []
+            if request.symbols:
+                symbols = list(request.symbols)
+            else:
+                universe = strategy_universe(self._strategies_dir)
+                symbols, empty = universe.symbols, universe.files_without_tickers
+                if empty:
+                    log.error("strategy files name no ticker", files=empty)
             log.info("data refresh started", target=str(target), symbols=len(symbols), manual=bool(request.symbols))
-            summary = summarise(self._refresher.refresh(symbols, target), request.trigger_id)
+            summary = summarise(self._refresher.refresh(symbols, target), request.trigger_id, empty)
             if not summary["ok"]:
                 log.error("data refresh left symbols behind", **summary)
                 raise DataRefreshFailed(summary)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 NAMED_FORMS = frozenset({"defsymphony", "group"})
@@ -22,7 +23,14 @@ _FIRST_STRING_ARGUMENT = re.compile(rf"\(\s*([^\s()\[\]{{}}\",;]+)[\s,]+({_STRIN
 
 
 class UniverseError(ValueError):
-    """No strategy files, or files without a single ticker: refreshing nothing would hide the problem."""
+    """No strategy files at all: refreshing nothing would hide the problem."""
+
+
+@dataclass(frozen=True)
+class Universe:
+    symbols: list[str]  # sorted
+    files: list[str]  # the strategy files read
+    files_without_tickers: list[str]  # suspicious files: refreshed around, then reported as a failure
 
 
 def _without_comments(text: str) -> str:
@@ -45,15 +53,17 @@ def strategy_files(strategies_dir: Path) -> list[Path]:
     return sorted(strategies_dir.glob(STRATEGY_GLOB))
 
 
-def strategy_universe(strategies_dir: Path, extra: Iterable[str] = ()) -> list[str]:
-    """Sorted union of the tickers of every `*.clj` in `strategies_dir`, plus `extra`."""
+def strategy_universe(strategies_dir: Path, extra: Iterable[str] = ()) -> Universe:
+    """The union of the tickers of every `*.clj` in `strategies_dir`, plus `extra`. A file without a ticker
+    does not stop the others' symbols from being refreshed; the caller reports it."""
     files = strategy_files(strategies_dir)
     if not files:
         raise UniverseError(f"no strategy files ({STRATEGY_GLOB}) in {strategies_dir}")
     symbols = {s.strip() for s in extra if s.strip()}
+    empty: list[str] = []
     for path in files:
         found = tickers_in(path.read_text(encoding="utf-8"))
         if not found:
-            raise UniverseError(f"{path.name} mentions no ticker")
+            empty.append(path.name)
         symbols |= found
-    return sorted(symbols)
+    return Universe(sorted(symbols), [path.name for path in files], empty)
