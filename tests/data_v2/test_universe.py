@@ -22,11 +22,11 @@ def test_the_project_strategies_universe_matches_the_dsl(path: Path) -> None:
 
 @pytest.mark.skipif(not CORPUS_FILES, reason=f"corpus not found at {CORPUS} (../shared relative to repo)")
 def test_the_composer_corpus_universe_matches_the_dsl() -> None:
-    mismatched = {
-        path.name: tickers_in(path.read_text()) ^ set(load_strategy(path).universe)
-        for path in CORPUS_FILES
-        if tickers_in(path.read_text()) != set(load_strategy(path).universe)
-    }
+    mismatched = {}
+    for path in CORPUS_FILES:
+        difference = tickers_in(path.read_text()) ^ set(load_strategy(path).universe)
+        if difference:
+            mismatched[path.name] = difference
     assert len(CORPUS_FILES) == 16 and mismatched == {}
 
 
