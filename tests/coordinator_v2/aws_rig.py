@@ -11,6 +11,7 @@ import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import boto3
@@ -20,8 +21,10 @@ from moto import mock_aws
 from tests.fixtures.aws import REGION, unique_name
 from the_alchemiser.aggregator_v2 import wiring as aggregator_wiring
 from the_alchemiser.coordinator_v2 import wiring as coordinator_wiring
+from the_alchemiser.local.synthetic_market import generate_market
 from the_alchemiser.shared.config import settings as settings_module
 from the_alchemiser.shared.events import BaseEvent, S3PayloadStore, decode_event
+from the_alchemiser.shared.market_data.datalake import Datalake
 from the_alchemiser.shared.sessions import AggregationSessionRepository, create_sessions_table
 from the_alchemiser.strategy_v2 import wiring as worker_wiring
 
@@ -155,3 +158,10 @@ def record_invokes() -> list[dict[str, Any]]:
     assert boto3.DEFAULT_SESSION is not None
     boto3.DEFAULT_SESSION.events.register("provide-client-params.lambda.Invoke", record)
     return invokes
+
+
+def fill_datalake(s3_client: Any, bucket: str, symbols: list[str], end: date, days: int = 260) -> None:
+    """The synthetic market stored the way the data-refresh Lambda stores it (adjusted close = close)."""
+    datalake = Datalake(s3_client, bucket)
+    for symbol, frame in generate_market(symbols, end=end, days=days, seed=5).items():
+        datalake.write(symbol, frame.assign(adjusted=frame["close"]))

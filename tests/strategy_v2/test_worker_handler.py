@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tests.coordinator_v2.aws_rig import LambdaEnvironment, lambda_env  # noqa: F401  (a fixture)
+from tests.coordinator_v2.aws_rig import LambdaEnvironment, fill_datalake, lambda_env  # noqa: F401  (a fixture)
 from tests.fixtures.aws import unique_name
-from the_alchemiser.local.synthetic_market import generate_market
 from the_alchemiser.shared.config.settings import Settings
 from the_alchemiser.shared.events import PartialSignalGenerated
 from the_alchemiser.shared.market_data.datalake import Datalake
@@ -37,10 +36,8 @@ def universe() -> list[str]:
     return sorted(set().union(*(load_strategy(f).universe for f in files)))
 
 
-def fill_datalake(datalake: Datalake, end: date) -> None:
-    """The synthetic market as the data-refresh Lambda stores it (adjusted close = close here)."""
-    for symbol, frame in generate_market(universe(), end=end, days=260, seed=5).items():
-        datalake.write(symbol, frame.assign(adjusted=frame["close"]))
+def fill(datalake: Datalake, end: date) -> None:
+    fill_datalake(datalake.s3, datalake.bucket, universe(), end)
 
 
 @pytest.fixture
@@ -75,7 +72,7 @@ def test_it_publishes_the_partial_and_stores_the_full_trace_in_s3(
     worker_env: tuple[LambdaEnvironment, Datalake],
 ) -> None:
     env, datalake = worker_env
-    fill_datalake(datalake, AS_OF)
+    fill(datalake, AS_OF)
     event = request("nuclear.clj", allocation="0.5")
     result = lambda_handler(event, None)
 
@@ -93,13 +90,13 @@ def test_it_publishes_the_partial_and_stores_the_full_trace_in_s3(
 
 def test_a_warm_lambda_reads_todays_datalake_not_yesterdays(worker_env: tuple[LambdaEnvironment, Datalake]) -> None:
     env, datalake = worker_env
-    fill_datalake(datalake, date(2026, 11, 18))  # the refresh has not run yet
+    fill(datalake, date(2026, 11, 18))  # the refresh has not run yet
     stale = lambda_handler(request("tecl.clj"), None)
     assert stale["success"] is False and "Stale" in str(stale["error_message"])
     [reported] = env.bus.received()
     assert isinstance(reported, PartialSignalGenerated) and not reported.success
 
-    fill_datalake(datalake, AS_OF)  # the refresh ran; the same process (warm) serves the next invocation
+    fill(datalake, AS_OF)  # the refresh ran; the same process (warm) serves the next invocation
     fresh = lambda_handler(request("tecl.clj"), None)
     assert fresh["success"] is True, fresh["error_message"]
     [published] = env.bus.received()
@@ -111,7 +108,7 @@ def test_a_malformed_file_is_reported_to_the_session_and_the_bus_not_raised(
     worker_env: tuple[LambdaEnvironment, Datalake],
 ) -> None:
     env, datalake = worker_env
-    fill_datalake(datalake, AS_OF)
+    fill(datalake, AS_OF)
     event = request("broken.clj")
     result = lambda_handler(event, None)  # a retry would fail the same way: report, do not raise
     assert result["success"] is False and "broken.clj:2:17" in str(result["error_message"])
