@@ -185,6 +185,12 @@ def test_raw_http_errors_and_rate_limit_headers(
     assert requests.get(f"{base}/v2/nope", headers=AUTH, timeout=5).status_code == 404
     bad = requests.post(f"{base}/v2/orders", headers=AUTH, json={"symbol": "SPY", "side": "buy"}, timeout=5)
     assert bad.status_code == 422 and set(bad.json()) == {"code", "message"}
+    order = {"symbol": "SPY", "side": "buy", "type": "market", "time_in_force": "day"}
+    too_fine = [
+        requests.post(f"{base}/v2/orders", headers=AUTH, json=order | extra, timeout=5)
+        for extra in ({"notional": 135.68941440804}, {"qty": 0.0000000001}, {"notional": "135.68"})
+    ]
+    assert [r.status_code for r in too_fine] == [422, 422, 200]  # cents and 9 decimal places, as Alpaca
 
     limited = sim_broker_factory(rate_limit_per_minute=3)
     answers = [requests.get(f"{limited.base_url}/v2/clock", headers=AUTH, timeout=5) for _ in range(4)]

@@ -222,6 +222,8 @@ def test_429_is_retried_with_backoff(sim_broker: SimBrokerHandle, alpaca_broker:
     order = alpaca_broker.place_order(market("SPY", "buy", "after-429", qty="1"))
     assert order.status == OrderStatus.FILLED
     assert len(alpaca_broker.list_orders(status="all")) == 1
+    # a 429 is a refusal, not an ambiguity: sent again without a look-up, and only the last one placed it
+    assert [r.status for r in sim_broker.requests("/v2/orders")][:3] == [429, 429, 200]
 
 
 def test_429_past_the_retry_budget_raises_rate_limited(
@@ -393,6 +395,10 @@ def test_5xx_after_the_order_was_placed_is_reconciled_without_a_second_order(
     sim_broker.inject_fault(500, count=1, path="/v2/orders", method="POST", when="after")
     order = alpaca_broker.place_order(limit("SPY", "buy", "ambiguous-1", "2", "499.00"))
     assert order.client_order_id == "ambiguous-1"
+    assert [(r.method, r.path, r.status) for r in sim_broker.requests("/v2/orders")] == [
+        ("POST", "/v2/orders", 500),  # placed, but the answer was lost
+        ("GET", "/v2/orders:by_client_order_id", 200),  # found: not sent again
+    ]
     orders = alpaca_broker.list_orders(status="all")
     assert [o.client_order_id for o in orders] == ["ambiguous-1"]
     assert sim_broker.state()["orders"] == 1
@@ -405,6 +411,14 @@ def test_5xx_before_the_order_was_placed_sends_it_once(
     order = alpaca_broker.place_order(limit("SPY", "buy", "ambiguous-2", "2", "499.00"))
     assert order.status == OrderStatus.NEW
     assert sim_broker.state()["orders"] == 1
+    # every resend only after a look-up said the order is not there
+    assert [(r.method, r.status) for r in sim_broker.requests("/v2/orders")] == [
+        ("POST", 503),
+        ("GET", 404),
+        ("POST", 503),
+        ("GET", 404),
+        ("POST", 200),
+    ]
 
 
 def test_ambiguous_failure_with_a_failing_lookup_never_resubmits(
@@ -416,6 +430,7 @@ def test_ambiguous_failure_with_a_failing_lookup_never_resubmits(
         alpaca_broker.place_order(limit("SPY", "buy", "ambiguous-3", "2", "499.00"))
     sim_broker.clear_faults()
     assert sim_broker.state()["orders"] == 1
+    assert len(sim_broker.requests("/v2/orders", method="POST")) == 1
 
 
 def test_insufficient_buying_power_is_403(alpaca_broker: AlpacaBroker) -> None:
@@ -554,3 +569,13 @@ def test_from_settings_uses_the_environment(sim_broker_env: SimBrokerHandle) -> 
 
     broker = AlpacaBroker.from_settings(Settings(), retry=RetryPolicy.fast())
     assert broker.get_account().cash == Decimal(100_000)
+
+
+def test_order_amounts_finer_than_alpaca_takes_are_refused_before_sending() -> None:
+    with pytest.raises(ValueError, match="9 decimal places"):
+        market("SPY", "buy", "too-fine", qty="0.0000000001")
+    with pytest.raises(ValueError, match="whole cents"):
+        market("SPY", "buy", "too-fine", notional="135.68941440804")
+    with pytest.raises(ValueError, match="positive"):
+        market("SPY", "buy", "zero", qty="0")
+    assert market("SPY", "buy", "fine", qty="0.123456789").qty == Decimal("0.123456789")

@@ -29,7 +29,7 @@ from the_alchemiser.local.sim_broker.prices import (
     SyntheticPriceSource,
     default_price_source,
 )
-from the_alchemiser.local.sim_broker.server import Fault, SimBrokerApp, make_server
+from the_alchemiser.local.sim_broker.server import Fault, RequestRecord, SimBrokerApp, make_server
 from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
 from the_alchemiser.shared.logging import get_logger
 
@@ -40,6 +40,7 @@ __all__ = [
     "DictPriceSource",
     "FillBehaviour",
     "PriceSource",
+    "RequestRecord",
     "SimApiError",
     "SimBrokerHandle",
     "SyntheticPriceSource",
@@ -133,6 +134,10 @@ class SimBrokerHandle:
 
     def clear_faults(self) -> None:
         self.app.faults.clear()
+
+    def requests(self, path: str = "", method: str | None = None) -> list[RequestRecord]:
+        """The `/v2/` requests served so far, oldest first, filtered by path prefix and method."""
+        return self.app.requests(path, method)
 
     def halt(self, symbol: str, halted: bool = True) -> None:
         self.engine.halt(symbol, halted)

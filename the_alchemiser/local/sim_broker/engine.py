@@ -586,9 +586,15 @@ class SimBrokerEngine:
             raise SimApiError(422, "qty or notional is required, not both")
         if qty is not None and qty <= 0:
             raise SimApiError(422, "qty must be > 0")
+        if qty is not None and qty != qty.quantize(QTY_STEP):
+            raise SimApiError(422, f"qty {dec_str(qty)} has more than 9 decimal places")
         if notional is not None:
             if notional < 1:
                 raise SimApiError(403, "cost basis must be >= 1")
+            if notional != notional.quantize(CENT):
+                raise SimApiError(
+                    422, f"notional {dec_str(notional)}: increment does not fulfill minimum pricing criteria"
+                )
             if order_type != "market":
                 raise SimApiError(422, "notional orders are only supported for market orders")
         fractional = notional is not None or (qty is not None and qty != qty.to_integral_value())

@@ -102,6 +102,15 @@ class FaultBook:
             return [vars(f).copy() for f in self._faults if f.count > 0]
 
 
+@dataclass(frozen=True)
+class RequestRecord:
+    """One API request as the broker answered it: what tests read to prove a client never resubmitted blindly."""
+
+    method: str
+    path: str
+    status: int
+
+
 @dataclass
 class Reply:
     status: int
@@ -125,6 +134,8 @@ class SimBrokerApp:
         self.engine = engine
         self.rate_limiter = RateLimiter(rate_limit_per_minute)
         self.faults = FaultBook()
+        self.request_log: deque[RequestRecord] = deque(maxlen=10_000)
+        self._log_lock = threading.Lock()
         self.api_key = api_key
         self.secret_key = secret_key
         self.routes: list[tuple[str, re.Pattern[str], Route]] = []
@@ -275,6 +286,22 @@ class SimBrokerApp:
 
     # ----- dispatch
     def dispatch(
+        self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        status, body, extra = self._dispatch(method, raw_path, headers, raw_body)
+        path = unquote(urlsplit(raw_path).path).rstrip("/") or "/"
+        if not path.startswith("/_sim/"):
+            with self._log_lock:
+                self.request_log.append(RequestRecord(method, path, status))
+        return status, body, extra
+
+    def requests(self, path: str = "", method: str | None = None) -> list[RequestRecord]:
+        """The API requests served so far (oldest first, the last 10,000), optionally by path prefix/method."""
+        with self._log_lock:
+            records = list(self.request_log)
+        return [r for r in records if r.path.startswith(path) and (method is None or r.method == method.upper())]
+
+    def _dispatch(
         self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes
     ) -> tuple[int, Any, dict[str, str]]:
         split = urlsplit(raw_path)

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from the_alchemiser.shared.types import Money
 
+QTY_PRECISION = Decimal("0.000000001")  # Alpaca takes fractional quantities to 9 decimal places
+CENT = Decimal("0.01")
+
 
 class _BrokerModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -117,6 +120,11 @@ class OrderRequest(_BrokerModel):
             raise ValueError("exactly one of qty and notional")
         if self.type == OrderType.LIMIT and self.limit_price is None:
             raise ValueError("a limit order needs limit_price")
+        # Alpaca's precision: it rejects finer amounts with a 422, so fail here, before anything is sent
+        if self.qty is not None and (self.qty <= 0 or self.qty != self.qty.quantize(QTY_PRECISION)):
+            raise ValueError(f"qty {self.qty} must be positive with at most 9 decimal places")
+        if self.notional is not None and (self.notional <= 0 or self.notional != self.notional.quantize(CENT)):
+            raise ValueError(f"notional {self.notional} must be positive whole cents")
         if len(self.client_order_id) > 48:
             raise ValueError("client_order_id is at most 48 characters")
         return self
