@@ -63,6 +63,7 @@ class DayResult:
     orders: list[dict[str, Any]]
     summary: str
     holiday: bool = False
+    notes: list[str] = field(default_factory=list)  # why no workflow started, when none did
 
     @property
     def outcome(self) -> str:
@@ -74,6 +75,43 @@ class DayResult:
         return "none"
 
 
+@contextmanager
+def _alpaca_paper_account(options: DayOptions) -> Iterator[Any]:
+    """The user's real Alpaca paper account (keys from the environment), never a live one."""
+    from the_alchemiser.shared.config.settings import Settings
+
+    settings = Settings()
+    if settings.alpaca_api_key is None or settings.alpaca_secret_key is None:
+        raise SystemExit("--paper needs ALPACA_API_KEY and ALPACA_SECRET_KEY in the environment")
+    if not settings.paper_trading or "paper-api" not in settings.trading_base_url:
+        raise SystemExit(f"--paper refuses {settings.trading_base_url}: only a paper endpoint may be used locally")
+    if options.broker_faults:
+        raise SystemExit("broker faults can only be injected into the local paper broker")
+    yield AlpacaPaperAccount(settings)
+
+
+class AlpacaPaperAccount:
+    """What the run reads back from the real paper account: its URL and today's orders."""
+
+    def __init__(self, settings: Any) -> None:
+        self.base_url = settings.trading_base_url
+        self._settings = settings
+
+    def all_orders(self) -> list[dict[str, Any]]:
+        from alpaca.trading.client import TradingClient
+        from alpaca.trading.enums import QueryOrderStatus
+        from alpaca.trading.requests import GetOrdersRequest
+
+        client = TradingClient(
+            self._settings.alpaca_api_key.get_secret_value(),
+            self._settings.alpaca_secret_key.get_secret_value(),
+            paper=True,
+        )
+        since = datetime.combine(datetime.now(NEW_YORK).date(), datetime.min.time(), NEW_YORK)
+        orders: Any = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, after=since, limit=500))
+        return [order.model_dump(mode="json") for order in orders]
+
+
 def choose_day(requested: date | None, today: date | None = None) -> date:
     """The requested day, or the most recent trading day (so a weekend run still trades)."""
     if requested is not None:
@@ -83,10 +121,13 @@ def choose_day(requested: date | None, today: date | None = None) -> date:
 
 def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
     calendar = nyse_calendar()
-    day = choose_day(options.day)
+    if options.paper and options.day is not None and options.day != datetime.now(NEW_YORK).date():
+        raise SystemExit("--paper trades the real paper account now: --date must be today or omitted")
+    day = datetime.now(NEW_YORK).date() if options.paper else choose_day(options.day)
     day_dir = options.output_dir / day.isoformat()
     shutil.rmtree(day_dir, ignore_errors=True)
     day_dir.mkdir(parents=True)
+
     def say(message: str) -> None:
         if not options.quiet:
             print(message, file=out, flush=True)
@@ -112,24 +153,29 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
             )
             email_queue = _tap_topic(model, clients)
             trading_day = run_at or datetime.combine(day, datetime.min.time(), NEW_YORK)
-            market = _seed_market(strategies_dir, model, clients, day)
-            say(f"  synthetic market: {len(market)} symbols through {day}")
-            broker = stack.enter_context(_broker(options, market, trading_day))
-            for fault in options.broker_faults:
-                broker.inject_fault(**fault)
-            say(f"  local paper broker on {broker.base_url}")
-            overrides = {
-                **env,
-                "ALPACA_API_KEY": "local-paper-key",
-                "ALPACA_SECRET_KEY": "local-paper-secret",
-                "ALPACA_BASE_URL": broker.base_url,
-                "ALPACA_DATA_URL": broker.base_url,
-                "ALCHEMISER_SIM_CONTROL_URL": broker.base_url,
-                "PAPER_TRADING": "true",
-                "STRATEGIES_DIR": str(strategies_dir),
-                "ALCHEMISER_LOCAL_CLOCK": trading_day.isoformat(),
-                **options.env_overrides,
-            }
+            if options.paper:
+                broker: Any = stack.enter_context(_alpaca_paper_account(options))
+                overrides = {**env, "STRATEGIES_DIR": str(strategies_dir), **options.env_overrides}
+                say(f"  Alpaca paper account at {broker.base_url} (real clock, real market data)")
+            else:
+                market = _seed_market(strategies_dir, model, clients, day)
+                say(f"  synthetic market: {len(market)} symbols through {day}")
+                broker = stack.enter_context(_broker(options, market, trading_day))
+                for fault in options.broker_faults:
+                    broker.inject_fault(**fault)
+                say(f"  local paper broker on {broker.base_url}")
+                overrides = {
+                    **env,
+                    "ALPACA_API_KEY": "local-paper-key",
+                    "ALPACA_SECRET_KEY": "local-paper-secret",
+                    "ALPACA_BASE_URL": broker.base_url,
+                    "ALPACA_DATA_URL": broker.base_url,
+                    "ALCHEMISER_SIM_CONTROL_URL": broker.base_url,
+                    "PAPER_TRADING": "true",
+                    "STRATEGIES_DIR": str(strategies_dir),
+                    "ALCHEMISER_LOCAL_CLOCK": trading_day.isoformat(),
+                    **options.env_overrides,
+                }
             router = LocalRouter(
                 model,
                 env_overrides=overrides,
@@ -140,15 +186,21 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
             with router.installed():
                 if options.before_run:
                     options.before_run(router)
-                if run_at is None:
-                    say(f"  {day} is not a trading day: firing the schedule anyway to show the orchestrator declines")
-                router.trigger_schedule(trading_day)
+                if options.paper:
+                    # real bars first (the evening refresh), then a manual run now: the real clock decides
+                    router.invoke("DataRefreshFunction", {"trigger": "local-paper"}, "invoke")
+                    router.enqueue("StrategyOrchestratorFunction", {"force": True, "date": day.isoformat()}, "manual")
+                else:
+                    if run_at is None:
+                        say(f"  {day} is not a trading day: the schedule fires anyway; the orchestrator declines")
+                    router.trigger_schedule(trading_day)
                 router.run_until_idle()
             events = _decode_all(router.published, model, clients)
             emails = _drain_emails(clients["sqs"], email_queue)
             orders = broker.all_orders()
             _write_outputs(day_dir, model, clients, emails, events)
-            summary = render_summary(events, _orchestrator_notes(router.deliveries))
+            notes = _orchestrator_notes(router.deliveries)
+            summary = render_summary(events, notes)
     finally:
         configure_logging("INFO", stream=sys.stdout)
         log_file.close()
@@ -157,7 +209,9 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
     say(summary)
     say("")
     say(f"Output: {day_dir} (summary.txt, email.txt, report.csv, logs.jsonl)")
-    return DayResult(day, day_dir, events, router.deliveries, emails, orders, summary, holiday=run_at is None)
+    return DayResult(
+        day, day_dir, events, router.deliveries, emails, orders, summary, holiday=run_at is None, notes=notes
+    )
 
 
 def _orchestrator_notes(deliveries: list[Delivery]) -> list[str]:
@@ -229,10 +283,11 @@ def _local_aws(options: DayOptions) -> Iterator[dict[str, str]]:
         try:
             tables = _state_dir(options) / "dynamodb"
             tables.mkdir(parents=True, exist_ok=True)
-            ddb = start_dynamodb_local(db_path=tables)
+            ddb = start_dynamodb_local(timeout=120.0, db_path=tables)
             env["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
-        except DynamoDBLocalUnavailable:
+        except DynamoDBLocalUnavailable as exc:
+            print(f"  DynamoDB Local unavailable ({exc}): tables in moto, not kept for a rerun", file=sys.stderr)
             ddb = None
     try:
         with mock_aws():

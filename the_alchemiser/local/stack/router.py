@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import random
+import sys
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -56,6 +57,12 @@ class LocalLambdaContext:
         return self.timeout_seconds * 1000
 
 
+class SimulatedCrash(BaseException):
+    """Raised inside a handler to simulate the Lambda process dying (timeout, out of memory): a
+    BaseException, so no handler code catches it; the router records a failed invocation and the
+    event source retries as AWS would (the SQS message becomes visible again)."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One handler invocation the router made, for progress output and tests."""
@@ -87,9 +94,11 @@ class LocalRouter:
         events = boto3._get_default_session().events
         events.register("before-parameter-build.events.PutEvents", self._capture_put_events, unique_id="alc-put")
         events.register("before-call.lambda.Invoke", self._capture_invoke, unique_id="alc-invoke")  # type: ignore[arg-type]
+        reset_warm_caches()
         try:
             yield self
         finally:
+            reset_warm_caches()
             events.unregister("before-parameter-build.events.PutEvents", unique_id="alc-put")
             events.unregister("before-call.lambda.Invoke", unique_id="alc-invoke")
 
@@ -162,6 +171,10 @@ class LocalRouter:
         raw = raw.replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
         self._pending.append((schedule.function, "schedule", json.loads(raw), None))
 
+    def enqueue(self, function: str, event: dict[str, Any], trigger: str) -> None:
+        """An asynchronous invocation by hand (an operator's manual run)."""
+        self._pending.append((function, trigger, event, None))
+
     def run_until_idle(self) -> list[Delivery]:
         """Deliver until nothing is left: pending invocations first, then visible queue messages."""
         start = len(self.deliveries)
@@ -233,7 +246,7 @@ class LocalRouter:
             try:
                 response = handler(event, LocalLambdaContext(spec.name, spec.timeout))
                 delivery = Delivery(function, trigger, detail_type, True, response=response)
-            except Exception as exc:
+            except (Exception, SimulatedCrash) as exc:
                 delivery = Delivery(function, trigger, detail_type, False, error=f"{type(exc).__name__}: {exc}")
         self.deliveries.append(delivery)
         if self.on_delivery:
@@ -283,6 +296,21 @@ def load_handler(spec: FunctionSpec) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     handler: Callable[..., Any] = getattr(module, attribute)
     return handler
+
+
+def reset_warm_caches() -> None:
+    """Forget what handlers built once per process (wiring caches: clients, clock, settings).
+
+    In AWS each function keeps one configuration for its life; locally one process hosts every function
+    for several runs (days, tests), so a run must not inherit the last run's endpoints or clock."""
+    for name, module in list(sys.modules.items()):
+        if not (name.startswith("the_alchemiser.") and name.endswith(".wiring")):
+            continue
+        for attribute in vars(module).values():
+            clear = getattr(attribute, "cache_clear", None)
+            if callable(clear) and getattr(attribute, "__module__", None) == name:
+                clear()
+    get_settings.cache_clear()
 
 
 def _failed_ids(response: Any) -> set[str]:

@@ -1,0 +1,187 @@
+"""End to end through the local stack: template.yaml's resources and routes, every handler, the local
+paper broker over HTTP through alpaca-py, DynamoDB Local when installed. Each test runs whole days."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from the_alchemiser.local.stack.day import PROJECT_ROOT, DayOptions, DayResult, run_trading_day
+from the_alchemiser.local.stack.router import LocalRouter, SimulatedCrash
+from the_alchemiser.local.template import load_template
+
+DAY = date(2026, 11, 20)  # a Friday, a regular session
+NEXT_DAY = date(2026, 11, 23)
+HOLIDAY = date(2026, 11, 26)  # Thanksgiving
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def run_day(output: Path, day: date = DAY, **changes: Any) -> DayResult:
+    return run_trading_day(DayOptions(day=day, output_dir=output, quiet=True, **changes))
+
+
+def filled(result: DayResult) -> dict[tuple[str, str], Decimal]:
+    """Net filled quantity per (symbol, side): what the day did to the account."""
+    totals: Counter[tuple[str, str]] = Counter()
+    for order in result.orders:
+        totals[(order["symbol"], order["side"])] += Decimal(order["filled_qty"])  # type: ignore[assignment]
+    return {key: Decimal(value) for key, value in totals.items() if value}
+
+
+def assert_no_duplicate_orders(result: DayResult) -> None:
+    ids = [order["client_order_id"] for order in result.orders]
+    assert len(ids) == len(set(ids)), "a client_order_id was used twice"
+    per_item = Counter((o["symbol"], o["side"]) for o in result.orders if Decimal(o["filled_qty"]) > 0)
+    assert per_item, "nothing was filled"
+
+
+@pytest.fixture(scope="module")
+def clean_day(tmp_path_factory: pytest.TempPathFactory) -> DayResult:
+    return run_day(tmp_path_factory.mktemp("clean"))
+
+
+def test_a_normal_day_trades_the_merged_portfolio_and_reports_it(clean_day: DayResult) -> None:
+    assert clean_day.outcome == "completed", clean_day.summary
+    kinds = [e.event_type for e in clean_day.events]
+    assert kinds.count("WorkflowStarted") == 1
+    assert kinds.count("PartialSignalGenerated") == 3  # one per strategy file
+    assert kinds.count("SignalGenerated") == kinds.count("RebalancePlanned") == 1
+    assert kinds.count("WorkflowCompleted") == 1 and "WorkflowFailed" not in kinds
+    assert_no_duplicate_orders(clean_day)
+    assert all(order["status"] in ("filled", "canceled") for order in clean_day.orders)
+    assert len(clean_day.emails) == 1 and "SUCCESS" in clean_day.emails[0]["subject"]
+    assert "[PAPER]" in clean_day.emails[0]["subject"]
+    report = (clean_day.output_dir / "report.csv").read_text()
+    assert "nuclear.clj" in report
+    assert "Merged portfolio" in clean_day.summary and "Execution: SUCCESS" in clean_day.summary
+    logs = [json.loads(line) for line in (clean_day.output_dir / "logs.jsonl").read_text().splitlines()]
+    assert logs and all("correlation_id" in line and "causation_id" in line for line in logs)
+
+
+def test_rerunning_the_same_day_changes_nothing_and_the_next_day_trades_the_difference(tmp_path: Path) -> None:
+    first = run_day(tmp_path)
+    assert first.outcome == "completed", first.summary
+    assert any((tmp_path / "state" / "dynamodb").iterdir()), "DynamoDB Local did not keep the tables (is Java there?)"
+    again = run_day(tmp_path)
+    assert again.outcome == "none" and not again.emails
+    assert len(again.orders) == len(first.orders), "a rerun placed orders"
+    assert any("already started" in note for note in again.notes), again.summary
+    following = run_day(tmp_path, NEXT_DAY)
+    assert following.outcome == "completed", following.summary
+    new_orders = following.orders[len(first.orders) :]
+    assert new_orders, "the next day placed nothing"
+    planned = next(e for e in following.events if e.event_type == "RebalancePlanned")
+    traded = {item.symbol for item in planned.rebalance_plan.items if item.action.value != "HOLD"}  # type: ignore[attr-defined]
+    assert {o["symbol"] for o in new_orders} <= traded
+
+
+def test_a_holiday_does_nothing_and_says_so(tmp_path: Path) -> None:
+    result = run_day(tmp_path, HOLIDAY)
+    assert result.holiday and result.outcome == "none"
+    assert not result.events and not result.orders and not result.emails
+    assert any("not a trading day" in note for note in result.notes), result.summary
+    logs = (result.output_dir / "logs.jsonl").read_text()
+    assert "holiday_or_weekend" in logs
+
+
+def test_a_malformed_strategy_fails_the_workflow_clearly_and_places_no_order(tmp_path: Path) -> None:
+    broken = '(defsymphony "broken" {:rebalance-frequency :daily}\n  (weight-equal [(asset "SPY") (asset ]))\n'
+    result = run_day(tmp_path, extra_strategy_files={"broken.clj": broken})
+    assert result.outcome == "failed", result.summary
+    assert not result.orders
+    failed = next(e for e in result.events if e.event_type == "WorkflowFailed")
+    text = failed.model_dump_json()
+    assert "broken.clj" in text and "broken.clj:2:" in text, text  # the file, line and column
+    assert len(result.emails) == 1 and "FAIL" in result.emails[0]["subject"].upper()
+
+
+def test_every_event_twice_and_out_of_order_gives_the_same_orders(tmp_path: Path, clean_day: DayResult) -> None:
+    result = run_day(tmp_path, duplicate_events=True, shuffle_seed=7)
+    assert result.outcome == "completed", result.summary
+    assert_no_duplicate_orders(result)
+    assert filled(result) == filled(clean_day)
+    assert len(result.emails) == 1
+
+
+@pytest.fixture
+def crash_execution_mid_plan(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """The execution Lambda's process dies right after its third order reaches the broker (once)."""
+    from the_alchemiser.shared.broker.alpaca_adapter import AlpacaBroker
+
+    calls = {"placed": 0, "crashes": 0}
+    original = AlpacaBroker.place_order
+
+    def place_then_maybe_crash(self: AlpacaBroker, *args: Any, **kwargs: Any) -> Any:
+        order = original(self, *args, **kwargs)
+        calls["placed"] += 1
+        if calls["placed"] == 3 and not calls["crashes"]:
+            calls["crashes"] += 1
+            raise SimulatedCrash("execution process killed after its third order")
+        return order
+
+    monkeypatch.setattr(AlpacaBroker, "place_order", place_then_maybe_crash)
+    return calls
+
+
+def test_execution_crashing_mid_plan_is_completed_by_redelivery_without_a_duplicate(
+    tmp_path: Path, clean_day: DayResult, crash_execution_mid_plan: dict[str, int]
+) -> None:
+    result = run_day(tmp_path)
+    assert crash_execution_mid_plan["crashes"] == 1
+    executions = [d for d in result.deliveries if d.function == "ExecutionFunction"]
+    assert [d.ok for d in executions] == [False, True], executions  # crashed, then the redelivery finished
+    assert result.outcome == "completed", result.summary
+    assert_no_duplicate_orders(result)
+    assert filled(result) == filled(clean_day)
+
+
+def test_a_broker_failing_for_a_while_still_finishes_without_a_duplicate(tmp_path: Path, clean_day: DayResult) -> None:
+    faults = [
+        {"status": 429, "count": 4, "path": "/v2/orders", "method": "POST"},
+        {"status": 500, "count": 2, "path": "/v2/orders", "method": "POST", "when": "after"},  # placed, reply lost
+        {"status": 503, "count": 2, "path": "/v2/account"},
+    ]
+    result = run_day(tmp_path, broker_faults=faults)
+    assert result.outcome == "completed", result.summary
+    assert_no_duplicate_orders(result)
+    assert filled(result) == filled(clean_day)
+
+
+def test_a_template_whose_rule_no_longer_matches_breaks_the_day(tmp_path: Path) -> None:
+    """The local router follows template.yaml: edit a rule's pattern and the workflow stops there."""
+    template = load_template(PROJECT_ROOT / "template.yaml")
+    edited = 0
+    for resource in template["Resources"].values():
+        pattern = resource.get("Properties", {}).get("EventPattern", {})
+        if pattern.get("detail-type") == ["SignalGenerated"]:
+            pattern["detail-type"] = ["SignalGeneratedTypo"]
+            edited += 1
+    assert edited == 1, "the template routes SignalGenerated by one rule"
+    broken = tmp_path / "template.yaml"
+    broken.write_text(json.dumps(template))  # JSON is YAML: the long-form template loads the same way
+    result = run_day(tmp_path / "out", template=broken)
+    kinds = [e.event_type for e in result.events]
+    assert "SignalGenerated" in kinds and "RebalancePlanned" not in kinds
+    assert result.outcome != "completed" and not result.orders
+
+
+def test_the_router_is_what_delivers(tmp_path: Path) -> None:
+    """A guard for the tests above: without the template's schedule the stack does nothing at all."""
+    seen: list[LocalRouter] = []
+    result = run_day(tmp_path, strategies=["nuclear.clj"], before_run=seen.append)
+    assert seen and result.outcome == "completed"
+    assert {d.function for d in result.deliveries} >= {
+        "StrategyOrchestratorFunction",
+        "StrategyFunction",
+        "StrategyAggregatorFunction",
+        "PortfolioFunction",
+        "ExecutionFunction",
+        "NotificationsFunction",
+    }
