@@ -70,10 +70,10 @@ validate: install  ## cfn-lint and sam validate --lint over template.yaml (offli
 build: install  ## sam build: the functions and SharedCodeLayer (cp312 manylinux wheels; no local python3.12)
 	SAM_CLI_TELEMETRY=0 UV="$(UV)" $(SAM) build --template template.yaml --parallel
 
-deploy-dev: install  ## tag v<version>-beta.<n>, build, deploy the dev stack
+deploy-dev: install  ## build, tag v<version>-beta.<n>, deploy the dev stack
 	$(DEPLOY) deploy-dev
 
-deploy-prod: install  ## confirm, tag v<version>, build, deploy the prod stack (CONFIRM=v<version> skips the prompt)
+deploy-prod: install  ## confirm, build, tag v<version>, deploy the prod stack (CONFIRM=v<version> skips the prompt)
 	$(DEPLOY) deploy-prod
 
 # The first line is expanded even under `make -n`, so a dry run of make shows the stack name and tags.
