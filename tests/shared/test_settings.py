@@ -48,3 +48,19 @@ def test_garbage_boolean_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAPER_TRADING", "perhaps")
     with pytest.raises(ValueError):
         Settings()
+
+
+def test_the_clock_is_the_system_clock_unless_the_local_stack_sets_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from the_alchemiser.shared.calendar import FixedClock, SystemClock
+
+    monkeypatch.delenv("ALCHEMISER_LOCAL_CLOCK", raising=False)
+    assert isinstance(Settings().clock(), SystemClock)
+    monkeypatch.setenv("ALCHEMISER_LOCAL_CLOCK", "2026-11-20T15:30:00-05:00")
+    clock = Settings().clock()
+    assert isinstance(clock, FixedClock)
+    assert clock.now() == datetime(2026, 11, 20, 20, 30, tzinfo=UTC)
+    monkeypatch.setenv("ALCHEMISER_LOCAL_CLOCK", "2026-11-20T15:30:00")
+    with pytest.raises(ValueError, match="time zone"):
+        Settings().clock()
