@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.coordinator_v2.conftest import (
     REGULAR_DAY,
@@ -19,6 +22,8 @@ from tests.coordinator_v2.conftest import (
     build_rig,
     write_strategies,
 )
+from tests.fixtures.aws import unique_name
+from the_alchemiser.aggregator_v2.service import Action, SignalAggregator
 from the_alchemiser.coordinator_v2.allocations import AllocationConfigError, load_allocations
 from the_alchemiser.coordinator_v2.lambda_handler import handle
 from the_alchemiser.coordinator_v2.ports import WorkerInvokeError, WorkerInvoker
@@ -28,7 +33,15 @@ from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
 from the_alchemiser.shared.events import WorkflowFailed, WorkflowStarted
 from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.schemas import StrategyWorkerRequest
-from the_alchemiser.shared.sessions import SessionDeadline, SessionStatus, workflow_lock_key
+from the_alchemiser.shared.sessions import (
+    AggregationSession,
+    AggregationSessionRepository,
+    SessionDeadline,
+    SessionExistsError,
+    SessionStatus,
+    create_sessions_table,
+    workflow_lock_key,
+)
 
 THANKSGIVING = date(2026, 11, 26)
 BLACK_FRIDAY = date(2026, 11, 27)  # closes 13:00
@@ -261,3 +274,166 @@ def test_trigger_parsing() -> None:
 def test_lock_key_layout() -> None:
     assert workflow_lock_key("prod", REGULAR_DAY) == "WORKFLOW#prod#2026-11-20"
     assert nyse_calendar().is_early_close(BLACK_FRIDAY)
+
+
+class ThrottledOnce:
+    """The real repository, but DynamoDB throttles the first start_workflow (the transaction is not applied)."""
+
+    def __init__(self, inner: AggregationSessionRepository) -> None:
+        self.inner = inner
+        self.throttled = False
+
+    def start_workflow(self, session: AggregationSession, *, force: bool = False) -> bool:
+        if not self.throttled:
+            self.throttled = True
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                "TransactWriteItems",
+            )
+        return self.inner.start_workflow(session, force=force)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_failed_session_write_raises_leaves_nothing_locked_and_the_retry_starts_the_day(
+    moto_aws: None, dynamodb_local_client: Any, tmp_path: Path
+) -> None:
+    rig = build_rig(dynamodb_local_client, write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
+    rig.orchestrator._sessions = ThrottledOnce(rig.sessions)  # type: ignore[assignment]
+    with pytest.raises(ClientError, match="slow down"):
+        rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-1"))  # Lambda retries the trigger
+    assert rig.invokes == [] and rig.publisher.events == []
+    assert rig.dynamodb.scan(TableName=rig.table)["Items"] == []
+
+    retried = rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-1"))
+    assert retried.status is OrchestrationStatus.STARTED and len(rig.invokes) == 3
+
+    # both attempts scheduled a deadline; the one for the session never written ends nothing
+    aggregator = SignalAggregator(sessions=rig.sessions, publisher=rig.publisher, clock=rig.clock)
+    messages = rig.deadline_messages(wait_seconds=5)
+    while len(messages) < 2:
+        messages += rig.deadline_messages(wait_seconds=2)
+    outcomes = {
+        d.session_id: aggregator.handle_deadline(d).action
+        for d in (SessionDeadline.model_validate_json(m["Body"]) for m in messages)
+    }
+    assert sorted(outcomes.values()) == [Action.FAILED, Action.IGNORED]
+    assert outcomes[retried.session_id or ""] is Action.FAILED  # no worker answered in this test
+    [failed] = [e for e in rig.publisher.events if isinstance(e, WorkflowFailed)]
+    assert failed.correlation_id == retried.correlation_id
+
+
+class LambdaKilled(BaseException):
+    """The process dies mid-invocation (timeout, out of memory): no except clause runs."""
+
+
+def test_a_crash_right_after_the_session_is_written_still_ends_the_day_at_the_deadline(
+    moto_aws: None, dynamodb_local_client: Any, tmp_path: Path
+) -> None:
+    rig = build_rig(dynamodb_local_client, write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
+
+    class DiesOnSecondInvoke:
+        def __init__(self, inner: WorkerInvoker) -> None:
+            self.inner, self.calls = inner, 0
+
+        def invoke(self, request: StrategyWorkerRequest) -> None:
+            self.calls += 1
+            if self.calls == 2:
+                raise LambdaKilled
+            self.inner.invoke(request)
+
+    rig.orchestrator._invoker = DiesOnSecondInvoke(rig.orchestrator._invoker)
+    with pytest.raises(LambdaKilled):
+        rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-1"))
+    # the async retry of the trigger finds the day taken: a no-op, so only the deadline can end it
+    assert rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-1")).status is (
+        OrchestrationStatus.ALREADY_STARTED
+    )
+    [started] = [e for e in rig.publisher.events if isinstance(e, WorkflowStarted)]
+
+    aggregator = SignalAggregator(sessions=rig.sessions, publisher=rig.publisher, clock=rig.clock)
+    deadlines = [SessionDeadline.model_validate_json(m["Body"]) for m in rig.deadline_messages(wait_seconds=5)]
+    while len(deadlines) < 2:  # the retry scheduled one too, for a session it never wrote
+        deadlines += [SessionDeadline.model_validate_json(m["Body"]) for m in rig.deadline_messages(wait_seconds=2)]
+    actions = {d.session_id: aggregator.handle_deadline(d) for d in deadlines}
+    ended = actions[started.session_id]
+    assert ended.action is Action.FAILED and ended.missing == ["alpha.clj", "beta.clj", "gamma.clj"]
+    [failed] = [e for e in rig.publisher.events if isinstance(e, WorkflowFailed)]
+    assert failed.correlation_id == started.correlation_id
+    assert failed.error_details["missing_strategies"] == ["alpha.clj", "beta.clj", "gamma.clj"]
+
+
+def test_concurrent_triggers_start_exactly_one_workflow(rig: OrchestratorRig) -> None:
+    barrier = threading.Barrier(4)
+    results: list[OrchestrationStatus] = []
+
+    def trigger() -> None:
+        barrier.wait()
+        results.append(rig.orchestrator.run(OrchestratorTrigger()).status)
+
+    threads = [threading.Thread(target=trigger) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == sorted([OrchestrationStatus.STARTED] + [OrchestrationStatus.ALREADY_STARTED] * 3)
+    assert len(rig.invokes) == 3
+    assert len([e for e in rig.publisher.events if isinstance(e, WorkflowStarted)]) == 1
+
+
+def test_the_lock_and_the_session_are_written_together_or_not_at_all(
+    dynamodb_local_client: Any,
+) -> None:
+    table = unique_name("sessions")
+    create_sessions_table(dynamodb_local_client, table)
+    repo = AggregationSessionRepository(dynamodb_local_client, table)
+
+    def session_for(day: date) -> AggregationSession:
+        now = at(day, 15, 30)
+        return AggregationSession(
+            session_id=str(uuid.uuid4()),
+            correlation_id=str(uuid.uuid4()),
+            causation_id=str(uuid.uuid4()),
+            stage=STAGE,
+            trading_date=day,
+            as_of=day - timedelta(days=1),
+            allocations={"alpha.clj": Decimal(1)},
+            deadline=now + timedelta(minutes=10),
+            created_at=now,
+        )
+
+    days = [date(2026, 11, d) for d in (16, 17, 18, 19, 20)]
+    for day in days:  # racing writers per day: one wins, the losers leave no session behind
+        contenders = [session_for(day) for _ in range(4)]
+        won: list[AggregationSession] = []
+        barrier = threading.Barrier(len(contenders))
+
+        def write(
+            s: AggregationSession, barrier: threading.Barrier = barrier, won: list[AggregationSession] = won
+        ) -> None:
+            barrier.wait()
+            if repo.start_workflow(s):
+                won.append(s)
+
+        threads = [threading.Thread(target=write, args=(s,)) for s in contenders]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        [winner] = won
+        assert repo.workflow_holder(STAGE, day) == {
+            "session_id": winner.session_id,
+            "correlation_id": winner.correlation_id,
+            "claimed_at": winner.created_at.isoformat(),
+        }
+        assert [repo.get_session(s.session_id) is not None for s in contenders] == [s is winner for s in contenders]
+
+    forced = session_for(days[0])
+    assert repo.start_workflow(forced, force=True)  # an operator's rerun takes the lock over
+    holder = repo.workflow_holder(STAGE, days[0])
+    assert holder is not None and holder["session_id"] == forced.session_id
+    with pytest.raises(SessionExistsError):
+        repo.start_workflow(forced, force=True)  # the same session twice is a bug, not a rerun
+    items = dynamodb_local_client.scan(TableName=table)["Items"]
+    assert sorted(i["sk"]["S"] for i in items) == ["LOCK"] * 5 + ["META"] * 6

@@ -136,8 +136,10 @@ class SignalAggregator:
         with workflow_context(message.correlation_id, message.causation_id, session_id=message.session_id):
             session = self._sessions.get_session(message.session_id)
             if session is None:
-                log.error("deadline for an unknown session: nothing to end")
-                return AggregationOutcome(Action.IGNORED, message.session_id, None, "unknown session")
+                # the orchestrator schedules the deadline before it writes the session: a trigger that found
+                # the day already started, or whose write failed (and was retried), leaves such a message
+                log.warning("deadline for a session that was never created: nothing to end")
+                return AggregationOutcome(Action.IGNORED, message.session_id, None, "session never created")
             if session.status is not SessionStatus.OPEN:
                 return self._already_decided(session, "deadline")
             decided = self._settle(session, cause=session.causation_id)

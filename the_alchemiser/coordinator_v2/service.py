@@ -138,25 +138,6 @@ class StrategyOrchestrator:
             return OrchestrationOutcome(OrchestrationStatus.FAILED, trading_date, str(exc), correlation_id)
 
         session_id = str(uuid.uuid4())
-        if not self._sessions.claim_workflow(
-            stage,
-            trading_date,
-            session_id=session_id,
-            correlation_id=correlation_id,
-            claimed_at=now,
-            force=trigger.force,
-        ):
-            holder = self._sessions.workflow_holder(stage, trading_date) or {}
-            log.info("workflow already started for this trading day: nothing to do", holder=holder)
-            detail = f"workflow for {stage} {trading_date} already started (correlation {holder.get('correlation_id')})"
-            return OrchestrationOutcome(
-                OrchestrationStatus.ALREADY_STARTED,
-                trading_date,
-                detail,
-                holder.get("correlation_id"),
-                holder.get("session_id"),
-            )
-
         deadline = now + self._config.deadline
         as_of = self._calendar.previous_trading_day(trading_date)  # completed bars only
         started = WorkflowStarted(
@@ -182,17 +163,33 @@ class StrategyOrchestrator:
             deadline=deadline,
             created_at=now,
         )
-        try:
-            self._sessions.create_session(session)
-            self._deadlines.schedule(
-                SessionDeadline(
-                    session_id=session_id,
-                    correlation_id=correlation_id,
-                    causation_id=started.event_id,
-                    deadline=deadline,
-                ),
-                delay_seconds=min(MAX_SQS_DELAY_SECONDS, math.ceil(self._config.deadline.total_seconds())),
+        # The deadline is scheduled before anything is claimed: whatever happens after this line (a crash,
+        # a timeout), a session that exists always has its deadline coming. If the session is never
+        # created (the day is already taken, or the write fails and the trigger is retried), the message
+        # later finds no session and ends nothing.
+        self._deadlines.schedule(
+            SessionDeadline(
+                session_id=session_id,
+                correlation_id=correlation_id,
+                causation_id=started.event_id,
+                deadline=deadline,
+            ),
+            delay_seconds=min(MAX_SQS_DELAY_SECONDS, math.ceil(self._config.deadline.total_seconds())),
+        )
+        # lock and session in one transaction; anything but "already taken" raises, so the trigger is retried
+        if not self._sessions.start_workflow(session, force=trigger.force):
+            holder = self._sessions.workflow_holder(stage, trading_date) or {}
+            log.info("workflow already started for this trading day: nothing to do", holder=holder)
+            detail = f"workflow for {stage} {trading_date} already started (correlation {holder.get('correlation_id')})"
+            return OrchestrationOutcome(
+                OrchestrationStatus.ALREADY_STARTED,
+                trading_date,
+                detail,
+                holder.get("correlation_id"),
+                holder.get("session_id"),
             )
+
+        try:
             self._publisher.publish(started)
             self._fan_out(session, started, allocations)
         except Exception as exc:

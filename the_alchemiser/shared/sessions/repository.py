@@ -1,7 +1,8 @@
 """The aggregation-session table on DynamoDB: every step that must happen once is a conditional write.
 
 Layout (docs/decisions.md): session `pk=SESSION#<id>, sk=META`; partials `pk=SESSION#<id>,
-sk=PARTIAL#<dsl_file>`; the workflow lock `pk=WORKFLOW#<stage>#<date>, sk=LOCK`."""
+sk=PARTIAL#<dsl_file>`; the workflow lock `pk=WORKFLOW#<stage>#<date>, sk=LOCK` (written together with
+its session by `start_workflow`)."""
 
 from __future__ import annotations
 
@@ -57,34 +58,42 @@ class AggregationSessionRepository:
 
     # -- workflow lock -------------------------------------------------------------------------
 
-    def claim_workflow(
-        self,
-        stage: str,
-        trading_date: date,
-        *,
-        session_id: str,
-        correlation_id: str,
-        claimed_at: datetime,
-        force: bool = False,
-    ) -> bool:
-        """Take the one-workflow-per-day-and-stage lock. False when it is already held (unless forced,
-        which overwrites it: an operator asked for a rerun)."""
-        item = {
-            "pk": {"S": workflow_lock_key(stage, trading_date)},
-            "sk": {"S": LOCK},
-            "session_id": {"S": session_id},
-            "correlation_id": {"S": correlation_id},
-            "claimed_at": {"S": claimed_at.isoformat()},
-            "forced": {"BOOL": force},
+    def start_workflow(self, session: AggregationSession, *, force: bool = False) -> bool:
+        """Take the day's lock and create the session in one transaction, so neither exists without the
+        other. False when the lock is already held (unless forced: an operator's rerun overwrites it)."""
+        lock: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {
+                "pk": {"S": workflow_lock_key(session.stage, session.trading_date)},
+                "sk": {"S": LOCK},
+                "session_id": {"S": session.session_id},
+                "correlation_id": {"S": session.correlation_id},
+                "claimed_at": {"S": session.created_at.isoformat()},
+                "forced": {"BOOL": force},
+            },
         }
-        kwargs: dict[str, Any] = {"TableName": self._table, "Item": item}
         if not force:
-            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
+            lock["ConditionExpression"] = "attribute_not_exists(pk)"
+        meta = {
+            "TableName": self._table,
+            "Item": {
+                "pk": {"S": session_key(session.session_id)},
+                "sk": {"S": META},
+                "status": {"S": session.status.value},
+                "body": {"S": session.model_dump_json()},
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
         try:
-            self._db.put_item(**kwargs)
+            self._db.transact_write_items(TransactItems=[{"Put": lock}, {"Put": meta}])
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons[:1] == ["ConditionalCheckFailed"]:
                 return False
+            if reasons[1:2] == ["ConditionalCheckFailed"]:
+                raise SessionExistsError(f"session {session.session_id} already exists") from exc
             raise
         return True
 
