@@ -35,6 +35,9 @@ BARS_PATH = "/stocks/bars"
 PAGE_LIMIT = 10_000  # Alpaca's maximum bars per page
 DEFAULT_REQUESTS_PER_MINUTE = 150  # below Alpaca's 200/min per account: the trading functions share it
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# The consolidated tape (official closes, full volume). Without `feed` Alpaca answers a free account from
+# IEX alone; SIP history older than 15 minutes is open to every plan, and the refresh runs after the close.
+DEFAULT_FEED = "sip"
 
 
 class RateLimiter:
@@ -86,7 +89,7 @@ class AlpacaBarsSource:
         secret_key: str,
         *,
         data_url: str | None = None,
-        feed: str | None = None,
+        feed: str | None = DEFAULT_FEED,
         rate_limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         page_limit: int = PAGE_LIMIT,
