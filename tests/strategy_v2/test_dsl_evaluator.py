@@ -15,7 +15,6 @@ from the_alchemiser.strategy_v2.dsl import (
     StrategyResult,
     evaluate_range,
     evaluate_strategy,
-    load_strategy,
     parse_strategy,
 )
 from the_alchemiser.strategy_v2.dsl.evaluator import Evaluator
@@ -260,7 +259,7 @@ def test_trace_records_values_margins_and_near_ties() -> None:
 
 
 def test_range_equals_day_by_day_evaluation() -> None:
-    strategy = load_strategy(
+    strategy = parse_strategy(
         '(defsymphony "R" {} (weight-equal ['
         ' (if (> (rsi "A" {:window 5}) 50) [(asset "A")] [(asset "B")])'
         " (filter (moving-average-return {:window 3}) (select-top 1)"
@@ -279,7 +278,7 @@ def test_range_equals_day_by_day_evaluation() -> None:
 
 
 def test_range_with_undefined_days_is_an_error() -> None:
-    strategy = load_strategy('(defsymphony "R" {} (if (> (rsi "A" {:window 10}) 50) [(asset "A")] [(asset "B")]))')
+    strategy = parse_strategy('(defsymphony "R" {} (if (> (rsi "A" {:window 10}) 50) [(asset "A")] [(asset "B")]))')
     bars = flat("A", "B", days=30)
     with pytest.raises(DslEvaluationError, match=r"rsi\(10\) of A needs 11 closes .*10 day"):
         evaluate_range(strategy, bars, date(2024, 1, 1), END)

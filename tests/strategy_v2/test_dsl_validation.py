@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from the_alchemiser.strategy_v2.dsl import DslValidationError, load_strategy, parse_strategy
+from the_alchemiser.strategy_v2.dsl import DslParseError, DslValidationError, load_strategy, parse_strategy
 from the_alchemiser.strategy_v2.dsl import nodes as n
 
 
@@ -109,11 +109,19 @@ def test_identical_subtrees_are_one_node() -> None:
     assert strategy.distinct_nodes < strategy.node_count
 
 
-def test_load_strategy_from_path_and_text(tmp_path: Path) -> None:
-    path = tmp_path / "s.clj"
+def test_load_strategy_from_a_path(tmp_path: Path) -> None:
+    path = tmp_path / "s (copy).clj"  # a path, even one with a parenthesis, is never taken for text
     path.write_text(symphony('(asset "A")'))
     assert load_strategy(path).file == str(path)
     assert load_strategy(str(path)).name == "S"
-    assert load_strategy(symphony('(asset "A")')).file is None
+    assert parse_strategy(symphony('(asset "A")')).file is None
     with pytest.raises(DslValidationError, match="cannot read"):
         load_strategy(tmp_path / "missing.clj")
+    with pytest.raises(DslValidationError, match="cannot read"):
+        load_strategy(tmp_path)
+    (tmp_path / "latin1.clj").write_bytes(b'(defsymphony "caf\xe9" {} (asset "A"))')
+    with pytest.raises(DslValidationError, match="not UTF-8"):
+        load_strategy(tmp_path / "latin1.clj")
+    with pytest.raises(DslParseError, match=r"\(copy\)\.clj:1:1: "):
+        path.write_text("(defsymphony")
+        load_strategy(path)

@@ -26,6 +26,8 @@ DUST = 1e-12
 
 @dataclass(frozen=True)
 class StrategyResult:
+    """One day's answer: weights summing to 1 (zero weights left out) and why (trace)."""
+
     name: str
     as_of: date  # the evaluation day actually used (last bar date on or before the requested day)
     weights: dict[str, float]

@@ -91,7 +91,8 @@ class Evaluator:
         self.size = len(market)
         self.reasons: list[str] = ["ok"]
         self._codes: dict[str, int] = {}
-        self._memo: dict[int, Any] = {}  # id(node) -> Weights | Values (nodes stay alive via the tree)
+        self._memo: dict[int, Values] = {}  # id(node) -> Values (nodes stay alive via the tree)
+        self._allocations: dict[int, Weights] = {}  # id(node) -> Weights
         self._series: dict[tuple[str, n.IndicatorSpec], Values] = {}
         self._decisions: dict[int, tuple[Array, Array, Array]] = {}  # filter / inverse-volatility
         self._returns: dict[tuple[str, ...], Array] = {}
@@ -174,7 +175,7 @@ class Evaluator:
 
     # ---- conditions and expressions ----
     def value(self, node: n.Expr) -> Values:
-        found: Values | None = self._memo.get(id(node))
+        found = self._memo.get(id(node))
         if found is None:
             if isinstance(node, n.Constant):
                 found = Values(np.full(self.size, node.value), self._zeros)
@@ -184,7 +185,7 @@ class Evaluator:
         return found
 
     def truth(self, node: n.Condition) -> Values:
-        found: Values | None = self._memo.get(id(node))
+        found = self._memo.get(id(node))
         if found is None:
             found = self._memo[id(node)] = self._truth(node)
         return found
@@ -225,15 +226,14 @@ class Evaluator:
 
     # ---- allocations ----
     def allocation(self, node: n.Allocation) -> Weights:
-        found: Weights | None = self._memo.get(id(node))
+        found = self._allocations.get(id(node))
         if found is None:
-            found = self._memo[id(node)] = self._allocation(node)
+            found = self._allocations[id(node)] = self._allocation(node)
         return found
 
     def computed_allocation(self, node: n.Allocation) -> Weights | None:
         """The node's whole-axis allocation if it has already been evaluated, else None."""
-        found = self._memo.get(id(node))
-        return found if isinstance(found, Weights) else None
+        return self._allocations.get(id(node)) if self._allocations else None
 
     def _allocation(self, node: n.Allocation) -> Weights:
         if isinstance(node, n.Asset):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -21,7 +21,7 @@ class Market:
     them), the index of its last bar on or before each calendar day, and its daily returns on the
     calendar with the close carried forward over days it lacks (synthetic series use them)."""
 
-    def __init__(self, bars: Mapping[str, pd.DataFrame], symbols: frozenset[str], end: date | None = None) -> None:
+    def __init__(self, bars: Mapping[str, pd.DataFrame], symbols: Collection[str], end: date | None = None) -> None:
         missing = sorted(s for s in symbols if s not in bars or bars[s] is None or len(bars[s]) == 0)
         if missing:
             raise MissingMarketDataError(missing)
@@ -30,7 +30,10 @@ class Market:
         self.own_closes: dict[str, Array] = {}
         for symbol in sorted(symbols):
             frame = bars[symbol]
-            dates = pd.DatetimeIndex(frame.index).values.astype("datetime64[D]")
+            index = frame.index
+            if not isinstance(index, pd.DatetimeIndex) or index.tz is not None:
+                index = pd.DatetimeIndex(index)
+            dates = index.values.astype("datetime64[D]")
             closes = frame["close"].to_numpy(dtype=float)
             if limit is not None:
                 keep = dates <= limit
@@ -42,7 +45,11 @@ class Market:
         non_empty = [d for d in self.own_dates.values() if len(d)]
         if not non_empty:
             raise DslEvaluationError(f"no bars on or before {end}" if end else "no bars at all")
-        self.dates: Array = np.unique(np.concatenate(non_empty))
+        first = non_empty[0]
+        if all(len(d) == len(first) and np.array_equal(d, first) for d in non_empty):
+            self.dates: Array = first  # the usual case: every symbol trades on the same days
+        else:
+            self.dates = np.unique(np.concatenate(non_empty))
         self._position: dict[str, Array] = {}
         self._returns: dict[str, Array] = {}
 

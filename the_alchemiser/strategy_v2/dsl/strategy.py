@@ -3,6 +3,7 @@ longest lookback, rebalance threshold)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ from the_alchemiser.strategy_v2.dsl.reader import Source, read
 
 @dataclass(frozen=True, eq=False)
 class Strategy:
+    """A parsed, validated strategy. `universe` is every ticker it mentions (traded or indicator-only):
+    the symbols whose bars an evaluation needs. `max_lookback` is the most daily closes any node needs
+    before it is defined (assuming all series start together). Identical subtrees are one node."""
+
     name: str
     file: str | None
     root: n.Allocation
@@ -73,21 +78,23 @@ def lookbacks(root: n.Node) -> dict[int, int]:
     return need
 
 
-def load_strategy(source: str | Path) -> Strategy:
-    """Parse and validate a strategy from a path or from its text (text is anything containing '(')."""
-    if isinstance(source, Path) or "(" not in source:
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise DslValidationError(f"cannot read strategy file: {exc.strerror or exc}", file=str(path)) from exc
-        except UnicodeDecodeError as exc:
-            raise DslValidationError(f"strategy file is not UTF-8 text: {exc.reason}", file=str(path)) from exc
-        return parse_strategy(text, file=str(path))
-    return parse_strategy(source)
+def load_strategy(path: str | os.PathLike[str]) -> Strategy:
+    """Read, parse and validate the strategy file at `path` (nothing is evaluated, no data is read).
+
+    Raises DslParseError (malformed text, with file:line:col) or DslValidationError (unknown operator,
+    bad arguments, or a file that cannot be read as UTF-8 text); both are DslError."""
+    file = os.fspath(path)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DslValidationError(f"cannot read strategy file: {exc.strerror or exc}", file=file) from exc
+    except UnicodeDecodeError as exc:
+        raise DslValidationError(f"strategy file is not UTF-8 text: {exc.reason}", file=file) from exc
+    return parse_strategy(text, file=file)
 
 
 def parse_strategy(text: str, file: str | None = None) -> Strategy:
+    """Parse and validate strategy text; `file` only names the source in errors and in the result."""
     src = Source(text, file)
     definition = build(read(src), src)
     order = distinct_nodes(definition.root)
