@@ -1,9 +1,12 @@
 """Notifications test fixtures: the Powertools idempotency table on the real DynamoDB Local,
-and moto for SNS/S3."""
+and moto for SNS/S3/SQS
+(emails are counted where a subscriber gets them: an SQS queue subscribed to the topic)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -39,9 +42,52 @@ def powertools_once(dynamodb_local_client: Any, idempotency_table: str) -> Power
 
 @pytest.fixture
 def moto_aws() -> Iterator[None]:
-    """moto for SNS and S3; DynamoDB Local (a localhost endpoint) passes through untouched."""
+    """moto for SNS, SQS and S3; DynamoDB Local (a localhost endpoint) passes through untouched."""
     with mock_aws():
         yield
+
+
+@dataclass(frozen=True)
+class DeliveredEmail:
+    message_id: str
+    subject: str | None
+    body: str
+    attributes: dict[str, str]
+
+
+class SnsInbox:
+    """An SQS queue subscribed to the notifications topic: what an email subscriber would receive.
+
+    `delivered()` drains the queue into a running list, so repeated calls count every delivery once."""
+
+    def __init__(self, topic_arn: str) -> None:
+        self.topic_arn = topic_arn
+        self._sqs = boto3.client("sqs", region_name=REGION)
+        self._queue_url = self._sqs.create_queue(QueueName=unique_name("email-subscriber"))["QueueUrl"]
+        queue_arn = self._sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        boto3.client("sns", region_name=REGION).subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        self._delivered: list[DeliveredEmail] = []
+
+    def delivered(self) -> list[DeliveredEmail]:
+        while True:
+            batch = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return list(self._delivered)
+            for message in batch:
+                envelope = json.loads(message["Body"])  # SNS's JSON envelope (raw delivery off)
+                self._delivered.append(
+                    DeliveredEmail(
+                        message_id=envelope["MessageId"],
+                        subject=envelope.get("Subject"),
+                        body=envelope["Message"],
+                        attributes={
+                            name: value["Value"] for name, value in envelope.get("MessageAttributes", {}).items()
+                        },
+                    )
+                )
+                self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @pytest.fixture
@@ -51,10 +97,6 @@ def sns_topic(moto_aws: None) -> str:
     return arn
 
 
-def sns_sent(topic_arn: str) -> list[tuple[str, str, str | None]]:
-    """(message id, body, subject) of every publish moto's SNS backend accepted on the topic."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.sns.models import sns_backends
-
-    topic = sns_backends[DEFAULT_ACCOUNT_ID][REGION].topics[topic_arn]
-    return [(entry[0], entry[1], entry[2]) for entry in topic.sent_notifications]
+@pytest.fixture
+def sns_inbox(sns_topic: str) -> SnsInbox:
+    return SnsInbox(sns_topic)

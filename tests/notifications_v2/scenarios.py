@@ -149,6 +149,8 @@ def portfolio() -> ConsolidatedPortfolio:
     return ConsolidatedPortfolio.merge(signals)
 
 
+# the planner's label for a holding no strategy targets any more (sold completely)
+UNTARGETED = {"UNATTRIBUTED": D(1)}
 SPY_ATTRIBUTION = {"nuclear.clj": D("0.3") / D("0.45"), "tecl.clj": D("0.15") / D("0.45")}
 
 
@@ -229,6 +231,24 @@ def _execution(correlation_id: str, trades: list[Trade], status: ExecutionStatus
     )
 
 
+def _summary(result: ExecutionResult) -> dict[str, object]:
+    """WorkflowCompleted.summary as execution_v2 writes it."""
+    return {
+        "status": result.status.value,
+        "orders_placed": result.orders_placed,
+        "orders_succeeded": result.orders_succeeded,
+        "total_buy_value": str(result.total_buy_value),
+        "total_sell_value": str(result.total_sell_value),
+        "not_filled": {r.symbol: r.error or r.outcome.value for r in result.orders if r.outcome != OrderOutcome.FILLED},
+    }
+
+
+def _execution_failure_details(result: ExecutionResult) -> dict[str, object]:
+    """WorkflowFailed.error_details as execution_v2 writes them when nothing was filled."""
+    failures = {r.symbol: r.error or r.outcome.value for r in result.orders if r.outcome != OrderOutcome.FILLED}
+    return {"status": result.status.value, "orders": failures, "plan_id": result.plan_id}
+
+
 def _ledger_for(correlation_id: str, trades: list[Trade]) -> list[LedgerOrder]:
     orders: list[LedgerOrder] = []
     for index, trade in enumerate(trades):
@@ -249,7 +269,16 @@ def _base(correlation_id: str, source_module: str, component: str) -> dict[str, 
 
 def success_trades() -> list[Trade]:
     return [
-        Trade("BIL", "sell", OrderOutcome.FILLED, D(30), (filled("30", "91.50"),), D("91.49"), D("91.51")),
+        Trade(
+            "BIL",
+            "sell",
+            OrderOutcome.FILLED,
+            D(30),
+            (filled("30", "91.50"),),
+            D("91.49"),
+            D("91.51"),
+            UNTARGETED,
+        ),
         Trade(
             "TLT", "sell", OrderOutcome.FILLED, D(5), (filled("5", "92.10"),), D("92.08"), D("92.14"), {"klm.clj": D(1)}
         ),
@@ -289,31 +318,35 @@ def success_trades() -> list[Trade]:
 def success_day() -> Scenario:
     cid = "corr-success-2026-11-24"
     trades = success_trades()
+    result = _execution(cid, trades, ExecutionStatus.SUCCESS, [])
     event = WorkflowCompleted(
         **_base(cid, "execution_v2", "ExecutionService"),
         success=True,
-        summary={"orders_placed": 5, "orders_succeeded": 5},
+        summary=_summary(result),
         trading_date=TRADING_DATE,
-        execution_data=_execution(cid, trades, ExecutionStatus.SUCCESS, []),
+        execution_data=result,
         consolidated_portfolio=portfolio(),
     )
     return Scenario("success_day", event, history_orders() + _ledger_for(cid, trades))
 
 
 def hold_day() -> Scenario:
+    """Every position already at its target: the plan has no trades, execution places nothing."""
     cid = "corr-hold-2026-11-24"
+    result = _execution(cid, [], ExecutionStatus.NO_TRADES, [])
     event = WorkflowCompleted(
         **_base(cid, "execution_v2", "ExecutionService"),
         success=True,
-        summary={},
+        summary=_summary(result),
         trading_date=TRADING_DATE,
-        execution_data=_execution(cid, [], ExecutionStatus.NO_TRADES, ["every position within the rebalance corridor"]),
+        execution_data=result,
         consolidated_portfolio=portfolio(),
     )
     return Scenario("hold_day", event, history_orders())
 
 
 def partial_fill_day() -> Scenario:
+    """Some orders filled, one partly, one rejected, one halted: WorkflowCompleted with success false."""
     cid = "corr-partial-2026-11-24"
     trades = [
         Trade(
@@ -349,92 +382,126 @@ def partial_fill_day() -> Scenario:
             "TECL",
             "buy",
             OrderOutcome.SKIPPED,
-            D("0.05"),
+            D(16),
             (),
             D("93.68"),
             D("93.78"),
             {"tecl.clj": D(1)},
-            "below the $5.00 minimum notional",
+            "not tradable (halted or inactive: status inactive, tradable False)",
         ),
     ]
+    result = _execution(cid, trades, ExecutionStatus.PARTIAL, ["buys limited by buying power after sells"])
     event = WorkflowCompleted(
         **_base(cid, "execution_v2", "ExecutionService"),
-        success=True,
-        summary={"orders_placed": 3, "orders_succeeded": 1},
+        success=False,
+        summary=_summary(result),
         trading_date=TRADING_DATE,
-        execution_data=_execution(cid, trades, ExecutionStatus.PARTIAL, ["buys limited by buying power after sells"]),
+        execution_data=result,
         consolidated_portfolio=portfolio(),
     )
     return Scenario("partial_fill_day", event, history_orders() + _ledger_for(cid, trades))
 
 
 def market_closed_day() -> Scenario:
-    cid = "corr-closed-2026-11-26"
-    result = _execution(cid, [], ExecutionStatus.NO_TRADES, ["market closed (Thanksgiving Day): no order placed"])
-    event = WorkflowCompleted(
+    """The broker's clock says closed (an unscheduled closure): every trade skipped, WorkflowFailed."""
+    cid = "corr-closed-2026-11-24"
+    reason = "market closed (next open 2026-11-25T14:30:00+00:00)"
+    trades = [
+        Trade("TLT", "sell", OrderOutcome.SKIPPED, D(5), (), D("92.08"), D("92.14"), {"klm.clj": D(1)}, reason),
+        Trade("SPY", "buy", OrderOutcome.SKIPPED, D("7.5"), (), D("600.05"), D("600.15"), SPY_ATTRIBUTION, reason),
+    ]
+    result = _execution(cid, trades, ExecutionStatus.FAILURE, [reason]).model_copy(update={"market_open": False})
+    event = WorkflowFailed(
         **_base(cid, "execution_v2", "ExecutionService"),
-        success=True,
-        summary={},
-        trading_date=date(2026, 11, 26),
-        execution_data=result.model_copy(update={"market_open": False}),
-        consolidated_portfolio=None,
+        failure_reason=reason,
+        failure_step="execution",
+        error_details=_execution_failure_details(result),
+        trading_date=TRADING_DATE,
+        execution_data=result,
+        consolidated_portfolio=portfolio(),
     )
-    return Scenario("market_closed_day", event, [])
+    return Scenario("market_closed_day", event, history_orders())
 
 
 def strategy_failure() -> Scenario:
+    """A strategy that fails to evaluate is reported at once; policy: no trading."""
     cid = "corr-strategy-fail-2026-11-24"
+    message = "DslEvaluationError: rsi on UVXY needs 10 bars of history, 7 available (line 41)"
     event = WorkflowFailed(
         **_base(cid, "aggregator_v2", "SignalAggregator"),
-        failure_reason="1 of 3 strategies failed to evaluate; policy: no trading",
+        failure_reason=f"strategy evaluation failed: klm.clj: {message}; no trading",
         failure_step="strategy",
-        error_details={
-            "failed_strategies": {
-                "klm.clj": "DslEvaluationError: rsi on UVXY needs 10 bars of history, 7 available (line 41)",
-            },
-            "policy": "no_trading",
-            "session_id": "session-2026-11-24-dev",
-        },
+        error_details={"failed_strategies": {"klm.clj": message}, "session_id": "session-2026-11-24-dev"},
         trading_date=TRADING_DATE,
     )
     return Scenario("strategy_failure", event, history_orders())
 
 
+def strategy_malformed() -> Scenario:
+    """A strategy file that does not parse: the worker reports the parse error with its position."""
+    cid = "corr-strategy-malformed-2026-11-24"
+    message = "DslParseError: strategies/tecl.clj:12:5: unbalanced parenthesis: '(' opened at 3:1 is never closed"
+    event = WorkflowFailed(
+        **_base(cid, "aggregator_v2", "SignalAggregator"),
+        failure_reason=f"strategy evaluation failed: tecl.clj: {message}; no trading",
+        failure_step="strategy",
+        error_details={"failed_strategies": {"tecl.clj": message}, "session_id": "session-2026-11-24-dev"},
+        trading_date=TRADING_DATE,
+    )
+    return Scenario("strategy_malformed", event, history_orders())
+
+
 def deadline_missing_strategies() -> Scenario:
     cid = "corr-deadline-2026-11-24"
     event = WorkflowFailed(
-        **_base(cid, "aggregator_v2", "SessionDeadline"),
-        failure_reason="session deadline (10 minutes) passed with 2 of 3 strategies missing; policy: no trading",
+        **_base(cid, "aggregator_v2", "SignalAggregator"),
+        failure_reason=(
+            "session deadline 2026-11-24T20:40:00+00:00 passed without 2 of 3 strategies: klm.clj, tecl.clj; no trading"
+        ),
         failure_step="aggregation",
         error_details={
-            "missing_strategies": ["tecl.clj", "klm.clj"],
+            "missing_strategies": ["klm.clj", "tecl.clj"],
             "received_strategies": ["nuclear.clj"],
             "deadline": "2026-11-24T20:40:00+00:00",
-            "policy": "no_trading",
+            "deadline_policy": "no_trading",
+            "session_id": "session-2026-11-24-dev",
         },
         trading_date=TRADING_DATE,
     )
     return Scenario("deadline_missing_strategies", event, history_orders())
 
 
+def merge_failure() -> Scenario:
+    cid = "corr-merge-fail-2026-11-24"
+    event = WorkflowFailed(
+        **_base(cid, "aggregator_v2", "SignalAggregator"),
+        failure_reason="merging the strategies' signals failed: allocations sum to 0.9, not 1; no trading",
+        failure_step="aggregation",
+        error_details={"error_type": "ValueError", "session_id": "session-2026-11-24-dev"},
+        trading_date=TRADING_DATE,
+    )
+    return Scenario("merge_failure", event, history_orders())
+
+
 def portfolio_failure() -> Scenario:
+    """Planning failed on a broker error whose text (wrongly) carries the credentials: scrubbed."""
     cid = "corr-portfolio-fail-2026-11-24"
     event = WorkflowFailed(
         **_base(cid, "portfolio_v2", "PortfolioService"),
         failure_reason=(
-            "broker refused the account request: 403 Forbidden "
+            "portfolio planning failed: broker refused the account request: 403 Forbidden "
             "(APCA-API-KEY-ID=PKX7QZ3L9ARTW2Y8M4NB, APCA-API-SECRET-KEY=Zq8vM2xR7tYp4Lk9Wn3Bc6Hd1Fg5Js0Ae2Qu8Io7Pz)"
         ),
         failure_step="portfolio",
         error_details={
-            "exception_type": "BrokerAuthError",
-            "url": "https://paper-api.alpaca.markets/v2/account",
+            "exception_type": "BrokerError",
+            "broker_status_code": 403,
+            "broker_code": 40110000,
             "request_headers": {
                 "APCA-API-KEY-ID": "PKX7QZ3L9ARTW2Y8M4NB",
                 "APCA-API-SECRET-KEY": "Zq8vM2xR7tYp4Lk9Wn3Bc6Hd1Fg5Js0Ae2Qu8Io7Pz",
                 "Accept": "application/json",
             },
-            "status_code": 403,
         },
         trading_date=TRADING_DATE,
         consolidated_portfolio=portfolio(),
@@ -442,49 +509,89 @@ def portfolio_failure() -> Scenario:
     return Scenario("portfolio_failure", event, history_orders())
 
 
+def planning_missing_prices() -> Scenario:
+    cid = "corr-missing-prices-2026-11-24"
+    event = WorkflowFailed(
+        **_base(cid, "portfolio_v2", "PortfolioService"),
+        failure_reason="portfolio planning failed: no usable price for: TECL, TQQQ",
+        failure_step="portfolio",
+        error_details={"exception_type": "MissingPriceError", "missing_prices": ["TECL", "TQQQ"]},
+        trading_date=TRADING_DATE,
+        consolidated_portfolio=portfolio(),
+    )
+    return Scenario("planning_missing_prices", event, history_orders())
+
+
 def execution_failure() -> Scenario:
+    """No order of the plan filled: every one rejected by the broker."""
     cid = "corr-execution-fail-2026-11-24"
     trades = [
-        Trade("BIL", "sell", OrderOutcome.FILLED, D(30), (filled("30", "91.50"),), D("91.49"), D("91.51")),
         Trade(
-            "TLT", "sell", OrderOutcome.FILLED, D(5), (filled("5", "92.10"),), D("92.08"), D("92.14"), {"klm.clj": D(1)}
+            "TLT",
+            "sell",
+            OrderOutcome.FAILED,
+            D(5),
+            (Step(D(0), None, "rejected", "limit", "account is restricted to liquidation only"),),
+            D("92.08"),
+            D("92.14"),
+            {"klm.clj": D(1)},
+            "rejected: account is restricted to liquidation only (code 40310000)",
         ),
         Trade(
             "SPY",
             "buy",
             OrderOutcome.FAILED,
             D("7.5"),
-            (Step(D(0), None, "rejected", "limit", "HTTP 503 from broker"),),
+            (Step(D(0), None, "rejected", "limit", "account is restricted to liquidation only"),),
             D("600.05"),
             D("600.15"),
             SPY_ATTRIBUTION,
-            "broker unavailable: HTTP 503 after 3 attempts",
-        ),
-        Trade(
-            "TQQQ",
-            "buy",
-            OrderOutcome.SKIPPED,
-            D(25),
-            (),
-            D("80.01"),
-            D("80.05"),
-            {"nuclear.clj": D(1)},
-            "not placed: buying power not confirmed after sells",
+            "rejected: account is restricted to liquidation only (code 40310000)",
         ),
     ]
+    result = _execution(cid, trades, ExecutionStatus.FAILURE, [])
     event = WorkflowFailed(
         **_base(cid, "execution_v2", "ExecutionService"),
-        failure_reason="buys not placed: broker unavailable after the sells filled",
+        failure_reason="no order of the plan was filled",
         failure_step="execution",
-        error_details={"exception_type": "BrokerUnavailable", "attempts": 3, "last_status": 503},
+        error_details=_execution_failure_details(result),
         trading_date=TRADING_DATE,
-        execution_data=_execution(cid, trades, ExecutionStatus.FAILURE, ["sells filled; buys abandoned"]),
+        execution_data=result,
         consolidated_portfolio=portfolio(),
     )
     return Scenario("execution_failure", event, history_orders() + _ledger_for(cid, trades))
 
 
+def execution_interrupted() -> Scenario:
+    """The sells filled, then the broker went away and the last delivery gave up: partly executed."""
+    cid = "corr-execution-interrupted-2026-11-24"
+    error = "BrokerUnavailable: HTTP 503 from the broker after 3 attempts"
+    trades = [
+        Trade("BIL", "sell", OrderOutcome.FILLED, D(30), (filled("30", "91.50"),), D("91.49"), D("91.51"), UNTARGETED),
+        Trade(
+            "TLT", "sell", OrderOutcome.FILLED, D(5), (filled("5", "92.10"),), D("92.08"), D("92.14"), {"klm.clj": D(1)}
+        ),
+        # execution reports the plan's unfinished items as FAILED "not executed", without a quantity
+        Trade("SPY", "buy", OrderOutcome.FAILED, None, (), D("600.05"), D("600.15"), SPY_ATTRIBUTION, "not executed"),
+        Trade(
+            "TQQQ", "buy", OrderOutcome.FAILED, None, (), D("80.01"), D("80.05"), {"nuclear.clj": D(1)}, "not executed"
+        ),
+    ]
+    result = _execution(cid, trades, ExecutionStatus.PARTIAL, [f"execution did not finish: {error}"])
+    event = WorkflowFailed(
+        **_base(cid, "execution_v2", "ExecutionService"),
+        failure_reason=f"execution did not finish after retries: {error}",
+        failure_step="execution",
+        error_details={"exception_type": "BrokerUnavailable", "plan_id": result.plan_id},
+        trading_date=TRADING_DATE,
+        execution_data=result,
+        consolidated_portfolio=portfolio(),
+    )
+    return Scenario("execution_interrupted", event, history_orders() + _ledger_for(cid, trades))
+
+
 def malformed_input_failure() -> Scenario:
+    """A step that could not read its input event reports it (the detail is a validation error)."""
     cid = "corr-malformed-2026-11-24"
     event = WorkflowFailed(
         **_base(cid, "portfolio_v2", "lambda_handler"),
@@ -503,25 +610,25 @@ def malformed_input_failure() -> Scenario:
     return Scenario("malformed_input_failure", event, history_orders())
 
 
-def other_failure() -> Scenario:
-    cid = "corr-other-2026-11-24"
+def orchestrator_failure() -> Scenario:
+    """The orchestrator could not start the workers; the error text carries credentials: scrubbed."""
+    cid = "corr-orchestrator-fail-2026-11-24"
     event = WorkflowFailed(
         **_base(cid, "coordinator_v2", "StrategyOrchestrator"),
-        failure_reason="could not invoke the strategy workers: AccessDeniedException",
+        failure_reason=(
+            "could not invoke the strategy workers: An error occurred (AccessDeniedException) when calling the "
+            "Invoke operation; Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig123; "
+            "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY; credentials from AKIAIOSFODNN7EXAMPLE"
+        ),
         failure_step="orchestrator",
         error_details={
-            "exception_type": "ClientError",
-            "traceback_tail": (
-                "botocore.exceptions.ClientError: An error occurred (AccessDeniedException) when calling the "
-                "Invoke operation; Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig123; "
-                "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY; "
-                "credentials from AKIAIOSFODNN7EXAMPLE"
-            ),
+            "error_type": "ClientError",
+            "stage": "dev",
             "session_token": "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ",
         },
         trading_date=TRADING_DATE,
     )
-    return Scenario("other_failure", event, [])
+    return Scenario("orchestrator_failure", event, [])
 
 
 ALL_SCENARIOS = (
@@ -530,11 +637,15 @@ ALL_SCENARIOS = (
     partial_fill_day,
     market_closed_day,
     strategy_failure,
+    strategy_malformed,
     deadline_missing_strategies,
+    merge_failure,
     portfolio_failure,
+    planning_missing_prices,
     execution_failure,
+    execution_interrupted,
     malformed_input_failure,
-    other_failure,
+    orchestrator_failure,
 )
 
 # the literal secrets planted in the scenarios: none may appear in any email

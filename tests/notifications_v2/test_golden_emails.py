@@ -13,6 +13,8 @@ import pytest
 from tests.notifications_v2.helpers import FIXED_NOW, build_service, render
 from tests.notifications_v2.scenarios import ALL_SCENARIOS, PLANTED_SECRETS, Scenario
 from the_alchemiser.notifications_v2.email_text import render_malformed_event_email
+from the_alchemiser.notifications_v2.formatting import price
+from the_alchemiser.shared.events import WorkflowFailed
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 
@@ -68,3 +70,51 @@ def test_golden_notifications_malformed_event_alert() -> None:
     text = render(message)
     check_golden("notifications_malformed_event", text)
     assert "PKX7QZ3L9ARTW2Y8M4NB" not in text
+
+
+@pytest.mark.parametrize("make", ALL_SCENARIOS, ids=lambda make: make.__name__)
+def test_every_email_carries_what_a_trader_needs(make) -> None:
+    """Independent of the golden text: the facts each email must state."""
+    scenario = make()
+    service, sent, _, _ = build_service(scenario.ledger)
+    service.handle_event(scenario.event)
+    (message,) = sent.sent
+    event = scenario.event
+    status = message.attributes["status"]
+    assert message.subject.startswith(f"[PAPER] Alchemiser {event.trading_date}: {status} — ")
+    assert message.body.startswith(f"{status} — ")
+    assert f"Correlation id: {event.correlation_id}" in message.body
+    if isinstance(event, WorkflowFailed):
+        assert status in ("FAILED", "MARKET CLOSED")
+        assert f"  Step: {event.failure_step}\n" in message.body
+        assert "  Reason: " in message.body
+        for name in event.error_details.get("missing_strategies", []):
+            assert name in message.body.split("Missing strategies", 1)[1].splitlines()[0]
+        for name in event.error_details.get("failed_strategies", {}):
+            assert f"    {name}: " in message.body
+    result = event.execution_data
+    if result is not None:
+        assert "Capital deployed: " in message.body
+        for order in result.orders:
+            line = next(
+                line
+                for line in message.body.splitlines()
+                if line.startswith(f"  {order.side.upper().ljust(4)} {order.symbol.ljust(6)} ")
+            )
+            if order.avg_fill_price is not None:
+                assert f"@ {price(order.avg_fill_price)}" in line
+            if order.slippage_bps is not None:
+                assert "slippage " in line
+    if event.consolidated_portfolio is not None:
+        assert "TARGET PORTFOLIO (merged" in message.body
+        for strategy in event.consolidated_portfolio.strategy_allocations:
+            assert f"  {strategy}: " in message.body
+
+
+def test_success_and_failure_emails_say_so_in_the_subject() -> None:
+    subjects = {make.__name__: email_for(make()).splitlines()[0] for make in ALL_SCENARIOS}
+    assert "SUCCESS" in subjects["success_day"] and "SUCCESS" in subjects["hold_day"]
+    assert "PARTIAL" in subjects["partial_fill_day"]
+    assert "MARKET CLOSED" in subjects["market_closed_day"]
+    failures = set(subjects) - {"success_day", "hold_day", "partial_fill_day", "market_closed_day"}
+    assert all(": FAILED — at " in subjects[name] for name in failures)

@@ -1,8 +1,8 @@
 """The Lambda entry point end to end: EventBridge envelope -> event -> report in S3 -> one email.
 
-S3 and SNS are moto; the idempotency table is the real DynamoDB Local; the ledger is in memory
-(the DynamoDB ledger adapter has its own tests). The presigned link is fetched over real HTTP
-from a moto server."""
+S3, SNS and the SQS subscriber that counts emails are moto; the idempotency table is the real
+DynamoDB Local; the ledger is in memory (test_report_on_dynamo_ledger.py and test_wiring.py use
+the DynamoDB ledger). The presigned link is fetched with `requests`, which moto intercepts."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.fixtures.aws import REGION, unique_name
-from tests.notifications_v2.conftest import sns_sent
+from tests.notifications_v2.conftest import SnsInbox
 from tests.notifications_v2.ledger_memory import InMemoryTradeLedger
 from tests.notifications_v2.scenarios import TRADING_DATE, success_day
 from the_alchemiser.notifications_v2.lambda_handler import handle
@@ -88,26 +88,27 @@ def build_runtime(
 
 @pytest.fixture
 def aws_runtime(
-    moto_aws: None, sns_topic: str, powertools_once: PowertoolsOnce
-) -> Iterator[tuple[NotificationsRuntime, Any, str, str, InMemoryTradeLedger]]:
+    moto_aws: None, sns_inbox: SnsInbox, powertools_once: PowertoolsOnce
+) -> Iterator[tuple[NotificationsRuntime, Any, str, SnsInbox, InMemoryTradeLedger]]:
     s3 = s3_client_for_links(region_name=REGION)
     bucket = unique_name("reports")
     s3.create_bucket(Bucket=bucket)
     scenario = success_day()
     ledger = InMemoryTradeLedger(scenario.ledger)
     sns = boto3.client("sns", region_name=REGION)
-    yield build_runtime(s3, sns, bucket, sns_topic, ledger, powertools_once), s3, bucket, sns_topic, ledger
+    runtime = build_runtime(s3, sns, bucket, sns_inbox.topic_arn, ledger, powertools_once)
+    yield runtime, s3, bucket, sns_inbox, ledger
 
 
 def test_trade_executed_then_completed_then_redelivery(aws_runtime) -> None:
-    runtime, s3, bucket, topic, ledger = aws_runtime
+    runtime, s3, bucket, inbox, ledger = aws_runtime
     completed = success_day().event
     context = FakeLambdaContext()
 
     trade_result = handle(envelope(trade_executed_for(completed)), context, runtime)
     key = report_key(TRADING_DATE, completed.correlation_id)
     assert trade_result == {"action": "report_written", "correlation_id": completed.correlation_id, "report_key": key}
-    assert sns_sent(topic) == []  # TradeExecuted writes the report; it never emails
+    assert inbox.delivered() == []  # TradeExecuted writes the report; it never emails
 
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     frame = pd.read_csv(io.BytesIO(body))
@@ -119,9 +120,8 @@ def test_trade_executed_then_completed_then_redelivery(aws_runtime) -> None:
     outcome = handle(envelope(completed), context, runtime)
     assert outcome["action"] == "email_sent"
     assert handle(envelope(completed), context, runtime)["action"] == "duplicate_skipped"
-    sent = sns_sent(topic)
-    assert len(sent) == 1
-    _, message, subject = sent[0]
+    (email,) = inbox.delivered()
+    subject, message = email.subject, email.body
     assert subject == "[PAPER] Alchemiser 2026-11-24: SUCCESS — 5 orders filled"
     assert "X-Amz-Signature=" in message and f"/{key}" in message
     assert f"Correlation id: {completed.correlation_id}" in message
@@ -137,17 +137,17 @@ def test_outcome_first_still_writes_the_report(aws_runtime) -> None:
 
 
 def test_oversized_event_arrives_as_a_pointer(aws_runtime) -> None:
-    runtime, s3, bucket, topic, _ = aws_runtime
+    runtime, s3, bucket, inbox, _ = aws_runtime
     completed = success_day().event
     completed = completed.model_copy(update={"summary": {"padding": "x" * 300_000}})
     detail = json.loads(encode_detail(completed, S3PayloadStore(s3, bucket)))
     assert "payload_key" in detail
     assert handle(envelope(completed, detail=detail), FakeLambdaContext(), runtime)["action"] == "email_sent"
-    assert len(sns_sent(topic)) == 1
+    assert len(inbox.delivered()) == 1
 
 
 def test_malformed_event_emails_operators_once(aws_runtime) -> None:
-    runtime, _, _, topic, _ = aws_runtime
+    runtime, _, _, inbox, _ = aws_runtime
     completed = success_day().event
     broken = json.loads(completed.model_dump_json())
     del broken["success"]
@@ -155,25 +155,27 @@ def test_malformed_event_emails_operators_once(aws_runtime) -> None:
     raw = envelope(completed, detail=broken, event_id="eb-broken-1")
     results = [handle(raw, FakeLambdaContext(), runtime) for _ in range(2)]
     assert [r["action"] for r in results] == ["malformed_alerted", "duplicate_skipped"]
-    ((_, message, subject),) = sns_sent(topic)
+    (email,) = inbox.delivered()
+    subject, message = email.subject, email.body
     assert subject == "[PAPER] Alchemiser: FAILED — notifications could not read WorkflowCompleted"
     assert "PKX7QZ3L9ARTW2Y8M4NB" not in message
     assert "eb-broken-1" in message
 
 
 def test_not_an_eventbridge_envelope_is_a_malformed_alert(aws_runtime) -> None:
-    runtime, _, _, topic, _ = aws_runtime
+    runtime, _, _, inbox, _ = aws_runtime
     result = handle({"hello": "world"}, FakeLambdaContext(), runtime)
     assert result["action"] == "malformed_alerted"
-    assert len(sns_sent(topic)) == 1
+    assert len(inbox.delivered()) == 1
 
 
 def test_ledger_outage_still_sends_the_email_and_says_so(aws_runtime) -> None:
-    runtime, _, _, topic, ledger = aws_runtime
+    runtime, _, _, inbox, ledger = aws_runtime
     ledger.fail_with = TimeoutError("ledger read timed out")
     completed = success_day().event
     assert handle(envelope(completed), FakeLambdaContext(), runtime)["action"] == "email_sent"
-    ((_, message, _),) = sns_sent(topic)
+    (email,) = inbox.delivered()
+    message = email.body
     assert "No CSV report: the trade ledger could not be read (TimeoutError: ledger read timed out)" in message
     assert "SUCCESS — 5 orders filled" in message  # the event itself still tells the day
 
@@ -188,10 +190,11 @@ def test_trade_executed_with_ledger_outage_raises_for_a_retry(aws_runtime) -> No
 def test_presigned_link_downloads_the_csv(aws_runtime) -> None:
     """The link in the email, fetched like a mail client would: a plain HTTP GET with no AWS credentials
     (moto answers `requests` calls to S3 URLs inside mock_aws)."""
-    runtime, s3, bucket, topic, _ = aws_runtime
+    runtime, s3, bucket, inbox, _ = aws_runtime
     completed = success_day().event
     handle(envelope(completed), FakeLambdaContext(), runtime)
-    ((_, message, _),) = sns_sent(topic)
+    (email,) = inbox.delivered()
+    message = email.body
     link = next(line.strip() for line in message.splitlines() if line.strip().startswith("https://"))
     assert "X-Amz-Expires=604800" in link
     response = requests.get(link, timeout=10)

@@ -15,7 +15,7 @@ from tests.notifications_v2.helpers import build_service
 from tests.notifications_v2.ledger_memory import InMemoryTradeLedger
 from tests.notifications_v2.scenarios import (
     TRADING_DATE,
-    execution_failure,
+    execution_interrupted,
     partial_fill_day,
     success_day,
 )
@@ -79,7 +79,7 @@ def decimal_column(body: bytes, column: str) -> list[D]:
     return [D(value) for value in frame[column] if value != ""]
 
 
-@pytest.mark.parametrize("make", [success_day, partial_fill_day, execution_failure], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("make", [success_day, partial_fill_day, execution_interrupted], ids=lambda m: m.__name__)
 def test_csv_parses_back_and_totals_equal_the_ledger(make) -> None:
     scenario = make()
     service, _, store, ledger = build_service(scenario.ledger)

@@ -36,6 +36,15 @@ from the_alchemiser.shared.schemas import (
 OutcomeEvent = WorkflowCompleted | WorkflowFailed
 
 RULE = "-" * 60
+# WorkflowCompleted.summary keys (execution_v2) whose figures the ORDERS section already shows
+EXECUTION_SUMMARY_KEYS = (
+    "status",
+    "orders_placed",
+    "orders_succeeded",
+    "total_buy_value",
+    "total_sell_value",
+    "not_filled",
+)
 _REASON_IN_SUBJECT = 60
 DETAIL_LIMIT = 1000
 
@@ -122,6 +131,12 @@ def execution_headline(result: ExecutionResult) -> Headline:
 
 
 def failure_headline(event: WorkflowFailed, context: EmailContext) -> Headline:
+    result = event.execution_data
+    if result is not None and not result.market_open:
+        # execution reports a closed market as a failure (nothing traded); the subject says why
+        skipped = _count(result.orders, OrderOutcome.SKIPPED)
+        planned = f" ({_plural(skipped, 'planned trade')} skipped)" if skipped else ""
+        return Headline("MARKET CLOSED", f"no orders placed{planned}")
     details = event.error_details
     missing = _names(details.get("missing_strategies"))
     failed = _names(details.get("failed_strategies"))
@@ -130,7 +145,16 @@ def failure_headline(event: WorkflowFailed, context: EmailContext) -> Headline:
         parts.append(f"{_plural(len(failed), 'strategy', 'strategies')} failed")
     if missing:
         parts.append(f"{_plural(len(missing), 'strategy', 'strategies')} missing at the deadline")
-    summary = ", ".join(parts) if parts else _one_line(_clean(event.failure_reason, context), _REASON_IN_SUBJECT)
+    if result is not None and not parts:
+        # what did trade comes first: a half-done rebalance needs a look at the account today
+        traded = [order for order in result.orders if order.outcome != OrderOutcome.SKIPPED]
+        done = _count(result.orders, OrderOutcome.FILLED) + _count(result.orders, OrderOutcome.PARTIALLY_FILLED)
+        if traded:
+            parts.append(f"{done} of {_plural(len(traded), 'order')} filled")
+    reason = _one_line(_clean(event.failure_reason, context), _REASON_IN_SUBJECT)
+    summary = ", ".join(parts) if parts else reason
+    if result is not None and parts:
+        summary += f"; {reason}"
     return Headline("FAILED", f"at {event.failure_step}: {summary}")
 
 
@@ -178,6 +202,8 @@ def _order_line(order: OrderResult, context: EmailContext) -> str:
         parts.append(f"{amount} @ {fill_price} = {money(order.filled_value)}")
         if order.slippage_bps is not None:
             parts.append(f"slippage {basis_points(order.slippage_bps)}")
+    elif order.requested_qty is None and order.requested_notional is None:
+        parts.append("nothing filled")
     else:
         parts.append(f"0 of {requested}")
     if order.error:
@@ -294,9 +320,9 @@ def _detail_lines(details: dict[str, Any], context: EmailContext, skip: Iterable
     scrubbed = scrub_value(details, context.known_secrets)
     lines = []
     for key in sorted(scrubbed):
-        if key in skip:
-            continue
         value = scrubbed[key]
+        if key in skip or value in (None, "", {}, []):
+            continue
         if isinstance(value, dict):
             rendered = "; ".join(f"{k}={v}" for k, v in sorted(value.items()))
         elif isinstance(value, list):
@@ -354,8 +380,11 @@ def render_completed_body(event: WorkflowCompleted, context: EmailContext, headl
     lines += ["", *report_section(context)]
     if notes:
         lines += ["", "NOTES", *(f"  - {note}" for note in notes)]
-    if event.summary:
-        lines += ["", "WORKFLOW SUMMARY", *_detail_lines(event.summary, context)]
+    # the summary's figures the execution section already shows are not repeated
+    shown = EXECUTION_SUMMARY_KEYS if event.execution_data is not None else ()
+    summary = _detail_lines(event.summary, context, skip=shown)
+    if summary:
+        lines += ["", "WORKFLOW SUMMARY", *summary]
     lines += _footer(event)
     return "\n".join(lines) + "\n"
 
@@ -368,7 +397,10 @@ def render_failed_body(event: WorkflowFailed, context: EmailContext, headline: H
         f"  Reason: {_clip(_clean(event.failure_reason, context))}",
         *_strategy_problem_lines(event.error_details, context),
     ]
-    other_details = _detail_lines(event.error_details, context, skip=("missing_strategies", "failed_strategies"))
+    skip = ["missing_strategies", "failed_strategies"]
+    if event.execution_data is not None:
+        skip.append("orders")  # each order's error is on its line under ORDERS
+    other_details = _detail_lines(event.error_details, context, skip=skip)
     if other_details:
         lines += ["", "ERROR DETAILS", *other_details]
     lines.append("")
