@@ -246,3 +246,11 @@ def test_no_build_output_is_tracked() -> None:
     assert ".aws-sam/" in (REPO / ".gitignore").read_text(encoding="utf-8").split()
     tracked = subprocess.run(["git", "ls-files", ".aws-sam"], cwd=REPO, capture_output=True, text=True, check=True)
     assert tracked.stdout == ""
+
+
+@pytest.mark.slow
+def test_cfn_lint_passes_on_the_real_template() -> None:
+    """`make validate` runs cfn-lint and `sam validate --lint`; the first needs nothing but the dev venv."""
+    from cfnlint.api import lint_file
+
+    assert [str(match) for match in lint_file(TEMPLATE_PATH)] == []
