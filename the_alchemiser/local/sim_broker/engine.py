@@ -38,7 +38,7 @@ log = get_logger(__name__)
 CENT = Decimal("0.01")
 SUB_CENT = Decimal("0.0001")
 QTY_STEP = Decimal("0.000000001")
-OPEN_STATUSES = ("new", "accepted", "partially_filled", "pending_new")
+OPEN_STATUSES = ("new", "accepted", "partially_filled", "pending_new", "pending_cancel")
 SUPPORTED_TIME_IN_FORCE = ("day", "gtc", "ioc")
 MAX_CLIENT_ORDER_ID = 128
 MAX_ORDERS_PAGE = 500
@@ -65,6 +65,9 @@ class FillBehaviour:
     inside_fill_probability: float = 0.6
     seed: int = 7
     cancel_race: bool = False  # a cancel of an open order loses to a fill of its remainder (then 422)
+    # Alpaca's cancel is a request: acknowledged (204, the order goes pending_cancel), yet the remainder fills
+    # at the next tick before the cancel lands, so the order ends `filled`, not `canceled`
+    cancel_fill_race: bool = False
 
     def updated(self, changes: Mapping[str, Any]) -> FillBehaviour:
         known = {f.name for f in fields(self)}
@@ -706,7 +709,7 @@ class SimBrokerEngine:
         with self._tx() as db:
             now = self._now(db)
             old = self._order_row(db, order_id)
-            if old["status"] not in OPEN_STATUSES:
+            if old["status"] not in OPEN_STATUSES or old["status"] == "pending_cancel":
                 raise SimApiError(422, f'order is already in "{old["status"]}" state', code=42210000)
             if old["type"] != "limit" or old["notional"] is not None:
                 raise SimApiError(422, "only limit orders with a qty can be replaced")
@@ -739,8 +742,14 @@ class SimBrokerEngine:
         with self._tx() as db:
             now = self._now(db)
             row = self._order_row(db, order_id)
-            if row["status"] not in OPEN_STATUSES:
+            if row["status"] not in OPEN_STATUSES or row["status"] == "pending_cancel":
                 raise SimApiError(422, f'order is already in "{row["status"]}" state', code=42210000)
+            if self.behaviour.cancel_fill_race:
+                stamp = iso(now)
+                db.execute(
+                    "UPDATE orders SET status = 'pending_cancel', updated_at = ? WHERE id = ?", (stamp, row["id"])
+                )
+                return
             self._finish(db, row, "canceled", now)
 
     def cancel_all(self) -> list[dict[str, Any]]:
@@ -881,6 +890,9 @@ class SimBrokerEngine:
             return
         for open_row in self._open_orders(db):
             row = open_row
+            if row["status"] == "pending_cancel":  # the cancel_fill_race: the fill lands first
+                self._force_fill(db, row, now, qty=None, price=None)
+                continue
             if row["status"] == "accepted":
                 db.execute("UPDATE orders SET status = 'new', updated_at = ? WHERE id = ?", (iso(now), row["id"]))
                 row = self._order_row(db, row["id"])

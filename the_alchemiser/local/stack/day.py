@@ -158,8 +158,8 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                 overrides = {**env, "STRATEGIES_DIR": str(strategies_dir), **options.env_overrides}
                 say(f"  Alpaca paper account at {broker.base_url} (real clock, real market data)")
             else:
-                market = _seed_market(strategies_dir, model, clients, day)
-                say(f"  synthetic market: {len(market)} symbols through {day}")
+                market = _synthetic_market(strategies_dir, day)
+                say(f"  synthetic market: {len(market)} symbols through {day}, served by the local broker")
                 broker = stack.enter_context(_broker(options, market, trading_day))
                 for fault in options.broker_faults:
                     broker.inject_fault(**fault)
@@ -186,9 +186,12 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
             with router.installed():
                 if options.before_run:
                     options.before_run(router)
+                # the evening data refresh brings the datalake up to the last completed session
+                refresh = router.invoke("DataRefreshFunction", {"trigger_id": f"data-refresh-{day}"}, "schedule")
+                if refresh.ok:
+                    say(f"  datalake refreshed through {refresh.response.get('target', '?')}")
                 if options.paper:
-                    # real bars first (the evening refresh), then a manual run now: the real clock decides
-                    router.invoke("DataRefreshFunction", {"trigger": "local-paper"}, "invoke")
+                    # a manual run now: the real clock and market decide
                     router.enqueue("StrategyOrchestratorFunction", {"force": True, "date": day.isoformat()}, "manual")
                 else:
                     if run_at is None:
@@ -308,10 +311,9 @@ def _tap_topic(model: StackModel, clients: dict[str, Any]) -> str:
     return url
 
 
-def _seed_market(strategies_dir: Path, model: StackModel, clients: dict[str, Any], day: date) -> dict[str, Any]:
-    """Synthetic bars for every symbol the strategies mention, into the datalake the workers read."""
+def _synthetic_market(strategies_dir: Path, day: date) -> dict[str, Any]:
+    """Synthetic daily bars for every symbol the strategies mention (the local broker serves them)."""
     from the_alchemiser.local.synthetic_market import generate_market
-    from the_alchemiser.shared.market_data.datalake import Datalake
     from the_alchemiser.strategy_v2.dsl import DslError, load_strategy
 
     universe: set[str] = set()
@@ -320,13 +322,7 @@ def _seed_market(strategies_dir: Path, model: StackModel, clients: dict[str, Any
             universe |= load_strategy(path).universe
         except DslError:
             continue  # the worker reports a broken file; the market only needs the good ones
-    market = generate_market(sorted(universe), end=day, days=MARKET_HISTORY_DAYS)
-    lake = Datalake(clients["s3"], model.physical_names["MarketDataBucket"])
-    previous = nyse_calendar().previous_trading_day(day)
-    for symbol, frame in market.items():
-        completed = frame.loc[: previous.isoformat()]  # completed bars only, as after the evening refresh
-        lake.write(symbol, completed.assign(adjusted=completed["close"]))  # synthetic bars have no splits
-    return market
+    return generate_market(sorted(universe), end=day, days=MARKET_HISTORY_DAYS)
 
 
 @contextmanager
