@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
+import numpy as np
+import pandas as pd
 import pytest
 import requests
 from alpaca.common.exceptions import APIError
@@ -24,7 +26,7 @@ from alpaca.trading.requests import (
 )
 
 from tests.fixtures.sim_broker import SIM_API_KEY, SIM_SECRET_KEY
-from the_alchemiser.local.sim_broker import SimBrokerHandle, SyntheticPriceSource
+from the_alchemiser.local.sim_broker import BarsPriceSource, SimBrokerHandle
 from the_alchemiser.shared.calendar import NEW_YORK
 
 AUTH = {"APCA-API-KEY-ID": SIM_API_KEY, "APCA-API-SECRET-KEY": SIM_SECRET_KEY}
@@ -153,22 +155,28 @@ def test_clock_calendar_asset(alpaca_trading_client: TradingClient) -> None:
     assert (asset.symbol, asset.tradable, asset.fractionable) == ("GLD", True, True)  # type: ignore[union-attr]
 
 
-def test_market_data_quotes_and_paged_bars(
-    sim_broker_factory: Callable[..., SimBrokerHandle],
-) -> None:
-    handle = sim_broker_factory(price_source=SyntheticPriceSource(end=date(2024, 6, 11), days=300))
+def test_market_data_quotes_and_paged_bars(sim_broker_factory: Callable[..., SimBrokerHandle]) -> None:
+    days = pd.bdate_range(end="2024-06-11", periods=4_000)  # 12,000 bars: past one 10,000-bar page
+    frames = {
+        symbol: pd.DataFrame(
+            {"open": base, "high": base + 1, "low": base - 1, "close": base + np.arange(len(days)) % 7, "volume": 1e6},
+            index=days,
+        )
+        for symbol, base in (("SPY", 400.0), ("TLT", 90.0), ("GLD", 200.0))
+    }
+    handle = sim_broker_factory(price_source=BarsPriceSource(frames))
     data = StockHistoricalDataClient(SIM_API_KEY, SIM_SECRET_KEY, url_override=handle.base_url)
     quote = data.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols=["SPY"]))["SPY"]  # type: ignore[index]
     assert 0 < quote.bid_price < quote.ask_price
-    request = StockBarsRequest(
-        symbol_or_symbols=["SPY", "TQQQ"], timeframe=TimeFrame.Day, start=datetime(2024, 1, 1), limit=None
-    )
+    request = StockBarsRequest(symbol_or_symbols=list(frames), timeframe=TimeFrame.Day, start=datetime(2000, 1, 1))
     bars = data.get_stock_bars(request).data  # type: ignore[union-attr]
-    assert set(bars) == {"SPY", "TQQQ"}
+    assert {symbol: len(series) for symbol, series in bars.items()} == {"SPY": 4_000, "TLT": 4_000, "GLD": 4_000}
+    assert [r.status for r in handle.requests("/v2/stocks/bars")] == [200, 200]  # alpaca-py followed the token
     spy = bars["SPY"]
-    assert len(spy) > 100  # more than one 1,000-bar page in all: alpaca-py followed next_page_token
-    assert spy[-1].timestamp.astimezone(NEW_YORK).date() == date(2024, 6, 11)  # no bar from the simulated future
+    assert len({bar.timestamp for bar in spy}) == 4_000  # no bar twice across pages
+    assert spy[-1].timestamp.astimezone(NEW_YORK).date() == date(2024, 6, 11)
     assert spy[0].timestamp.astimezone(NEW_YORK).time().isoformat() == "00:00:00"  # midnight New York
+    assert spy[-1].close == 400.0 + (4_000 - 1) % 7
 
 
 def test_raw_http_errors_and_rate_limit_headers(

@@ -166,6 +166,22 @@ def test_cancel_race_behaviour_fills_the_remainder_first(
     assert (filled.status, filled.filled_qty) == (OrderStatus.FILLED, Decimal(10))
 
 
+def test_an_acknowledged_cancel_can_still_end_filled(sim_broker: SimBrokerHandle, alpaca_broker: AlpacaBroker) -> None:
+    order = alpaca_broker.place_order(limit("SPY", "buy", "race-3", "5", "499.00"))
+    sim_broker.set_fill_behaviour(cancel_fill_race=True)
+    alpaca_broker.cancel_order(order.id)  # 204: the cancel was requested, not done
+    pending = alpaca_broker.get_order(order.id)
+    assert pending.status == OrderStatus.PENDING_CANCEL and not pending.is_terminal
+    assert alpaca_broker.get_account().buying_power == Decimal(100_000) - 5 * Decimal("499.00")  # still reserved
+    with pytest.raises(OrderNotCancelableError):
+        alpaca_broker.cancel_order(order.id)
+    sim_broker.advance(1)  # the fill reaches the order before the cancel does
+    done = alpaca_broker.get_order(order.id)
+    assert (done.status, done.filled_qty, done.filled_avg_price) == (OrderStatus.FILLED, Decimal(5), Decimal("499.00"))
+    position = alpaca_broker.get_position("SPY")
+    assert position is not None and position.qty == Decimal(5)
+
+
 def test_partially_filled_then_canceled_keeps_its_filled_qty(
     sim_broker: SimBrokerHandle, alpaca_broker: AlpacaBroker
 ) -> None:
