@@ -208,6 +208,8 @@ def test_raw_http_errors_and_rate_limit_headers(
     assert int(answers[3].headers["X-RateLimit-Reset"]) >= int(answers[0].headers["X-RateLimit-Reset"])
     state = requests.get(f"{limited.base_url}/_sim/state", timeout=5)  # control requests are not counted
     assert state.status_code == 200
+    served = requests.get(f"{limited.base_url}/_sim/requests", params={"path": "/v2/clock"}, timeout=5).json()
+    assert [r["status"] for r in served] == [200, 200, 200, 429]
 
 
 def test_control_endpoints_over_http(sim_broker: SimBrokerHandle, alpaca_trading_client: TradingClient) -> None:

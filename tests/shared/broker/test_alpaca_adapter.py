@@ -246,12 +246,15 @@ def test_429_past_the_retry_budget_raises_rate_limited(
     sim_broker: SimBrokerHandle, alpaca_broker_factory: Callable[..., AlpacaBroker]
 ) -> None:
     sleeps: list[float] = []
-    broker = alpaca_broker_factory(sim_broker, retry=RetryPolicy(max_attempts=3, base_delay=0.001, sleep=sleeps.append))
+    retry = RetryPolicy(max_attempts=4, base_delay=0.001, jitter=0, sleep=sleeps.append)
+    broker = alpaca_broker_factory(sim_broker, retry=retry)
     sim_broker.inject_fault(429, count=5, path="/v2/positions")
     with pytest.raises(RateLimitedError) as caught:
         broker.get_positions()
     assert caught.value.status_code == 429
-    assert len(sleeps) == 2  # three attempts, two waits
+    # four attempts, three exponential waits (the budget was not spent, so no wait for the window's reset)
+    assert sleeps == [0.001, 0.002, 0.004]
+    assert len(sim_broker.requests("/v2/positions")) == 4
 
 
 class FakeWallClock:

@@ -10,6 +10,9 @@ Alpaca-like behaviour, chosen deliberately:
   `inside_fill_probability` at the far touch (the midpoint gets half). At or behind the near touch: no fill.
 - A tick happens when the clock is advanced or a tick is requested; placing an order matches it once
   against the current quote (crossing only, no inside-spread luck).
+- Cancel races (FillBehaviour): `cancel_race` fills the remainder first and answers the cancel 422;
+  `cancel_fill_race` answers 204 (pending_cancel) and lets the remainder fill at the next tick.
+- Quantities take at most 9 decimal places and notionals whole cents (422 otherwise), as Alpaca.
 - Cash account: no shorting, no margin; buys are checked against buying power (cash less what open buys
   reserve), sells against qty_available (position less what open sells hold).
 """

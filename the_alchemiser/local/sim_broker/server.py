@@ -162,6 +162,11 @@ class SimBrokerApp:
             ("GET", "/v2/stocks/bars", self._bars),
             # control endpoints
             ("GET", "/_sim/state", lambda m, q, b: Reply(200, e.state() | {"faults": self.faults.pending()})),
+            (
+                "GET",
+                "/_sim/requests",
+                lambda m, q, b: Reply(200, [vars(r) for r in self.requests(q.get("path", ""), q.get("method"))]),
+            ),
             ("POST", "/_sim/clock", self._set_clock),
             (
                 "POST",

@@ -283,8 +283,10 @@ class AlpacaBroker:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _pause(self, attempt: int, error: BrokerError) -> float:
-        """Back off before the next attempt; after a 429, until the rate-limit window resets."""
-        reset_at = error.reset_at if isinstance(error, RateLimitedError) else None
+        """Back off before the next attempt; after a 429 from a spent budget, until the window resets."""
+        reset_at = None
+        if isinstance(error, RateLimitedError) and not error.remaining:  # 0 left, or not said
+            reset_at = error.reset_at
         return self.retry.wait(attempt, reset_at=reset_at)
 
     # ----- account and market
