@@ -28,8 +28,8 @@ event = st.one_of(
 day_script = st.tuples(event, event, st.booleans())  # SPY's event, TLT's event, refresh that evening?
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(script=st.lists(day_script, min_size=1, max_size=12))
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=st.lists(day_script, min_size=1, max_size=10))
 def test_stored_history_always_equals_the_vendors_current_view(s3_client: Any, script: list[Any]) -> None:
     bucket = f"prop-{uuid.uuid4().hex[:16]}"
     s3_client.create_bucket(Bucket=bucket)
