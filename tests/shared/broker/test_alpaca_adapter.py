@@ -337,6 +337,17 @@ def test_lost_cancel_response_is_reconciled(sim_broker: SimBrokerHandle, alpaca_
     assert alpaca_broker.get_order(order.id).status == OrderStatus.CANCELED
 
 
+def test_lost_acknowledgement_of_a_pending_cancel_is_reconciled(
+    sim_broker: SimBrokerHandle, alpaca_broker: AlpacaBroker
+) -> None:
+    order = alpaca_broker.place_order(limit("SPY", "buy", "lost-pending-cancel", "3", "450.00"))
+    sim_broker.set_fill_behaviour(cancel_fill_race=True)
+    sim_broker.inject_fault(502, count=1, path=f"/v2/orders/{order.id}", method="DELETE", when="after")
+    alpaca_broker.cancel_order(order.id)  # accepted (pending_cancel) though its 204 was lost; the retry sees 422
+    assert alpaca_broker.get_order(order.id).status == OrderStatus.PENDING_CANCEL
+    assert [r.status for r in sim_broker.requests(f"/v2/orders/{order.id}", method="DELETE")] == [502, 422]
+
+
 def test_lost_cancel_response_when_the_order_filled_is_not_cancelable(
     sim_broker: SimBrokerHandle, alpaca_broker: AlpacaBroker
 ) -> None:

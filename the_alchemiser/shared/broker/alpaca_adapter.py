@@ -65,6 +65,7 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 # Statuses alpaca-py knows that the port does not: all are still-working orders, never terminal.
 _WORKING_STATUSES = {"held", "accepted_for_bidding", "pending_review", "suspended", "stopped", "calculated"}
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+_CANCEL_ACCEPTED = frozenset({OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL})
 
 
 class _TimeoutSession(requests.Session):
@@ -459,7 +460,8 @@ class AlpacaBroker:
             except Exception as exc:
                 error = translate_error(exc)
                 if error.status_code == 422:
-                    if ambiguous and self.get_order(order_id).status == OrderStatus.CANCELED:
+                    # our earlier, lost request got through: canceled, or accepted and on its way
+                    if ambiguous and self.get_order(order_id).status in _CANCEL_ACCEPTED:
                         return
                     raise OrderNotCancelableError(str(error), status_code=422, code=error.code) from exc
                 if not isinstance(error, TransientBrokerError) or attempt == attempts - 1:
