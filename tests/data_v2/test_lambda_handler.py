@@ -194,6 +194,8 @@ def test_manual_events_refresh_named_symbols_up_to_an_earlier_day(stack: Stack) 
 
 
 def test_the_request_model() -> None:
+    assert DataRefreshRequest.from_event({"trigger": "schedule", "execution_id": "exec-1"}).trigger_id == "exec-1"
+    assert DataRefreshRequest.from_event({"trigger_id": "data-refresh-2024-06-10"}).trigger_id.endswith("06-10")
     assert DataRefreshRequest.from_event(None).symbols is None
     assert DataRefreshRequest.from_event({"detail": {}}).target_date is None
     with pytest.raises(ValueError, match="at least one symbol"):

@@ -39,7 +39,9 @@ class DataRefreshRequest(BaseModel):
         if isinstance(detail, dict):
             fields.update({k: v for k, v in detail.items() if k in ("symbols", "target_date")})
         fields.update({k: v for k, v in event.items() if k in ("symbols", "target_date")})
-        event_id = event.get("id") or event.get("trigger_id")
+        # EventBridge's envelope id, the Scheduler's <aws.scheduler.execution-id> if the input carries it,
+        # or a caller's own id (the local stack)
+        event_id = event.get("id") or event.get("execution_id") or event.get("trigger_id")
         if isinstance(event_id, str) and event_id:
             fields["trigger_id"] = event_id
         return cls.model_validate(fields)
