@@ -14,6 +14,7 @@ from tests.notifications_v2.helpers import FIXED_NOW, build_service, render
 from tests.notifications_v2.scenarios import ALL_SCENARIOS, PLANTED_SECRETS, Scenario
 from the_alchemiser.notifications_v2.email_text import render_malformed_event_email
 from the_alchemiser.notifications_v2.formatting import price
+from the_alchemiser.notifications_v2.report_store import InMemoryReportStore
 from the_alchemiser.shared.events import WorkflowFailed
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
@@ -28,7 +29,9 @@ def check_golden(name: str, text: str) -> None:
 
 
 def email_for(scenario: Scenario, mode_label: str = "PAPER") -> str:
-    service, sent, _, _ = build_service(scenario.ledger, mode_label=mode_label)
+    # as in the Lambda: the report link is signed with the role's temporary credentials
+    reports = InMemoryReportStore(temporary_credentials=True)
+    service, sent, _, _ = build_service(scenario.ledger, mode_label=mode_label, reports=reports)
     result = service.handle_event(scenario.event)
     assert result.action == "email_sent"
     assert len(sent.sent) == 1

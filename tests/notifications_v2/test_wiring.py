@@ -78,6 +78,11 @@ def test_lambda_handler_from_environment_sends_one_live_email(deployed_environme
     assert "LIVE trading · stage prod" in email.body
     link = next(line.strip() for line in email.body.splitlines() if line.strip().startswith("https://"))
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in link  # SigV4: valid up to 7 days
+    # a Lambda signs with its role's session credentials (AWS_SESSION_TOKEN here): the email says the
+    # link can end sooner and where the file stays
+    bucket = deployed_environment["PERFORMANCE_REPORTS_BUCKET"]
+    assert "link valid up to 7 days:" in email.body
+    assert f"can stop working sooner; the file: s3://{bucket}/{key})" in email.body
     # the link downloads the CSV (moto intercepts `requests`); its totals are the DynamoDB ledger's
     response = requests.get(link, timeout=10)
     assert response.status_code == 200

@@ -56,6 +56,8 @@ class ReportSection:
     url: str | None = None
     key: str | None = None
     lifetime: timedelta | None = None
+    location: str | None = None  # s3://bucket/key
+    link_may_expire_early: bool = False
     report: PerformanceReport | None = None
     note: str | None = None
 
@@ -302,9 +304,16 @@ def report_section(context: EmailContext) -> list[str]:
     lines = ["REPORT"]
     if section.url:
         days = section.lifetime.days if section.lifetime is not None else None
-        validity = f"; link valid {_plural(days, 'day')}" if days else ""
+        if days and section.link_may_expire_early:
+            validity = f"; link valid up to {_plural(days, 'day')}"
+        else:
+            validity = f"; link valid {_plural(days, 'day')}" if days else ""
         lines.append(f"  CSV with per-strategy trades, values and realised P&L{validity}:")
         lines.append(f"  {section.url}")
+        if section.link_may_expire_early and section.location:
+            lines.append(
+                f"  (signed with temporary credentials, it can stop working sooner; the file: {section.location})"
+            )
         if section.report is not None:
             for totals in section.report.by_strategy():
                 lines.append(

@@ -12,6 +12,13 @@ REPORT_LINK_LIFETIME = timedelta(days=7)  # S3 SigV4's maximum
 SIGV4_MAX_LIFETIME = timedelta(days=7)
 
 
+def signs_with_temporary_credentials(session: Any | None = None) -> bool:
+    """Whether boto3's credentials are temporary (a Lambda role's are): links signed with them end
+    with the session, whatever their X-Amz-Expires says."""
+    credentials = (session or boto3.session.Session()).get_credentials()
+    return credentials is not None and bool(credentials.token)
+
+
 def s3_client_for_links(**kwargs: Any) -> Any:
     """An S3 client that presigns with SigV4 (required for links valid up to 7 days, in every region)."""
     return boto3.client("s3", config=Config(signature_version="s3v4"), **kwargs)
@@ -24,6 +31,15 @@ class ReportStore(Protocol):
         """A URL that downloads the object without AWS credentials, valid for `expires_in`."""
         ...
 
+    def location(self, key: str) -> str:
+        """Where the object lives (s3://bucket/key): still there when the link has expired."""
+        ...
+
+    @property
+    def links_may_expire_early(self) -> bool:
+        """True when links are signed with temporary credentials: they stop working when those expire."""
+        ...
+
 
 class S3ReportStore:
     """PERFORMANCE_REPORTS_BUCKET. The link is a presigned GET (SigV4: build the client with
@@ -31,9 +47,17 @@ class S3ReportStore:
     A link signed with a Lambda role's temporary credentials stops working when that session
     ends, whatever `expires_in` says."""
 
-    def __init__(self, s3_client: Any, bucket: str) -> None:
+    def __init__(self, s3_client: Any, bucket: str, *, temporary_credentials: bool = False) -> None:
         self._s3 = s3_client
         self._bucket = bucket
+        self._temporary_credentials = temporary_credentials
+
+    @property
+    def links_may_expire_early(self) -> bool:
+        return self._temporary_credentials
+
+    def location(self, key: str) -> str:
+        return f"s3://{self._bucket}/{key}"
 
     def put_csv(self, key: str, body: bytes) -> None:
         self._s3.put_object(
@@ -57,9 +81,24 @@ class S3ReportStore:
 class InMemoryReportStore:
     """Reports in a dict with stable fake links: for the local stack and golden tests."""
 
-    def __init__(self, base_url: str = "https://reports.example.invalid") -> None:
+    def __init__(
+        self,
+        base_url: str = "https://reports.example.invalid",
+        *,
+        bucket: str = "alchemiser-dev-performance-reports",
+        temporary_credentials: bool = False,
+    ) -> None:
         self.objects: dict[str, bytes] = {}
         self._base_url = base_url.rstrip("/")
+        self._bucket = bucket  # named like the S3 bucket it stands in for
+        self._temporary_credentials = temporary_credentials
+
+    @property
+    def links_may_expire_early(self) -> bool:
+        return self._temporary_credentials
+
+    def location(self, key: str) -> str:
+        return f"s3://{self._bucket}/{key}"
 
     def put_csv(self, key: str, body: bytes) -> None:
         self.objects[key] = body

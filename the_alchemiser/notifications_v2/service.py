@@ -194,7 +194,14 @@ class NotificationService:
         except Exception as exc:  # a missing report is a line in the email, never a missing email
             log.error("notifications.report_failed", error=repr(exc))
             return ReportSection(note=f"the report could not be written ({type(exc).__name__}: {exc})")
-        return ReportSection(url=url, key=written.key, lifetime=self._link_lifetime, report=written.report)
+        return ReportSection(
+            url=url,
+            key=written.key,
+            lifetime=self._link_lifetime,
+            report=written.report,
+            location=self._reports.location(written.key),
+            link_may_expire_early=self._reports.links_may_expire_early,
+        )
 
     def _compose_and_send(self, event: OutcomeEvent) -> dict[str, str]:
         context = self.compose_outcome_email_context(event)

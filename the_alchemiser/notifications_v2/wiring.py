@@ -9,7 +9,11 @@ from typing import Any
 import boto3
 
 from the_alchemiser.notifications_v2.once import PowertoolsOnce
-from the_alchemiser.notifications_v2.report_store import S3ReportStore, s3_client_for_links
+from the_alchemiser.notifications_v2.report_store import (
+    S3ReportStore,
+    s3_client_for_links,
+    signs_with_temporary_credentials,
+)
 from the_alchemiser.notifications_v2.service import NotificationService
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import PayloadStore, S3PayloadStore
@@ -49,7 +53,11 @@ def build_runtime(settings: Settings) -> NotificationsRuntime:
     secrets = [s.get_secret_value() for s in (settings.alpaca_api_key, settings.alpaca_secret_key) if s is not None]
     service = NotificationService(
         emails=SnsEmailSender(sns, _require(settings.sns_notification_topic_arn, "SNS_NOTIFICATION_TOPIC_ARN")),
-        reports=S3ReportStore(s3, _require(settings.performance_reports_bucket, "PERFORMANCE_REPORTS_BUCKET")),
+        reports=S3ReportStore(
+            s3,
+            _require(settings.performance_reports_bucket, "PERFORMANCE_REPORTS_BUCKET"),
+            temporary_credentials=signs_with_temporary_credentials(),
+        ),
         ledger=trade_ledger_reader(settings, dynamodb),
         once=once,
         mode_label=settings.mode_label,
