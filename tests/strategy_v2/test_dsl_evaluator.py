@@ -12,13 +12,14 @@ from tests.strategy_v2.dsl_helpers import InMemoryMarketData, frame, random_walk
 from the_alchemiser.shared.market_data import MissingMarketDataError
 from the_alchemiser.strategy_v2.dsl import (
     DslEvaluationError,
+    Market,
     StrategyResult,
+    evaluate_on,
     evaluate_range,
     evaluate_strategy,
     parse_strategy,
 )
 from the_alchemiser.strategy_v2.dsl.evaluator import Evaluator
-from the_alchemiser.strategy_v2.dsl.market import Market
 
 END = date(2024, 6, 28)  # a Friday
 
@@ -206,6 +207,52 @@ def test_filter_with_no_scorable_candidate_fails() -> None:
         run(
             '(filter (cumulative-return {:window 30}) (select-top 1) [(asset "A") (asset "B")])', flat("A", "B", days=5)
         )
+
+
+def test_filter_scores_equal_up_to_float_noise_are_ties_in_list_order() -> None:
+    # Both rose 10 %, but 3.3/3 and 0.33/0.3 differ in the last bits (9.999999999999986 vs 10.000000000000009).
+    bars = {"A": frame([3.0, 3.3]), "B": frame([0.3, 0.33])}
+    for whole_axis in (False, True):
+        for select, order, expected in (("top", "A B", "A"), ("top", "B A", "B"), ("bottom", "B A", "B")):
+            children = " ".join(f'(asset "{s}")' for s in order.split())
+            strategy = parse_strategy(
+                f'(defsymphony "T" {{}} (filter (cumulative-return {{:window 1}}) (select-{select} 1) [{children}]))'
+            )
+            result = evaluate_on(strategy, Market(bars, strategy.universe), whole_axis=whole_axis)
+            assert result.weights == {expected: 1.0}, (select, order, whole_axis)
+        window = evaluate_range(strategy, bars, END, END)
+        assert window.loc[pd.Timestamp(END)].to_dict() == {"B": 1.0}
+
+
+def test_composite_scored_over_its_window_or_the_whole_axis_alike() -> None:
+    # G holds A or B by X's price. X has no finite close on the window's first day, so G has no
+    # allocation that day (cash in its NAV) although its NAV started long before: the live path then
+    # asks the whole axis, which knows. The answers and scores of both paths agree.
+    closes_x = np.linspace(10, 20, 30)
+    closes_x[-4] = np.nan
+    bars = random_walk_market(["A", "B", "C"], END, 30) | {"X": frame(closes_x)}
+    group = '(group "G" [(if (> (current-price "X") 15) [(asset "A")] [(asset "B")])])'
+    for window, late in ((3, False), (2, True)):
+        text = f'(filter (cumulative-return {{:window {window}}}) (select-top 1) [{group} (asset "C")])'
+        strategy = parse_strategy(f'(defsymphony "T" {{}} {text})')
+        live = evaluate_on(strategy, Market(bars, strategy.universe))
+        axis = evaluate_on(strategy, Market(bars, strategy.universe), whole_axis=True)
+        assert live.weights == pytest.approx(axis.weights)
+        scores = [[r["score"] for r in result.trace[0]["ranking"]] for result in (live, axis)]
+        assert scores[0] == pytest.approx(scores[1], rel=1e-12)
+        assert len(scores[0]) == 2 and late is (window == 2)
+    # A composite whose NAV starts too late to be scored is left out alike on both paths.
+    late_bars = bars | {"NEW": frame([1.0, 1.1, 1.2])}
+    strategy = parse_strategy(
+        '(defsymphony "T" {} (filter (cumulative-return {:window 3}) (select-top 1)'
+        ' [(group "N" [(weight-equal [(asset "NEW") (asset "A")])]) (asset "C")]))'
+    )
+    for whole_axis in (False, True):
+        result = evaluate_on(strategy, Market(late_bars, strategy.universe), whole_axis=whole_axis)
+        assert result.weights == {"C": 1.0}
+        assert result.trace[0]["excluded"] == [
+            {"candidate": "N", "reason": "history too short: cumulative-return(3) of N needs 4 closes"}
+        ]
 
 
 # ---- inverse volatility ----

@@ -4,6 +4,7 @@ is a positioned parse error, never another exception."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 from datetime import date
 
 import numpy as np
@@ -11,9 +12,23 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.strategy_v2.dsl_helpers import random_walk_market
-from the_alchemiser.strategy_v2.dsl import DslError, DslParseError, evaluate_on, evaluate_range, parse_strategy
+from the_alchemiser.strategy_v2.dsl import (
+    DslError,
+    DslEvaluationError,
+    DslParseError,
+    Strategy,
+    evaluate_on,
+    evaluate_range,
+    parse_strategy,
+)
+from the_alchemiser.strategy_v2.dsl.build import ensure_recursion_limit
+from the_alchemiser.strategy_v2.dsl.evaluator import ranked_candidates, ranking_order
 from the_alchemiser.strategy_v2.dsl.market import Market
 from the_alchemiser.strategy_v2.dsl.reader import Source, read
+
+# The engine raises the recursion limit on first use; doing it up front keeps hypothesis from warning
+# that the limit changed during a test.
+ensure_recursion_limit()
 
 SYMBOLS = ["A", "B", "C", "D", "BRK/B"]
 END = date(2024, 6, 28)
@@ -83,21 +98,58 @@ def allocation(depth: int = 0) -> st.SearchStrategy[str]:
 
 
 def symphony_text(body: str) -> str:
-    return f'(defsymphony "P" {{:asset-class "EQUITIES"}} {body})'
+    return f'(defsymphony "T" {{:asset-class "EQUITIES"}} {body})'
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(allocation())
-def test_well_formed_trees_allocate_non_negative_weights_summing_to_one(body: str) -> None:
+def evaluate_both_paths(strategy: Strategy, market: Market) -> tuple[dict[str, float], dict[str, float]] | str:
+    """The live (top-down) and whole-axis answers, or the failure both paths must report alike."""
+    answers: list[dict[str, float] | str] = []
+    for whole_axis in (False, True):
+        try:
+            answers.append(evaluate_on(strategy, market, whole_axis=whole_axis).weights)
+        except DslEvaluationError as error:
+            answers.append(str(error))
+    live, axis = answers
+    if isinstance(live, str) or isinstance(axis, str):
+        assert live == axis
+        assert isinstance(live, str)
+        return live
+    return live, axis
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(allocation(), st.integers(0, 40))
+def test_well_formed_trees_allocate_non_negative_weights_summing_to_one(body: str, days_back: int) -> None:
     strategy = parse_strategy(symphony_text(body))
-    assume(strategy.max_lookback <= DAYS - 5)
-    result = evaluate_on(strategy, Market(BARS, strategy.universe))
-    assert all(w > 0 for w in result.weights.values())
-    assert abs(sum(result.weights.values()) - 1.0) < 1e-9
-    assert set(result.weights) <= strategy.traded_symbols
+    assume(strategy.max_lookback <= DAYS - 45)
+    end = BARS["A"].index[-1 - days_back].date()
+    answer = evaluate_both_paths(strategy, Market(BARS, strategy.universe, end=end))
+    assert not isinstance(answer, str), answer  # enough history for every node: no failure
+    live, axis = answer
+    for weights in (live, axis):
+        assert all(w > 0 for w in weights.values())
+        assert abs(sum(weights.values()) - 1.0) < 1e-9
+        assert set(weights) <= strategy.traded_symbols
+    assert set(live) == set(axis)
+    assert all(abs(live[s] - axis[s]) < 1e-9 for s in live)
     days = evaluate_range(strategy, BARS, date(2024, 6, 24), END)
     assert (days.to_numpy() >= 0).all()
     assert np.allclose(days.sum(axis=1), 1.0, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(allocation(), st.integers(1, 40))
+def test_live_and_whole_axis_paths_agree_on_short_histories(body: str, days: int) -> None:
+    """With too little history the two paths fail alike (same reason) or answer alike."""
+    strategy = parse_strategy(symphony_text(body))
+    end = BARS["A"].index[days - 1].date()
+    answer = evaluate_both_paths(strategy, Market(BARS, strategy.universe, end=end))
+    if isinstance(answer, str):
+        assert "T: " in answer and "(as of " in answer
+    else:
+        live, axis = answer
+        assert set(live) == set(axis)
+        assert all(abs(live[s] - axis[s]) < 1e-9 for s in live)
 
 
 mutation = st.tuples(
@@ -136,3 +188,47 @@ def check_text(text: str) -> None:
         assert str(error).startswith(f"m.clj:{error.line}:{error.column}: ")
     with contextlib.suppress(DslError):
         parse_strategy(text, file="m.clj")
+
+
+@settings(max_examples=80, deadline=None)
+@given(allocation(), st.data())
+def test_every_proper_prefix_and_every_lost_bracket_is_a_positioned_parse_error(body: str, data: st.DataObject) -> None:
+    text = symphony_text(body)
+    cut = data.draw(st.integers(0, len(text) - 1), label="cut")
+    assert_parse_error(text[:cut])
+    brackets = [i for i, c in enumerate(text) if c in '()[]{}"']
+    at = data.draw(st.sampled_from(brackets), label="deleted")
+    assert_parse_error(text[:at] + text[at + 1 :])
+
+
+def assert_parse_error(text: str) -> None:
+    try:
+        read(Source(text, "m.clj"))
+    except DslParseError:
+        check_text(text)  # checks the position
+        return
+    raise AssertionError(f"no parse error for {text!r}")
+
+
+finite_or_unscorable = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.sampled_from([0.0, -0.0, 1.0, 1.0 + 1e-15, 1.0 - 1e-15, 1e-13, 2.5]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(finite_or_unscorable, st.booleans()), min_size=1, max_size=8), st.booleans())
+def test_day_ranking_equals_whole_axis_ranking(candidates: list[tuple[float, bool]], top: bool) -> None:
+    scores = [v for v, _ in candidates]
+    fails = [0 if ok else 1 for _, ok in candidates]
+    select = "top" if top else "bottom"
+    ranked = ranked_candidates(scores, fails, select)
+    keys = np.array([[(-v if top else v) if ok else np.inf] for v, ok in candidates])
+    full = [int(i) for i in ranking_order(keys)[:, 0]]
+    assert ranked == full[: len(ranked)]  # the scorable ones first, in the same order
+    assert all(fails[i] for i in full[len(ranked) :])
+    assert sorted(ranked) == [i for i, f in enumerate(fails) if f == 0]
+    # best first; a worse candidate can precede a better one only inside a chain of near-ties
+    for a, b in itertools.pairwise(ranked):
+        better = scores[a] - scores[b] if top else scores[b] - scores[a]
+        assert better >= -len(scores) * (1e-9 * max(abs(scores[a]), abs(scores[b])) + 1e-12)

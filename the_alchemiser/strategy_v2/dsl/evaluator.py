@@ -57,7 +57,7 @@ def ranking_order(keys: Array) -> Array:
     with np.errstate(invalid="ignore"):
         gap = np.abs(np.diff(ordered, axis=0))
         limit = TIE_RELATIVE * np.maximum(np.abs(ordered[1:]), np.abs(ordered[:-1])) + TIE_ABSOLUTE
-        new_class = ~(gap <= limit)
+        new_class = ~(gap <= limit) | np.isinf(ordered[1:])  # an unscorable key never ties a score
     sorted_classes = np.concatenate([np.zeros((1, keys.shape[1]), dtype=np.intp), np.cumsum(new_class, axis=0)])
     classes = np.empty_like(sorted_classes)
     np.put_along_axis(classes, order, sorted_classes, axis=0)
