@@ -47,6 +47,7 @@ def test_scrub_text_removes_credentials(text: str, secret: str) -> None:
         "client order corr-success-2026-11-24-SPY-buy-1 rejected",
         "https://paper-api.alpaca.markets/v2/account",
         "rsi on UVXY needs 10 bars of history, 7 available (line 41)",
+        "order alc-3f1e9c0b7a5d2e8f4c6b1a9d0e7f3c2b5a8d6e4f rejected",  # execution's client_order_id
     ],
 )
 def test_scrub_text_keeps_ordinary_text(text: str) -> None:

@@ -41,13 +41,16 @@ _ALPACA_KEY_ID = re.compile(r"\b(?:PK|AK|CK)[A-Z0-9]{16,}\b")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # a long run of token characters mixing letters and digits: API secrets, AWS secret keys, JWT parts
 _OPAQUE = re.compile(r"[A-Za-z0-9+/=_]{32,}")
+_LOWER_HEX = re.compile(r"^[0-9a-f]+$")
 
 
 def _looks_opaque(match: re.Match[str]) -> str:
     token = match.group(0)
     has_letter = any(ch.isalpha() for ch in token)
     has_digit = any(ch.isdigit() for ch in token)
-    if has_letter and has_digit and not _UUID.match(token):
+    # lowercase hex is a digest (client_order_id "alc-<40 hex>", event hashes) an operator needs to
+    # find the order; API secrets mix cases or carry base64 characters
+    if has_letter and has_digit and not _UUID.match(token) and not _LOWER_HEX.match(token):
         return REDACTED
     return token
 
