@@ -4,7 +4,10 @@ pip evaluates markers against the interpreter running it, not against --python-v
 that pins numpy differently below and above 3.12 would otherwise install the wrong pin. Hashes are
 kept, so pip installs exactly the locked wheels (--require-hashes).
 
-    python scripts/layer_requirements.py locked.txt requirements.txt
+    python scripts/layer_requirements.py locked.txt requirements.txt [python version, default 3.12]
+
+(Another version, e.g. 3.11, only for scripts/layer_smoke.sh: the same layer built for this machine's
+python, so its imports can be tried here.)
 """
 
 from __future__ import annotations
@@ -54,20 +57,29 @@ def without_marker(block: str) -> str:
     return f"{requirement} --hash{hashes}" if hashes else requirement
 
 
-def applies_on_lambda(block: str) -> bool:
+def marker_environment(python_version: str) -> dict[str, str]:
+    return LAMBDA_PYTHON312_X86_64 | {
+        "python_version": python_version,
+        "python_full_version": f"{python_version}.0",
+        "implementation_version": f"{python_version}.0",
+    }
+
+
+def applies_on_lambda(block: str, python_version: str = "3.12") -> bool:
     spec = block.split(" --hash", 1)[0]
     if ";" not in spec:
         return True
     marker = spec.split(";", 1)[1].strip()
-    return Marker(marker).evaluate(LAMBDA_PYTHON312_X86_64)
+    return Marker(marker).evaluate(marker_environment(python_version))
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
+    if len(argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         return 2
+    python_version = argv[3] if len(argv) == 4 else "3.12"
     blocks = requirement_blocks(Path(argv[1]).read_text(encoding="utf-8"))
-    kept = [without_marker(block) for block in blocks if applies_on_lambda(block)]
+    kept = [without_marker(block) for block in blocks if applies_on_lambda(block, python_version)]
     names = [block.split("==", 1)[0] for block in kept]
     duplicates = {name for name in names if names.count(name) > 1}
     if duplicates:

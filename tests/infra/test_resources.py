@@ -95,7 +95,9 @@ def test_the_layer_is_built_from_the_lock_for_python312(template: dict[str, Any]
     makefile = (REPO / "layers" / "shared" / "Makefile").read_text(encoding="utf-8")
     assert "build-SharedCodeLayer:" in makefile and "scripts/build_layer.sh" in makefile
     script = (REPO / "scripts" / "build_layer.sh").read_text(encoding="utf-8")
-    for flag in ("--python-version 3.12", "--only-binary=:all:", "--require-hashes", "manylinux2014_x86_64"):
+    assert 'PYTHON_VERSION="${LAYER_PYTHON_VERSION:-3.12}"' in script
+    flags = ('--python-version "$PYTHON_VERSION"', "--only-binary=:all:", "--require-hashes", "manylinux2014_x86_64")
+    for flag in flags:
         assert flag in script
 
 
