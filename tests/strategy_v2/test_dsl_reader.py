@@ -76,6 +76,20 @@ def test_deep_nesting_is_safe() -> None:
     assert result.weights == {"SPY": 1.0}
 
 
+@pytest.mark.parametrize("kind", ["not", "and", "or"])
+def test_deeply_nested_conditions_are_safe_on_both_paths(kind: str) -> None:
+    condition = '(> (current-price "A") 1)'
+    for _ in range(1900):
+        other = '(> (current-price "A") 0)'
+        condition = f"(not {condition})" if kind == "not" else f"({kind} {condition} {other})"
+    strategy = parse_strategy(f'(defsymphony "deep" {{}} (if {condition} [(asset "A")] [(asset "B")]))')
+    bars = {"A": frame([1.0, 2.0, 3.0]), "B": frame([1.0, 2.0, 3.0])}
+    live = evaluate_on(strategy, Market(bars, strategy.universe))
+    axis = evaluate_on(strategy, Market(bars, strategy.universe), whole_axis=True)
+    assert live.weights == axis.weights == {"A": 1.0}
+    assert live.trace[0]["taken"] == "then"
+
+
 def test_nesting_beyond_the_limit_is_a_parse_error_not_a_crash() -> None:
     with pytest.raises(DslParseError, match="nesting deeper"):
         read_text("[" * 5000 + "]" * 5000)

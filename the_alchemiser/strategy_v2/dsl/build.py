@@ -45,7 +45,9 @@ RECURSION_LIMIT = 20_000
 
 
 def ensure_recursion_limit() -> None:
-    """The builder and evaluator recurse once or twice per nesting level (at most reader.MAX_NESTING)."""
+    """The builder and evaluator recurse a few frames per nesting level (at most reader.MAX_NESTING).
+    They recurse through Python frames only (no generator handed to a builtin per level), so C-level
+    recursion limits are not reached either; a RecursionError all the same becomes a DslError."""
     if sys.getrecursionlimit() < RECURSION_LIMIT:
         sys.setrecursionlimit(RECURSION_LIMIT)
 
@@ -141,7 +143,7 @@ class Builder:
             self.fail(f"expected a vector '[ ... ]' of nodes, found {_describe(form)}", form, at)
         if not form.items:
             self.fail("empty vector: expected at least one node", form, at)
-        return tuple(self.allocation(item, form.offset) for item in form.items)
+        return tuple([self.allocation(item, form.offset) for item in form.items])
 
     def allocation(self, form: Form, at: int) -> n.Allocation:
         name, args, at = self.call(form, at)
@@ -217,7 +219,7 @@ class Builder:
         if name in ("and", "or"):
             if not args:
                 self.fail(f"({name} ...) needs at least one condition", form, at)
-            items = tuple(self.condition(a, at) for a in args)
+            items = tuple([self.condition(a, at) for a in args])
             return make(n.And, items) if name == "and" else make(n.Or, items)
         if name == "not":
             self.arity(form, args, 1, "(not condition)", at)
@@ -281,4 +283,7 @@ class Builder:
 
 def build(form: Form, source: Source) -> Definition:
     ensure_recursion_limit()
-    return Builder(source).symphony(form)
+    try:
+        return Builder(source).symphony(form)
+    except RecursionError:
+        raise DslValidationError("nesting too deep to validate", file=source.file) from None

@@ -217,8 +217,16 @@ class DayEvaluator:
         if isinstance(node, n.Not):
             return not self.truth(node.item)
         if isinstance(node, n.And):
-            return all(self.truth(item) for item in node.items)  # short-circuits left to right
-        return any(self.truth(item) for item in node.items)
+            # short-circuit left to right; a loop, not all()/any() over a generator, which would cost a
+            # C-level frame per nesting level (see build.ensure_recursion_limit)
+            for item in node.items:  # noqa: SIM110
+                if not self.truth(item):
+                    return False
+            return True
+        for item in node.items:  # noqa: SIM110
+            if self.truth(item):
+                return True
+        return False
 
     def value_or_none(self, node: n.Expr) -> float | None:
         """The expression's value on the day, None when it has none (for the trace)."""

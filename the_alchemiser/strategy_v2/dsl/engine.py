@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -49,6 +50,15 @@ class StrategyResult:
         }
 
 
+@contextmanager
+def _recursion_as_error(strategy: Strategy) -> Iterator[None]:
+    """A tree too deep for the interpreter is the strategy's error, reported like any other."""
+    try:
+        yield
+    except RecursionError:
+        raise DslEvaluationError(f"{strategy.name}: nesting too deep to evaluate") from None
+
+
 def _normalised(found: dict[str, float]) -> dict[str, float]:
     kept = {s: w for s, w in found.items() if w > DUST}
     total = sum(kept.values())
@@ -66,15 +76,16 @@ def evaluate_on(
     evaluator = Evaluator(market)
     day = len(market) - 1
     as_of = market.day(day)
-    if whole_axis:
-        evaluator.allocation(strategy.root)  # the day evaluator below then reads the root's column
     live = DayEvaluator(evaluator, day)
-    try:
-        found = live.allocation(strategy.root)
-    except DayFailure as failure:
-        raise DslEvaluationError(f"{strategy.name}: {evaluator.reason(failure.code)} (as of {as_of})") from None
+    with _recursion_as_error(strategy):
+        if whole_axis:
+            evaluator.allocation(strategy.root)  # the day evaluator below then reads the root's column
+        try:
+            found = live.allocation(strategy.root)
+        except DayFailure as failure:
+            raise DslEvaluationError(f"{strategy.name}: {evaluator.reason(failure.code)} (as of {as_of})") from None
+        trace = TraceBuilder(live).walk(strategy.root)
     result_weights = _normalised(found)
-    trace = TraceBuilder(live).walk(strategy.root)
     return StrategyResult(
         name=strategy.name,
         as_of=as_of,
@@ -109,7 +120,8 @@ def evaluate_range(strategy: Strategy, bars: Mapping[str, pd.DataFrame], start: 
     on (too-short history...) is an error naming the first such day, never a silent row of zeros."""
     market = Market(bars, strategy.universe, end=end)
     evaluator = Evaluator(market)
-    weights = evaluator.allocation(strategy.root)
+    with _recursion_as_error(strategy):
+        weights = evaluator.allocation(strategy.root)
     days = market.dates
     in_range = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
     failing = np.flatnonzero(in_range & (weights.fail != OK))

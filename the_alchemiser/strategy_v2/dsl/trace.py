@@ -166,7 +166,7 @@ def condition_text(node: n.Condition) -> str:
     if isinstance(node, n.Not):
         return f"not ({condition_text(node.item)})"
     joiner = " and " if isinstance(node, n.And) else " or "
-    return joiner.join(f"({condition_text(item)})" for item in node.items)
+    return joiner.join([f"({condition_text(item)})" for item in node.items])
 
 
 def _fmt(value: float | None) -> str:
