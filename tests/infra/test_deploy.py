@@ -297,3 +297,22 @@ def test_the_makefile_targets_run_the_documented_commands() -> None:
     assert "sam build --template template.yaml" in dry("build")
     for target in ("deploy-dev", "deploy-prod", "list-ephemeral", "destroy-ephemeral", "logs"):
         assert f"scripts/deploy.py {target}" in dry(target), target
+
+
+def test_samconfig_has_dev_prod_and_ephemeral() -> None:
+    import tomllib
+
+    config = tomllib.loads((REPO / "samconfig.toml").read_text(encoding="utf-8"))
+    for stage in ("dev", "prod", "ephemeral"):
+        deploy_parameters = config[stage]["deploy"]["parameters"]
+        assert deploy_parameters["region"] == "us-east-1"
+        assert deploy_parameters["capabilities"] == "CAPABILITY_IAM"
+        assert f'Stage="{stage}"' in deploy_parameters["parameter_overrides"]
+        assert f'stage="{stage}"' in deploy_parameters["tags"]
+        # paper or live is always said explicitly, never left to the template default
+        assert "PaperTrading=" in deploy_parameters["parameter_overrides"]
+    assert config["dev"]["deploy"]["parameters"]["stack_name"] == "alchemiser-dev"
+    assert config["prod"]["deploy"]["parameters"]["stack_name"] == "alchemiser-prod"
+    assert "stack_name" not in config["ephemeral"]["deploy"]["parameters"]  # set per branch by deploy.py
+    assert 'PaperTrading="true"' in config["ephemeral"]["deploy"]["parameters"]["parameter_overrides"]
+    assert 'PaperTrading="true"' in config["dev"]["deploy"]["parameters"]["parameter_overrides"]
