@@ -3,6 +3,8 @@ every published event the way the template's rules do in AWS."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.infra.wiring import EXPECTED_TARGETS, FUNCTION_NAMES, FUNCTIONS, REPO, TEMPLATE_PATH, sample_events
@@ -64,3 +66,23 @@ def test_function_environments_resolve_to_local_physical_names(model: StackModel
     assert notifications["SNS_NOTIFICATION_TOPIC_ARN"] == model.arn("TradingNotificationsTopic")
     for spec in model.functions.values():
         assert "${" not in "".join(spec.environment.values()), spec.logical_id
+
+
+def test_the_local_stack_provisions_the_templates_resources(model: StackModel) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from the_alchemiser.local.stack.provision import provision
+
+    with mock_aws():
+        clients = {s: boto3.client(s, region_name="us-east-1") for s in ("dynamodb", "sqs", "s3", "sns", "events")}
+        provision(model, clients)
+        tables = set(clients["dynamodb"].list_tables()["TableNames"])
+        queues = {url.rsplit("/", 1)[1] for url in clients["sqs"].list_queues()["QueueUrls"]}
+        execution = clients["sqs"].get_queue_attributes(
+            QueueUrl=model.queue_url("ExecutionQueue"), AttributeNames=["RedrivePolicy", "VisibilityTimeout"]
+        )["Attributes"]
+    assert {model.physical_names[t] for t in model.of_type("AWS::DynamoDB::Table")} == tables
+    assert {model.physical_names[q] for q in model.of_type("AWS::SQS::Queue")} == queues
+    assert int(json.loads(execution["RedrivePolicy"])["maxReceiveCount"]) == 3
+    assert int(execution["VisibilityTimeout"]) == 900
