@@ -80,26 +80,25 @@ def test_the_scheduled_event_starts_one_workflow_and_its_deadline_fires_by_itsel
     assert orchestrator_env.sessions.get_session(orphan.session_id) is None
 
 
-@pytest.mark.parametrize(
-    ("local_clock", "status"),
-    [
-        ("2026-11-20T15:30:00-05:00", "started"),  # regular day: 15:30 ET
-        ("2026-11-20T12:30:00-05:00", "not_run_time"),  # the early-close slot on a regular day
-        ("2026-11-27T12:30:00-05:00", "started"),  # day after Thanksgiving closes at 13:00
-        ("2026-11-27T15:30:00-05:00", "not_run_time"),
-        ("2026-11-26T15:30:00-05:00", "not_a_trading_day"),  # Thanksgiving
-        ("2026-11-26T12:30:00-05:00", "not_a_trading_day"),
-    ],
-)
-def test_the_run_time_gate_through_the_deployed_handler(
-    orchestrator_env: LambdaEnvironment, local_clock: str, status: str
-) -> None:
-    orchestrator_env.set(ALCHEMISER_LOCAL_CLOCK=local_clock)
+RUN_TIME_GATE = [
+    ("2026-11-20T15:30:00-05:00", "started"),  # regular day: 15:30 ET
+    ("2026-11-20T12:30:00-05:00", "not_run_time"),  # the early-close slot on a regular day
+    ("2026-11-27T12:30:00-05:00", "started"),  # day after Thanksgiving closes at 13:00
+    ("2026-11-27T15:30:00-05:00", "not_run_time"),
+    ("2026-11-26T15:30:00-05:00", "not_a_trading_day"),  # Thanksgiving
+    ("2026-11-26T12:30:00-05:00", "not_a_trading_day"),
+]
+
+
+def test_the_run_time_gate_through_the_deployed_handler(orchestrator_env: LambdaEnvironment) -> None:
     invokes = record_invokes()
-    assert lambda_handler(SCHEDULE_INPUT, None)["status"] == status
-    assert len(invokes) == (3 if status == "started" else 0)
-    published = orchestrator_env.bus.received()
-    assert [type(e) for e in published] == ([WorkflowStarted] if status == "started" else [])
+    for local_clock, status in RUN_TIME_GATE:
+        orchestrator_env.set(ALCHEMISER_LOCAL_CLOCK=local_clock)  # a fresh process at that time
+        before = len(invokes)
+        assert lambda_handler(SCHEDULE_INPUT, None)["status"] == status, local_clock
+        assert len(invokes) - before == (3 if status == "started" else 0), local_clock
+        published = orchestrator_env.bus.received()
+        assert [type(e) for e in published] == ([WorkflowStarted] if status == "started" else []), local_clock
 
 
 def test_a_holiday_trigger_logs_why_it_does_nothing(orchestrator_env: LambdaEnvironment) -> None:
@@ -124,27 +123,26 @@ def test_a_holiday_trigger_logs_why_it_does_nothing(orchestrator_env: LambdaEnvi
     assert orchestrator_env.dynamodb.scan(TableName=orchestrator_env.sessions_table)["Items"] == []
 
 
-@pytest.mark.parametrize(
-    "event",
-    [
-        ["not", "an", "object"],
-        "force",
-        {"force": "yes"},  # force must be a JSON true
-        {"force": 1},
-        {"date": "2026-11-18"},  # a date without force
-        {"force": True, "date": "2026-13-01"},
-        {"force": True, "date": "tomorrow"},
-        {"detail": {"force": True, "date": "18/11/2026"}},
-    ],
-)
-def test_malformed_events_raise_so_they_reach_the_dead_letter_queue(
-    orchestrator_env: LambdaEnvironment, event: Any
-) -> None:
+MALFORMED_EVENTS: list[Any] = [
+    ["not", "an", "object"],
+    "force",
+    {"force": "yes"},  # force must be a JSON true
+    {"force": 1},
+    {"date": "2026-11-18"},  # a date without force
+    {"force": True, "date": "2026-13-01"},
+    {"force": True, "date": "tomorrow"},
+    {"detail": {"force": True, "date": "18/11/2026"}},
+]
+
+
+def test_malformed_events_raise_so_they_reach_the_dead_letter_queue(orchestrator_env: LambdaEnvironment) -> None:
     invokes = record_invokes()
-    with pytest.raises((ValidationError, ValueError)):
-        lambda_handler(event, None)
+    for event in MALFORMED_EVENTS:
+        with pytest.raises((ValidationError, ValueError)):
+            lambda_handler(event, None)
     assert invokes == [] and orchestrator_env.bus.received() == []
     assert orchestrator_env.dynamodb.scan(TableName=orchestrator_env.sessions_table)["Items"] == []
+    assert orchestrator_env.deadline_messages() == []
 
 
 def test_missing_configuration_fails_loudly(orchestrator_env: LambdaEnvironment) -> None:

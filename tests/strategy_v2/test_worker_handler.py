@@ -118,26 +118,25 @@ def test_a_malformed_file_is_reported_to_the_session_and_the_bus_not_raised(
     assert marked.success is False and marked.event_id == reported.event_id
 
 
-@pytest.mark.parametrize(
-    "mutate",
-    [
-        lambda e: {},
-        lambda e: {k: v for k, v in e.items() if k != "session_id"},
-        lambda e: {**e, "allocation": "half"},
-        lambda e: {**e, "correlation_id": None},
-        lambda e: {**e, "strategy_number": 0},
-        lambda e: {**e, "as_of": "yesterday"},
-        lambda e: {**e, "unexpected": True},
-    ],
-)
+MALFORMED_REQUESTS: list[Any] = [
+    lambda e: {},
+    lambda e: {k: v for k, v in e.items() if k != "session_id"},
+    lambda e: {**e, "allocation": "half"},
+    lambda e: {**e, "correlation_id": None},
+    lambda e: {**e, "strategy_number": 0},
+    lambda e: {**e, "as_of": "yesterday"},
+    lambda e: {**e, "unexpected": True},
+]
+
+
 def test_malformed_requests_raise_so_they_reach_the_dead_letter_queue(
-    worker_env: tuple[LambdaEnvironment, Datalake], mutate: Any
+    worker_env: tuple[LambdaEnvironment, Datalake],
 ) -> None:
     env, _ = worker_env
-    event = mutate(request("klm.clj"))
-    with pytest.raises(ValidationError):
-        lambda_handler(event, None)
-    assert env.bus.received() == []
+    for number, mutate in enumerate(MALFORMED_REQUESTS):
+        with pytest.raises(ValidationError):
+            lambda_handler(mutate(request("klm.clj")), None)
+        assert env.bus.received() == [], number
     assert env.dynamodb.scan(TableName=env.sessions_table)["Items"] == []
 
 
