@@ -4,10 +4,13 @@ to the topic)."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from tests.fixtures.aws import REGION
 from tests.notifications_v2.conftest import SnsInbox
@@ -121,4 +124,39 @@ def test_malformed_event_alert_is_sent_once_per_eventbridge_id(
         for _ in range(3)
     ]
     assert [r.action for r in results] == ["malformed_alerted", "duplicate_skipped", "duplicate_skipped"]
+    assert len(sns_inbox.delivered()) == 1
+
+
+class BlockingSender:
+    """SNS that holds the first send until told to go on: a delivery still in progress."""
+
+    def __init__(self, inner: SnsEmailSender) -> None:
+        self._inner = inner
+        self.entered = threading.Event()
+        self.go_on = threading.Event()
+
+    def send(self, message: EmailMessage) -> str:
+        self.entered.set()
+        assert self.go_on.wait(timeout=30), "the test never released the first send"
+        return self._inner.send(message)
+
+
+def test_concurrent_redelivery_while_the_first_is_sending_sends_nothing(
+    powertools_once: PowertoolsOnce, sns_inbox: SnsInbox, dynamodb_local_client: Any, idempotency_table: str
+) -> None:
+    """Two Lambda instances get the same event at once: the second finds the in-progress record and
+    fails (EventBridge retries it later, when it is a plain duplicate); one email in all."""
+    scenario = success_day()
+    blocking = BlockingSender(sns_sender(sns_inbox))
+    service, _, _, _ = build_service(scenario.ledger, emails=blocking, once=powertools_once)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(service.handle_event, scenario.event)
+        assert blocking.entered.wait(timeout=30)
+        other_instance = PowertoolsOnce.on_table(idempotency_table, dynamodb_local_client)
+        other, _, _, _ = build_service(scenario.ledger, emails=sns_sender(sns_inbox), once=other_instance)
+        with pytest.raises(IdempotencyAlreadyInProgressError):
+            other.handle_event(scenario.event)
+        blocking.go_on.set()
+        assert first.result(timeout=30).action == "email_sent"
+    assert service.handle_event(scenario.event).action == "duplicate_skipped"
     assert len(sns_inbox.delivered()) == 1
