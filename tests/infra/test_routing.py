@@ -109,3 +109,13 @@ def test_the_archive_keeps_every_alchemiser_event(template: dict) -> None:
     archive = template["Resources"]["AlchemiserEventArchive"]["Properties"]
     for event in sample_events():
         assert matches(archive["EventPattern"], published_envelope(event)), event.event_type
+
+
+def test_a_rule_without_its_dead_letter_queue_is_caught(template: dict) -> None:
+    broken = copy.deepcopy(template)
+    del broken["Resources"]["TradeExecutedRule"]["Properties"]["Targets"][0]["DeadLetterConfig"]
+    statement = broken["Resources"]["AsyncInvokeDLQPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    statement["Condition"]["ArnEquals"]["aws:SourceArn"].remove({"Fn::GetAtt": ["SignalGeneratedRule", "Arn"]})
+    errors = routing_errors(broken)
+    assert any(e.startswith("TradeExecutedRule: target NotificationsFunction has no dead-letter") for e in errors)
+    assert any(e.startswith("SignalGeneratedRule: no queue policy lets the rule park") for e in errors)

@@ -260,6 +260,11 @@ def routing_errors(template: dict[str, Any]) -> list[str]:
                 errors.append(f"{rule_id}: no AWS::Lambda::Permission lets the rule invoke {target_id}")
             if kind == "AWS::SQS::Queue" and not _queue_policy(template, target_id, rule_id):
                 errors.append(f"{rule_id}: no queue policy lets the rule send to {target_id}")
+            dead_letter = referenced_id(target.get("DeadLetterConfig", {}).get("Arn"))
+            if dead_letter is None:
+                errors.append(f"{rule_id}: target {target_id} has no dead-letter queue (a failed delivery is lost)")
+            elif not _queue_policy(template, dead_letter, rule_id):
+                errors.append(f"{rule_id}: no queue policy lets the rule park undeliverable events in {dead_letter}")
     errors += _queue_consumer_errors(template)
     return errors
 
@@ -286,11 +291,12 @@ def _queue_policy(template: dict[str, Any], queue: str, rule: str) -> bool:
         if queue not in {referenced_id(q) for q in props["Queues"]}:
             continue
         for statement in props["PolicyDocument"]["Statement"]:
-            source = statement.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")
+            sources = _as_list(statement.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn"))
             if (
                 statement.get("Principal") == {"Service": "events.amazonaws.com"}
                 and "sqs:SendMessage" in _as_list(statement.get("Action"))
-                and referenced_id(source) == rule
+                and referenced_id(statement.get("Resource")) == queue
+                and rule in {referenced_id(source) for source in sources}
             ):
                 return True
     return False
