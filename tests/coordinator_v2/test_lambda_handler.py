@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -104,23 +105,19 @@ def test_the_run_time_gate_through_the_deployed_handler(orchestrator_env: Lambda
 def test_a_holiday_trigger_logs_why_it_does_nothing(orchestrator_env: LambdaEnvironment) -> None:
     orchestrator_env.set(ALCHEMISER_LOCAL_CLOCK="2026-11-26T15:30:00-05:00")
     stream = io.StringIO()
+    configure_logging("INFO", stream=stream)  # the handler's own configure_logging(level) keeps the stream
     try:
-        configure_logging("INFO", stream=stream)
-        from the_alchemiser.coordinator_v2.lambda_handler import handle
-        from the_alchemiser.coordinator_v2.wiring import build_orchestrator
-        from the_alchemiser.shared.config.settings import get_settings
-
-        # the deployed wiring, with the log going to our stream (get_orchestrator would reconfigure it)
-        result = handle(SCHEDULE_INPUT, build_orchestrator(get_settings()))
+        result = lambda_handler(SCHEDULE_INPUT, None)
     finally:
-        configure_logging("INFO")
+        configure_logging("INFO", stream=sys.stdout)
     assert result["status"] == "not_a_trading_day"
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     [line] = [entry for entry in lines if entry["event"] == "market closed today: not running"]
-    assert line["reason"] == "holiday_or_weekend"
+    assert line["reason"] == "holiday_or_weekend" and line["level"] == "info"
     assert line["trading_date"] == "2026-11-26" and line["causation_id"] == "exec-1"
-    assert line["level"] == "info"
+    assert line["component"] == "the_alchemiser.coordinator_v2.service"
     assert orchestrator_env.dynamodb.scan(TableName=orchestrator_env.sessions_table)["Items"] == []
+    assert orchestrator_env.bus.received() == []
 
 
 MALFORMED_EVENTS: list[Any] = [

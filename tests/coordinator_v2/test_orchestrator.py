@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import threading
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -136,7 +137,7 @@ def test_a_holiday_trigger_does_nothing_and_says_so_in_the_log(rig: Orchestrator
         outcome = rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-thanksgiving"))
         forced = rig.orchestrator.run(OrchestratorTrigger(force=True, date=THANKSGIVING))
     finally:
-        configure_logging("INFO")
+        configure_logging("INFO", stream=sys.stdout)
 
     assert outcome.status is OrchestrationStatus.NOT_A_TRADING_DAY
     assert forced.status is OrchestrationStatus.NOT_A_TRADING_DAY  # never on holidays, not even forced
