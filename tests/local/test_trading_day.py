@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from the_alchemiser.local.stack.day import PROJECT_ROOT, DayOptions, DayResult, run_trading_day
-from the_alchemiser.local.stack.router import LocalRouter, SimulatedCrash
+from the_alchemiser.local.stack.router import SimulatedCrash
 from the_alchemiser.local.template import load_template
 
 DAY = date(2026, 11, 20)  # a Friday, a regular session
@@ -54,6 +54,16 @@ def test_a_normal_day_trades_the_merged_portfolio_and_reports_it(clean_day: DayR
     assert kinds.count("PartialSignalGenerated") == 3  # one per strategy file
     assert kinds.count("SignalGenerated") == kinds.count("RebalancePlanned") == 1
     assert kinds.count("WorkflowCompleted") == 1 and "WorkflowFailed" not in kinds
+    assert {d.function for d in clean_day.deliveries} == {
+        "DataRefreshFunction",
+        "StrategyOrchestratorFunction",
+        "StrategyFunction",
+        "StrategyAggregatorFunction",
+        "PortfolioFunction",
+        "ExecutionFunction",
+        "NotificationsFunction",
+    }
+    assert all(d.ok for d in clean_day.deliveries)
     assert_no_duplicate_orders(clean_day)
     assert all(order["status"] in ("filled", "canceled") for order in clean_day.orders)
     assert len(clean_day.emails) == 1 and "SUCCESS" in clean_day.emails[0]["subject"]
@@ -170,18 +180,3 @@ def test_a_template_whose_rule_no_longer_matches_breaks_the_day(tmp_path: Path) 
     kinds = [e.event_type for e in result.events]
     assert "SignalGenerated" in kinds and "RebalancePlanned" not in kinds
     assert result.outcome != "completed" and not result.orders
-
-
-def test_the_router_is_what_delivers(tmp_path: Path) -> None:
-    """A guard for the tests above: without the template's schedule the stack does nothing at all."""
-    seen: list[LocalRouter] = []
-    result = run_day(tmp_path, strategies=["nuclear.clj"], before_run=seen.append)
-    assert seen and result.outcome == "completed"
-    assert {d.function for d in result.deliveries} >= {
-        "StrategyOrchestratorFunction",
-        "StrategyFunction",
-        "StrategyAggregatorFunction",
-        "PortfolioFunction",
-        "ExecutionFunction",
-        "NotificationsFunction",
-    }
