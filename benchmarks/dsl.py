@@ -54,7 +54,12 @@ class FramesMarketData:
         if end is None:
             return {s: self.bars[s] for s in symbols}
         limit = pd.Timestamp(end)
-        return {s: self.bars[s].iloc[: self.bars[s].index.searchsorted(limit, side="right")] for s in symbols}
+        out = {}
+        for symbol in symbols:
+            frame = self.bars[symbol]
+            cut = frame.index.searchsorted(limit, side="right")
+            out[symbol] = frame if cut == len(frame) else frame.iloc[:cut]
+        return out
 
 
 def timed(repeats: int, run: Callable[[], object]) -> tuple[float, float]:

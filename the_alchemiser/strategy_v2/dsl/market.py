@@ -35,11 +35,11 @@ class Market:
                 index = pd.DatetimeIndex(index)
             dates = index.values.astype("datetime64[D]")
             closes = frame["close"].to_numpy(dtype=float)
-            if limit is not None:
-                keep = dates <= limit
-                dates, closes = dates[keep], closes[keep]
             if len(dates) > 1 and not bool(np.all(dates[1:] > dates[:-1])):
                 raise DslEvaluationError(f"bars of {symbol} are not in strictly ascending date order")
+            if limit is not None and len(dates) and dates[-1] > limit:
+                cut = int(np.searchsorted(dates, limit, side="right"))
+                dates, closes = dates[:cut], closes[:cut]
             self.own_dates[symbol] = dates
             self.own_closes[symbol] = closes
         non_empty = [d for d in self.own_dates.values() if len(d)]
