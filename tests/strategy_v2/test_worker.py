@@ -30,7 +30,14 @@ from the_alchemiser.shared.schemas import StrategyWorkerRequest
 from the_alchemiser.shared.sessions import AggregationSessionRepository, create_sessions_table
 from the_alchemiser.strategy_v2.dsl import load_strategy
 from the_alchemiser.strategy_v2.lambda_handler import handle
-from the_alchemiser.strategy_v2.worker_service import StrategyWorker, WorkerError, decimal_weights, trace_key
+from the_alchemiser.strategy_v2.worker_service import (
+    SUMMARY_MAX_CHARS,
+    StrategyWorker,
+    WorkerError,
+    bounded_summary,
+    decimal_weights,
+    trace_key,
+)
 
 AS_OF = date(2026, 11, 19)
 PROJECT_STRATEGIES = Settings().strategies_path
@@ -353,3 +360,13 @@ def test_decimal_weights_refuse_nonsense() -> None:
         "B": Decimal("0.333333333333"),
         "C": Decimal("0.333333333333"),
     }
+
+
+def test_the_summary_in_the_event_is_bounded_and_says_what_was_cut() -> None:
+    short = ["weights: SPY 100.0%", "if rsi(SPY,10)=55 > 79 (margin -24) -> else"]
+    assert bounded_summary(short) == short
+    long = [f"decision {i}: " + "x" * 150 for i in range(200)] + ["y" * 5000]
+    bounded = bounded_summary(long)
+    assert sum(len(line) for line in bounded[:-1]) <= SUMMARY_MAX_CHARS
+    assert bounded[:3] == long[:3] and bounded[-1].startswith("... ") and "more lines in the full trace" in bounded[-1]
+    assert len(bounded_summary(["z" * 5000])[0]) == 400

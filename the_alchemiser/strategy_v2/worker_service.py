@@ -28,6 +28,11 @@ WEIGHT_QUANTUM = Decimal("1e-12")
 # the engine normalises to 1 in floats; anything further off is a bug, not rounding
 FLOAT_SUM_TOLERANCE = 1e-6
 
+# The summary travels in events and is stored in DynamoDB items (400 KB each, shared by every strategy of
+# the session): bounded here; the full trace is in S3 by key.
+SUMMARY_MAX_CHARS = 8_000
+SUMMARY_LINE_MAX_CHARS = 400
+
 log = get_logger(__name__)
 
 MarketDataFactory = Callable[[], MarketDataPort]
@@ -57,6 +62,20 @@ def decimal_weights(weights: Mapping[str, float]) -> dict[str, Decimal]:
     largest = max(quantised, key=quantised.__getitem__)
     quantised[largest] += Decimal(1) - sum(quantised.values(), Decimal(0))
     return quantised
+
+
+def bounded_summary(lines: list[str]) -> list[str]:
+    """The trace summary cut to SUMMARY_MAX_CHARS in total, long lines shortened; says what was cut."""
+    kept: list[str] = []
+    used = 0
+    for number, line in enumerate(lines):
+        short = line if len(line) <= SUMMARY_LINE_MAX_CHARS else line[: SUMMARY_LINE_MAX_CHARS - 3] + "..."
+        if used + len(short) > SUMMARY_MAX_CHARS:
+            kept.append(f"... {len(lines) - number} more lines in the full trace")
+            break
+        kept.append(short)
+        used += len(short)
+    return kept
 
 
 def trace_key(correlation_id: str, dsl_file: str) -> str:
@@ -144,7 +163,7 @@ class StrategyWorker:
             rebalance_threshold=None
             if result.rebalance_threshold is None
             else Decimal(repr(result.rebalance_threshold)),
-            trace_summary=list(result.trace_summary),
+            trace_summary=bounded_summary(list(result.trace_summary)),
             trace_s3_key=self._store_trace(request, result),
         )
 
