@@ -51,7 +51,7 @@ def test_golden_live_mode_subject() -> None:
     from tests.notifications_v2.scenarios import success_day
 
     text = email_for(success_day(), mode_label="LIVE")
-    assert text.startswith("Subject: [LIVE] Alchemiser 2026-11-24: SUCCESS — 5 orders filled\n")
+    assert text.startswith("Subject: [LIVE] Alchemiser 2026-11-24: SUCCESS - 5 orders filled\n")
     assert "LIVE trading · stage dev" in text
 
 
@@ -84,7 +84,7 @@ def test_every_email_carries_what_a_trader_needs(make) -> None:
     (message,) = sent.sent
     event = scenario.event
     status = message.attributes["status"]
-    assert message.subject.startswith(f"[PAPER] Alchemiser {event.trading_date}: {status} — ")
+    assert message.subject.startswith(f"[PAPER] Alchemiser {event.trading_date}: {status} - ")
     assert message.body.startswith(f"{status} — ")
     assert f"Correlation id: {event.correlation_id}" in message.body
     if isinstance(event, WorkflowFailed):
@@ -120,4 +120,10 @@ def test_success_and_failure_emails_say_so_in_the_subject() -> None:
     assert "PARTIAL" in subjects["partial_fill_day"]
     assert "MARKET CLOSED" in subjects["market_closed_day"]
     failures = set(subjects) - {"success_day", "hold_day", "partial_fill_day", "market_closed_day"}
-    assert all(": FAILED — at " in subjects[name] for name in failures)
+    assert all(": FAILED - at " in subjects[name] for name in failures)
+
+
+@pytest.mark.parametrize("make", ALL_SCENARIOS, ids=lambda make: make.__name__)
+def test_subjects_are_one_ascii_line_under_sns_limit(make) -> None:
+    subject = email_for(make()).splitlines()[0].removeprefix("Subject: ")
+    assert subject.isascii() and len(subject) < 100 and "\n" not in subject

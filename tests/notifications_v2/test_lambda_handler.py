@@ -122,7 +122,7 @@ def test_trade_executed_then_completed_then_redelivery(aws_runtime) -> None:
     assert handle(envelope(completed), context, runtime)["action"] == "duplicate_skipped"
     (email,) = inbox.delivered()
     subject, message = email.subject, email.body
-    assert subject == "[PAPER] Alchemiser 2026-11-24: SUCCESS — 5 orders filled"
+    assert subject == "[PAPER] Alchemiser 2026-11-24: SUCCESS - 5 orders filled"
     assert "X-Amz-Signature=" in message and f"/{key}" in message
     assert f"Correlation id: {completed.correlation_id}" in message
 
@@ -157,7 +157,7 @@ def test_malformed_event_emails_operators_once(aws_runtime) -> None:
     assert [r["action"] for r in results] == ["malformed_alerted", "duplicate_skipped"]
     (email,) = inbox.delivered()
     subject, message = email.subject, email.body
-    assert subject == "[PAPER] Alchemiser: FAILED — notifications could not read WorkflowCompleted"
+    assert subject == "[PAPER] Alchemiser: FAILED - notifications could not read WorkflowCompleted"
     assert "PKX7QZ3L9ARTW2Y8M4NB" not in message
     assert "eb-broken-1" in message
 

@@ -55,7 +55,7 @@ def test_redelivered_outcome_event_sends_no_second_email(
     assert again.message_id == first.message_id
     (delivered,) = sns_inbox.delivered()
     assert delivered.message_id == first.message_id
-    assert delivered.subject == "[PAPER] Alchemiser 2026-11-24: SUCCESS — 5 orders filled"
+    assert delivered.subject == "[PAPER] Alchemiser 2026-11-24: SUCCESS - 5 orders filled"
     assert delivered.attributes["status"] == "SUCCESS" and delivered.attributes["mode"] == "PAPER"
     assert f"Correlation id: {scenario.event.correlation_id}" in delivered.body
     # one Powertools record, completed, in the real table
@@ -97,8 +97,8 @@ def test_each_workflow_gets_its_own_email(powertools_once: PowertoolsOnce, sns_i
     service.handle_event(b.event)
     subjects = sorted(email.subject or "" for email in sns_inbox.delivered())
     assert subjects == [
-        "[PAPER] Alchemiser 2026-11-24: FAILED — at aggregation: 2 strategies missing at the deadline",
-        "[PAPER] Alchemiser 2026-11-24: SUCCESS — 5 orders filled",
+        "[PAPER] Alchemiser 2026-11-24: FAILED - at aggregation: 2 strategies missing at the deadline (kl...",
+        "[PAPER] Alchemiser 2026-11-24: SUCCESS - 5 orders filled",
     ]
 
 

@@ -74,7 +74,7 @@ def test_lambda_handler_from_environment_sends_one_live_email(deployed_environme
     assert first["report_key"] == key
 
     (email,) = deployed_environment["inbox"].delivered()
-    assert email.subject == "[LIVE] Alchemiser 2026-11-24: SUCCESS — 5 orders filled"
+    assert email.subject == "[LIVE] Alchemiser 2026-11-24: SUCCESS - 5 orders filled"
     assert "LIVE trading · stage prod" in email.body
     link = next(line.strip() for line in email.body.splitlines() if line.strip().startswith("https://"))
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in link  # SigV4: valid up to 7 days

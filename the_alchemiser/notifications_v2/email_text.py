@@ -144,9 +144,11 @@ def failure_headline(event: WorkflowFailed, context: EmailContext) -> Headline:
     failed = _names(details.get("failed_strategies"))
     parts = []
     if failed:
-        parts.append(f"{_plural(len(failed), 'strategy', 'strategies')} failed")
+        parts.append(f"{_plural(len(failed), 'strategy', 'strategies')} failed ({', '.join(failed)})")
     if missing:
-        parts.append(f"{_plural(len(missing), 'strategy', 'strategies')} missing at the deadline")
+        parts.append(
+            f"{_plural(len(missing), 'strategy', 'strategies')} missing at the deadline ({', '.join(missing)})"
+        )
     if result is not None and not parts:
         # what did trade comes first: a half-done rebalance needs a look at the account today
         traded = [order for order in result.orders if order.outcome != OrderOutcome.SKIPPED]

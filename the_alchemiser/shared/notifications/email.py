@@ -1,10 +1,12 @@
 """An email as SNS delivers it to subscribers: a one-line subject and a plain-text body.
 
-SNS limits: the subject is under 100 characters with no line breaks; the message is at most 256 KB.
+SNS limits: the subject is under 100 characters with no line breaks (kept ASCII); the message is at
+most 256 KB (UTF-8).
 `EmailMessage` enforces both, so an adapter never sees a message SNS would refuse."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, Protocol
 
 from pydantic import Field, field_validator
@@ -16,12 +18,27 @@ SNS_MESSAGE_LIMIT_BYTES = 256 * 1024
 _TRUNCATION_NOTE = "\n\n[message truncated to fit the SNS size limit; the CSV report has the full detail]\n"
 
 
+_ASCII_STAND_INS = {"—": "-", "–": "-", "…": "...", "‘": "'", "’": "'", "“": '"', "”": '"', "·": "-"}
+
+
+def _ascii(text: str) -> str:
+    """Older SNS documentation requires an ASCII subject (and some receivers rewrite other
+    characters): dashes, quotes and ellipses get ASCII stand-ins, accents are dropped, the rest is ?."""
+    out = []
+    for original in text:
+        ch = _ASCII_STAND_INS.get(original, original)
+        if not ch.isascii():
+            ch = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?"
+        out.append(ch)
+    return "".join(out)
+
+
 def fit_subject(subject: str) -> str:
-    """One line, no control characters, under SNS's 100 characters (ellipsis when cut)."""
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in subject).split())
+    """One ASCII line, no control characters, under SNS's 100 characters ("..." when cut)."""
+    flat = " ".join(_ascii("".join(ch if ch.isprintable() else " " for ch in subject)).split())
     if len(flat) <= SNS_SUBJECT_LIMIT:
         return flat
-    return flat[: SNS_SUBJECT_LIMIT - 1].rstrip() + "…"
+    return flat[: SNS_SUBJECT_LIMIT - 3].rstrip() + "..."
 
 
 def fit_body(body: str) -> str:
