@@ -29,6 +29,10 @@ from the_alchemiser.shared.logging import get_logger
 
 T = TypeVar("T")
 _log = get_logger("execution_v2.rate_limit")
+# Float refills land a hair under a whole token; a wait too short for the clock to register (a virtual
+# clock at a large time, the simulated broker's microsecond clock) would then spin for ever.
+_TOKEN_EPSILON = 1e-9
+_MIN_WAIT_SECONDS = 0.001
 
 
 class TokenBucket:
@@ -49,11 +53,11 @@ class TokenBucket:
                 now = self._clock.monotonic()
                 self._tokens = min(self._capacity, self._tokens + (now - self._last) * self._rate)
                 self._last = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                if self._tokens >= 1 - _TOKEN_EPSILON:
+                    self._tokens = max(0.0, self._tokens - 1)
                     self.acquired += 1
                     return
-                wait = (1 - self._tokens) / self._rate
+                wait = max((1 - self._tokens) / self._rate, _MIN_WAIT_SECONDS)
             self._clock.sleep(wait)
 
 

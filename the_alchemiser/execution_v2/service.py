@@ -11,7 +11,7 @@ import contextvars
 import functools
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -74,9 +74,6 @@ class ExecutionLedger(TradeLedgerWriter, PlanStateStore, Protocol):
     def get_order(self, client_order_id: str) -> LedgerOrder | None: ...
 
 
-OrderHook = Callable[[Order], None]
-
-
 def deterministic_event_id(correlation_id: str, event_type: str) -> str:
     """The same outcome event of a workflow always has the same id, so consumers can dedupe a re-send."""
     return str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"{correlation_id}:{event_type}"))
@@ -130,9 +127,6 @@ class _ItemRecorder:
         self.service.ledger.record(intent)
 
     def order_placed(self, step: int, order: Order) -> None:
-        hook = self.service.after_order_placed
-        if hook is not None:
-            hook(order)  # tests inject a crash here: the order exists, nothing after it was recorded
         self._record(step, order)
 
     def order_settled(self, step: int, order: Order) -> None:
@@ -201,7 +195,6 @@ class ExecutionService:
         *,
         clock: WaitClock | None = None,
         config: ExecutionConfig | None = None,
-        after_order_placed: OrderHook | None = None,
     ) -> None:
         self.config = config or ExecutionConfig()
         self.clock = clock or SystemWaitClock()
@@ -215,7 +208,6 @@ class ExecutionService:
         )
         self.ledger = ledger
         self.publisher = publisher
-        self.after_order_placed = after_order_placed
 
     # --- the one entry point ------------------------------------------------------------------
 
