@@ -2,7 +2,8 @@
 interpreter, and how large each deploy unit and SharedCodeLayer are unzipped.
 
 Import time: each deploy unit's shim (`functions/<name>/lambda_handler.py`) imported in a new process,
-RUNS times, median and min printed, with the three slowest top-level packages from `python -X importtime`.
+RUNS times, median wall and CPU time printed, with the slowest third-party packages from
+`python -X importtime` (one run, so noisy on a busy machine).
 It runs on this machine's python (3.11) with the project's .venv for third-party packages, from the
 built unit in .aws-sam/build/<Function> when it exists (else from the repo): a proxy for Lambda's
 python3.12 init, which also pays for reading the zip and starting the runtime.
@@ -37,11 +38,11 @@ FUNCTIONS = {
 TIMED_IMPORT = """
 import sys, time
 sys.path[:0] = sys.argv[1:]
-start = time.perf_counter()
+start, cpu_start = time.perf_counter(), time.process_time()
 import lambda_handler
-elapsed = time.perf_counter() - start
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
 assert callable(lambda_handler.lambda_handler)
-print(elapsed)
+print(elapsed, cpu)
 """
 
 
@@ -57,7 +58,8 @@ def clean_env() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
 
 
-def import_seconds(paths: list[str], cwd: Path) -> float:
+def import_seconds(paths: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of importing the handler module in a fresh interpreter."""
     result = subprocess.run(
         [sys.executable, "-c", TIMED_IMPORT, *paths],
         cwd=cwd,
@@ -66,7 +68,8 @@ def import_seconds(paths: list[str], cwd: Path) -> float:
         text=True,
         check=True,
     )
-    return float(result.stdout.strip().splitlines()[-1])
+    wall, cpu = result.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def slowest_packages(paths: list[str], cwd: Path, count: int = 4) -> list[tuple[str, float]]:
@@ -101,7 +104,9 @@ def mb(size: int) -> str:
 
 
 def main() -> int:
-    print(f"python {sys.version.split()[0]} (Lambda runs 3.12); {RUNS} fresh processes per handler")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"python {sys.version.split()[0]} (Lambda runs 3.12); {RUNS} fresh processes per handler, medians")
+    print(f"load average {load} on {os.cpu_count()} CPUs: on a busy machine the CPU time is the steadier figure")
     cwd = Path("/tmp")
     results: dict[str, dict[str, object]] = {}
     for function, directory in FUNCTIONS.items():
@@ -110,10 +115,11 @@ def main() -> int:
         paths = [str(unit)] if source == "built unit" else [str(unit), str(REPO)]
         timings = [import_seconds(paths, cwd) for _ in range(RUNS)]
         slowest = slowest_packages(paths, cwd)
-        median_ms, min_ms = statistics.median(timings) * 1000, min(timings) * 1000
-        results[function] = {"source": source, "median_ms": round(median_ms), "min_ms": round(min_ms)}
+        median_ms = statistics.median(wall for wall, _ in timings) * 1000
+        cpu_ms = statistics.median(cpu for _, cpu in timings) * 1000
+        results[function] = {"source": source, "median_wall_ms": round(median_ms), "median_cpu_ms": round(cpu_ms)}
         top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in slowest)
-        print(f"  {function:30s} import median {median_ms:6.0f} ms  min {min_ms:6.0f} ms  ({source}; slowest: {top})")
+        print(f"  {function:30s} import wall {median_ms:6.0f} ms  CPU {cpu_ms:6.0f} ms  ({source}; slowest: {top})")
 
     if not (BUILD / "SharedCodeLayer").is_dir():
         print("sizes: no .aws-sam/build (run `make build` first)")
