@@ -311,6 +311,7 @@ def test_samconfig_has_dev_prod_and_ephemeral() -> None:
         assert f'stage="{stage}"' in deploy_parameters["tags"]
         # paper or live is always said explicitly, never left to the template default
         assert "PaperTrading=" in deploy_parameters["parameter_overrides"]
+    assert not config["default"]["build"]["parameters"].get("cached", False)  # the cache cannot see the package
     assert config["dev"]["deploy"]["parameters"]["stack_name"] == "alchemiser-dev"
     assert config["prod"]["deploy"]["parameters"]["stack_name"] == "alchemiser-prod"
     assert "stack_name" not in config["ephemeral"]["deploy"]["parameters"]  # set per branch by deploy.py
