@@ -55,7 +55,7 @@ class DynamoDBLocal:
             self.process.kill()
 
 
-def start_dynamodb_local(timeout: float = 30.0, db_path: Path | None = None) -> DynamoDBLocal:
+def start_dynamodb_local(timeout: float = 120.0, db_path: Path | None = None) -> DynamoDBLocal:
     """In memory, or kept in `db_path` (one shared database whatever the credentials) across runs."""
     java = shutil.which("java")
     if java is None:
