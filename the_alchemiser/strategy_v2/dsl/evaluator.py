@@ -158,13 +158,22 @@ class Evaluator:
 
     def _place(self, raw: Array, pos: Array, what: str, spec: n.IndicatorSpec) -> Values:
         """Lay a per-own-index indicator on the calendar with failure codes."""
-        values = np.where(pos >= 0, raw[np.clip(pos, 0, max(len(raw) - 1, 0))] if len(raw) else np.nan, np.nan)
-        short = pos < spec.need - 1
-        fail = np.where(short, self.code(f"history too short: {what} needs {spec.need} closes"), OK)
-        bad = ~short & ~np.isfinite(values)
+        too_short = self.code(f"history too short: {what} needs {spec.need} closes")
+        if len(raw) == self.size and self.size and pos[0] == 0:
+            # a series on every calendar day (pos is 0..size-1): no gather needed; too short is a prefix
+            values = raw
+            fail = np.zeros(self.size, dtype=np.int32)
+            fail[: spec.need - 1] = too_short
+            bad = ~np.isfinite(values)
+            bad[: spec.need - 1] = False
+        else:
+            values = np.where(pos >= 0, raw[np.clip(pos, 0, max(len(raw) - 1, 0))] if len(raw) else np.nan, np.nan)
+            short = pos < spec.need - 1
+            fail = np.where(short, too_short, OK).astype(np.int32)
+            bad = ~short & ~np.isfinite(values)
         if bad.any():
-            fail = np.where(bad, self.code(f"{what} is not a finite number"), fail)
-        return Values(values, fail.astype(np.int32))
+            fail = np.where(bad, self.code(f"{what} is not a finite number"), fail).astype(np.int32)
+        return Values(values, fail)
 
     def score(self, node: n.Allocation, spec: n.IndicatorSpec) -> Values:
         """A filter / inverse-volatility candidate's metric: an asset on its own closes, anything else on
