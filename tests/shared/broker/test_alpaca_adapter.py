@@ -609,3 +609,22 @@ def test_order_amounts_finer_than_alpaca_takes_are_refused_before_sending() -> N
     with pytest.raises(ValueError, match="positive"):
         market("SPY", "buy", "zero", qty="0")
     assert market("SPY", "buy", "fine", qty="0.123456789").qty == Decimal("0.123456789")
+
+
+def test_the_same_order_placed_from_many_threads_at_once_exists_once(
+    sim_broker: SimBrokerHandle, alpaca_broker_factory: Callable[..., AlpacaBroker]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    brokers = [alpaca_broker_factory(sim_broker) for _ in range(8)]  # eight clients, eight connection pools
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        same = list(pool.map(lambda b: b.place_order(limit("SPY", "buy", "raced", "2", "499.00")).id, brokers))
+        distinct = list(
+            pool.map(lambda n: brokers[n % 8].place_order(limit("TLT", "buy", f"many-{n}", "1", "91.00")).id, range(40))
+        )
+    assert len(set(same)) == 1  # one order; the other seven resolved their 422 to it
+    assert len(set(distinct)) == 40
+    assert sim_broker.state()["orders"] == 41
+    assert alpaca_broker_factory(sim_broker).get_account().buying_power == Decimal(100_000) - 2 * Decimal(
+        "499.00"
+    ) - 40 * Decimal("91.00")
