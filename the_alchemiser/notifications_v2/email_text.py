@@ -211,9 +211,8 @@ def _order_line(order: OrderResult, context: EmailContext) -> str:
     else:
         parts.append(f"0 of {requested}")
     if order.error:
-        parts.append(
-            ("reason: " if order.outcome == OrderOutcome.SKIPPED else "error: ") + _clean(order.error, context)
-        )
+        label = {OrderOutcome.SKIPPED: "reason: ", OrderOutcome.FILLED: "note: "}.get(order.outcome, "error: ")
+        parts.append(label + _clean(order.error, context))
     return f"  {side} {symbol} {outcome} " + " · ".join(parts)
 
 
