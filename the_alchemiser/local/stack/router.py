@@ -162,14 +162,19 @@ class LocalRouter:
 
     def trigger_schedule(self, scheduled_time: datetime, name: str | None = None) -> None:
         """Fire the template's schedule (the first, or `name`) as Scheduler would at `scheduled_time`."""
-        schedules = [s for s in self.model.schedules if name in (None, s.name)]
+        schedules = [
+            s for s in self.model.schedules if s.name == name or (name is None and s.function in self.model.functions)
+        ]
         if not schedules:
-            raise RoutingError(f"template has no schedule {name or ''}".strip())
+            raise RoutingError(f"template has no schedule {name or 'that invokes a function'}")
         schedule = schedules[0]
         stamp = scheduled_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         raw = (schedule.input or "{}").replace("<aws.scheduler.scheduled-time>", stamp)
         raw = raw.replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
-        self._pending.append((schedule.function, "schedule", json.loads(raw), None))
+        if schedule.function in self.model.functions:
+            self._pending.append((schedule.function, "schedule", json.loads(raw), None))
+        else:  # a queue target: Scheduler sends the input as the message body
+            self._deliver_to_target(schedule.function, json.loads(raw))
 
     def enqueue(self, function: str, event: dict[str, Any], trigger: str) -> None:
         """An asynchronous invocation by hand (an operator's manual run)."""
