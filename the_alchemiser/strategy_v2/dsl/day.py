@@ -40,6 +40,11 @@ class DayFailure(Exception):
 
 
 class DayEvaluator:
+    """Evaluates nodes on one calendar day (index `day` of the evaluator's market).
+
+    `allocation(node)` gives the day's weights or raises DayFailure; `truth`, `value`,
+    `filter_decision` and `inverse_volatility_decision` expose the decisions the trace reports."""
+
     def __init__(self, evaluator: Evaluator, day: int, days: dict[int, DayEvaluator] | None = None) -> None:
         self.ev = evaluator
         self.t = day
