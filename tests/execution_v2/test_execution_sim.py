@@ -207,6 +207,12 @@ def assert_same_as_reference(drill: Drill, broker: AlpacaBroker, correlation_id:
     assert ledgered(drill.ledger, correlation_id) == reference.ledger
 
 
+def assert_never_resubmitted(handle: SimBrokerHandle) -> None:
+    """Every order id was looked up before it was sent: no placement bounced off the broker as a duplicate
+    (a duplicate would be caught and resumed too, but only a racing delivery has an excuse for sending one)."""
+    assert [r.status for r in handle.requests("/v2/orders", "POST") if r.status >= 400] == []
+
+
 def assert_reported_once(publisher: InMemoryPublisher, reference: Reference) -> None:
     """Outcome events: one TradeExecuted and one WorkflowCompleted by event id (a re-send after a crash
     between publishing and recording it carries the same id, so consumers drop it), with the reference's
@@ -251,6 +257,7 @@ def test_a_crash_then_redelivery_ends_exactly_like_an_uninterrupted_run(
 
     assert run_handler(drill_service(broker, drill.ledger, publisher), event, receive_count=2) == OK
     assert_same_as_reference(drill, broker, correlation_id)
+    assert_never_resubmitted(handle)
     assert_reported_once(publisher, drill.reference)
 
 
@@ -263,6 +270,7 @@ def test_the_same_message_five_times_places_each_order_once(
     for delivery in range(1, 6):
         assert run_handler(drill_service(broker, drill.ledger, publisher), event, receive_count=delivery) == OK
     assert_same_as_reference(drill, broker, "drill-five-in-a-row")
+    assert_never_resubmitted(handle)
     placements = [r for r in handle.requests("/v2/orders", "POST")]
     assert len(placements) == DRILL_PLACEMENTS + 2  # + the two setup orders: nothing re-sent
     assert [e.event_type for e in publisher.events] == ["TradeExecuted", "WorkflowCompleted"]
