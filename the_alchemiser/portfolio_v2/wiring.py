@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -36,6 +37,11 @@ def alpaca_broker_factory(settings: Settings) -> Callable[[], BrokerPort]:
     return build
 
 
+# Half a percent stays in cash: buys fill up to the far touch, so a plan sized to every last dollar of
+# cash would always be trimmed at execution (and a failed trim is a failed buy).
+DEPLOYED_PLANNER = PlannerConfig(deployment_fraction=Decimal("0.995"))
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -53,7 +59,7 @@ def build_runtime(
     service = PortfolioService(
         broker_factory or alpaca_broker_factory(settings),
         EventBridgePublisher(events_client or boto3.client("events"), settings.event_bus_name, store),
-        planner=RebalancePlanner(planner_config or PlannerConfig()),
+        planner=RebalancePlanner(planner_config or DEPLOYED_PLANNER),
         clock=clock or settings.clock(),
     )
     persistence = DynamoDBPersistenceLayer(
