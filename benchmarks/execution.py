@@ -233,8 +233,16 @@ def main() -> int:
             f"estimated real duration (wall + simulated waits) {walk.wall_seconds + walk.simulated_seconds:.0f} s"
         )
     print(f"market-orders: estimated real duration {market.wall_seconds + market.simulated_seconds:.0f} s")
-    print("Lambda timeout: 900 s")
+    print(f"ExecutionFunction timeout in template.yaml: {_execution_timeout()} s")
     return 0
+
+
+def _execution_timeout() -> int:
+    from the_alchemiser.local.template import load_template
+
+    template = load_template(Path(__file__).resolve().parents[1] / "template.yaml")
+    function = template["Resources"]["ExecutionFunction"]["Properties"]
+    return int(function.get("Timeout") or template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
 
 
 if __name__ == "__main__":

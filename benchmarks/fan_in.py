@@ -22,6 +22,7 @@ from the_alchemiser.aggregator_v2.service import SignalAggregator
 from the_alchemiser.local.dynamodb_local import start_dynamodb_local
 from the_alchemiser.shared.calendar import FixedClock
 from the_alchemiser.shared.events import InMemoryPublisher, PartialSignalGenerated, SignalGenerated
+from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.schemas import StrategySignal
 from the_alchemiser.shared.sessions import (
     AggregationSession,
@@ -76,6 +77,7 @@ def partial_of(session: AggregationSession, number: int, dsl_file: str, rng: ran
 
 
 def main() -> None:
+    configure_logging("WARNING")  # the aggregator logs every partial at info: keep the figures readable
     server = start_dynamodb_local(timeout=120)
     try:
         client = boto3.client(
