@@ -18,6 +18,9 @@ class ExecutionConfig:
     market_wait_seconds: float = 30.0  # the market order's wait before it is cancelled (e.g. a halt)
     cancel_wait_seconds: float = 10.0  # how long to wait for a cancel to become terminal
     max_workers: int = 10  # orders worked at once within a phase
+    # Stop this long before the Lambda timeout, between steps, so SQS can hand the plan straight back
+    # (a killed invocation would only be redelivered after the queue's visibility timeout).
+    stop_before_timeout_seconds: float = 25.0
     # Alpaca allows 200 requests/minute per account: refill + burst stay under it in any minute.
     trading_requests_per_minute: int = 180
     trading_burst: int = 20

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from the_alchemiser.execution_v2.service import ExecutionService
+from the_alchemiser.execution_v2.service import ExecutionOutOfTime, ExecutionService
 from the_alchemiser.shared.events import EventParseError, PayloadStore, RebalancePlanned, decode_event
 from the_alchemiser.shared.logging import get_logger, workflow_context
 
@@ -42,13 +42,44 @@ def parse_record(body: str, store: PayloadStore | None) -> RebalancePlanned:
     return event
 
 
-def make_record_handler(service: ExecutionService, store: PayloadStore | None) -> Callable[[SQSRecord], None]:
+def queue_url_of(queue_arn: str) -> str:
+    """arn:aws:sqs:<region>:<account>:<name> -> the queue's URL (no GetQueueUrl call needed)."""
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+
+
+def sqs_resume_now(sqs_client: Any) -> Callable[[SQSRecord], None]:
+    """Make a record visible again at once, so the next invocation resumes the plan without waiting
+    out the queue's visibility timeout."""
+
+    def resume(record: SQSRecord) -> None:
+        sqs_client.change_message_visibility(
+            QueueUrl=queue_url_of(record.event_source_arn), ReceiptHandle=record.receipt_handle, VisibilityTimeout=0
+        )
+
+    return resume
+
+
+def make_record_handler(
+    service: ExecutionService,
+    store: PayloadStore | None,
+    *,
+    time_left: Callable[[], float] | None = None,
+    resume_now: Callable[[SQSRecord], None] | None = None,
+) -> Callable[[SQSRecord], None]:
     def handle(record: SQSRecord) -> None:
         event = parse_record(record.body, store)
         receive_count = int(record.attributes.approximate_receive_count or "1")
         with workflow_context(event.correlation_id, event.event_id):
             try:
-                service.execute(event)
+                service.execute(event, time_left=time_left)
+            except ExecutionOutOfTime as exc:
+                _log.warning("execution_continues_in_next_invocation", receive_count=receive_count)
+                if receive_count >= MAX_RECEIVE_COUNT:
+                    service.report_failure(event, exc)
+                elif resume_now is not None:
+                    resume_now(record)
+                raise
             except Exception as exc:
                 _log.exception("execution_failed", receive_count=receive_count, error=str(exc))
                 if receive_count >= MAX_RECEIVE_COUNT:
@@ -59,17 +90,24 @@ def make_record_handler(service: ExecutionService, store: PayloadStore | None) -
 
 
 def process_sqs_event(
-    event: dict[str, Any], context: Any, service: ExecutionService, store: PayloadStore | None
+    event: dict[str, Any],
+    context: Any,
+    service: ExecutionService,
+    store: PayloadStore | None,
+    resume_now: Callable[[SQSRecord], None] | None = None,
 ) -> PartialItemFailureResponse:
     """The handler's body with its dependencies given (tests and the local stack use this directly)."""
     # a batch of one that fails is reported as that item's failure (SQS retries it), not raised
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(
-        event=event, record_handler=make_record_handler(service, store), processor=processor, context=context
-    )
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    time_left = (lambda: remaining() / 1000) if callable(remaining) else None
+    handler = make_record_handler(service, store, time_left=time_left, resume_now=resume_now)
+    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    from the_alchemiser.execution_v2.wiring import get_execution_service, get_payload_store
+    from the_alchemiser.execution_v2.wiring import get_execution_service, get_payload_store, get_sqs_client
 
-    return process_sqs_event(event, context, get_execution_service(), get_payload_store())
+    return process_sqs_event(
+        event, context, get_execution_service(), get_payload_store(), sqs_resume_now(get_sqs_client())
+    )

@@ -11,7 +11,7 @@ import contextvars
 import functools
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -186,6 +186,27 @@ def _snapshot_of(bid: Decimal | None, ask: Decimal | None) -> QuoteSnapshot | No
     return QuoteSnapshot(bid=bid, ask=ask)
 
 
+class ExecutionOutOfTime(RuntimeError):
+    """The invocation is nearly out of time: execution stopped between steps; a redelivery resumes it."""
+
+
+class TimeBudget(threading.Event):
+    """The walk's abort signal: set when a worker fails (like a crash), or by itself once the
+    invocation's remaining time falls to the margin. Checked at every step and poll of every walk."""
+
+    def __init__(self, time_left: Callable[[], float] | None, margin_seconds: float) -> None:
+        super().__init__()
+        self._time_left = time_left
+        self._margin = margin_seconds
+        self.out_of_time = False
+
+    def is_set(self) -> bool:
+        if not super().is_set() and self._time_left is not None and self._time_left() <= self._margin:
+            self.out_of_time = True
+            self.set()
+        return super().is_set()
+
+
 class ExecutionService:
     def __init__(
         self,
@@ -211,8 +232,9 @@ class ExecutionService:
 
     # --- the one entry point ------------------------------------------------------------------
 
-    def execute(self, event: RebalancePlanned) -> ExecutionResult:
-        """Execute (or resume, or merely re-report) the plan of a RebalancePlanned event."""
+    def execute(self, event: RebalancePlanned, *, time_left: Callable[[], float] | None = None) -> ExecutionResult:
+        """Execute (or resume, or merely re-report) the plan of a RebalancePlanned event. `time_left` (the
+        invocation's remaining seconds) makes it stop in time with ExecutionOutOfTime instead of being killed."""
         plan = event.rebalance_plan
         with workflow_context(event.correlation_id, event.event_id, plan_id=plan.plan_id):
             state = self.ledger.start_plan(event.correlation_id, plan.plan_id, sortable_time(datetime.now(UTC)))
@@ -221,7 +243,9 @@ class ExecutionService:
             if state.completed:
                 _log.info("plan_already_completed", note="redelivery: nothing to execute")
             elif plan.trades:
-                market_open, notes = self._execute_pending(plan, state)
+                market_open, notes = self._execute_pending(
+                    plan, state, TimeBudget(time_left, self.config.stop_before_timeout_seconds)
+                )
                 state = self._reload(event.correlation_id)
             result = self._result(plan, state, market_open=market_open, notes=notes)
             self._publish_outcome(event, result, state)
@@ -261,7 +285,7 @@ class ExecutionService:
 
     # --- phases -------------------------------------------------------------------------------
 
-    def _execute_pending(self, plan: RebalancePlan, state: PlanState) -> tuple[bool, list[str]]:
+    def _execute_pending(self, plan: RebalancePlan, state: PlanState, abort: TimeBudget) -> tuple[bool, list[str]]:
         pending = [item for item in plan.trades if not _is_done(state, item)]
         if not pending:
             return True, []
@@ -278,20 +302,27 @@ class ExecutionService:
                 self._finish_skipped(plan, item, reason)
             return False, [reason]
 
-        abort = threading.Event()
-        sells = plan.sells
-        if sells:
-            resolution = state.phases.get(SELL) or self.ledger.resolve_phase(
-                plan.correlation_id, self._resolve_sells(sells)
-            )
-            self._run_phase(plan, side=OrderSide.SELL, items=sells, resolution=resolution, state=state, abort=abort)
-        buys = plan.buys
-        if buys:
-            state = self._reload(plan.correlation_id)
-            resolution = state.phases.get(BUY) or self.ledger.resolve_phase(
-                plan.correlation_id, self._resolve_buys(buys)
-            )
-            self._run_phase(plan, side=OrderSide.BUY, items=buys, resolution=resolution, state=state, abort=abort)
+        try:
+            sells = plan.sells
+            if sells:
+                resolution = state.phases.get(SELL) or self.ledger.resolve_phase(
+                    plan.correlation_id, self._resolve_sells(sells)
+                )
+                self._run_phase(plan, side=OrderSide.SELL, items=sells, resolution=resolution, state=state, abort=abort)
+            buys = plan.buys
+            if buys:
+                if abort.is_set():
+                    raise WalkAborted("the plan's execution was aborted before the buys")
+                state = self._reload(plan.correlation_id)
+                resolution = state.phases.get(BUY) or self.ledger.resolve_phase(
+                    plan.correlation_id, self._resolve_buys(buys)
+                )
+                self._run_phase(plan, side=OrderSide.BUY, items=buys, resolution=resolution, state=state, abort=abort)
+        except WalkAborted as exc:
+            if abort.out_of_time:
+                _log.warning("execution_out_of_time", margin_seconds=self.config.stop_before_timeout_seconds)
+                raise ExecutionOutOfTime("stopped before the invocation's timeout; a redelivery resumes") from exc
+            raise
         return True, []
 
     def _tradable_note(self, symbol: str) -> tuple[bool, str]:
@@ -376,7 +407,7 @@ class ExecutionService:
         items: Sequence[RebalancePlanItem],
         resolution: PhaseResolution,
         state: PlanState,
-        abort: threading.Event,
+        abort: TimeBudget,
     ) -> None:
         todo = [item for item in items if not _is_done(state, item)]
         if not todo:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import boto3
 
@@ -20,6 +21,11 @@ def get_payload_store() -> PayloadStore | None:
     if not settings.event_payloads_bucket:
         return None
     return S3PayloadStore(boto3.client("s3"), settings.event_payloads_bucket)
+
+
+@lru_cache(maxsize=1)
+def get_sqs_client() -> Any:
+    return boto3.client("sqs")
 
 
 @lru_cache(maxsize=1)
