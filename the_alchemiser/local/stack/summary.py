@@ -41,7 +41,8 @@ def render_summary(events: list[BaseEvent], notes: list[str] | None = None) -> s
         for s in signal.signals_data:
             weights = ", ".join(f"{sym} {_pct(w).strip()}" for sym, w in sorted(s.weights.items(), key=lambda i: -i[1]))
             lines.append(f"  {s.strategy:<18} allocation {_pct(s.allocation).strip():>7}  as of {s.as_of}: {weights}")
-            for reason in s.trace_summary[:3]:
+            reasons = [line for line in s.trace_summary if not line.startswith("weights:")]  # shown above
+            for reason in reasons[:3]:
                 lines.append(f"      why: {reason}")
         lines.append("")
         lines.append("Merged portfolio")
