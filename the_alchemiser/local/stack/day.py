@@ -31,6 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_OUTPUT = PROJECT_ROOT / "output"
 LOCAL_STAGE = "local"
 MARKET_HISTORY_DAYS = 900
+ORCHESTRATOR = "StrategyOrchestratorFunction"
 
 
 @dataclass
@@ -192,7 +193,7 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                     say(f"  datalake refreshed through {refresh.response.get('target', '?')}")
                 if options.paper:
                     # a manual run now: the real clock and market decide
-                    router.enqueue("StrategyOrchestratorFunction", {"force": True, "date": day.isoformat()}, "manual")
+                    router.enqueue(ORCHESTRATOR, {"force": True, "date": day.isoformat()}, "manual")
                 else:
                     if run_at is None:
                         say(f"  {day} is not a trading day: the schedule fires anyway; the orchestrator declines")
@@ -222,7 +223,7 @@ def _orchestrator_notes(deliveries: list[Delivery]) -> list[str]:
     notes = []
     for delivery in deliveries:
         response = delivery.response if isinstance(delivery.response, dict) else {}
-        if delivery.trigger == "schedule" and response.get("status") not in (None, "started"):
+        if delivery.function == ORCHESTRATOR and response.get("status") not in (None, "started"):
             notes.append(f"No workflow started: {response.get('detail') or response['status']}")
     return notes
 
@@ -312,17 +313,11 @@ def _tap_topic(model: StackModel, clients: dict[str, Any]) -> str:
 
 
 def _synthetic_market(strategies_dir: Path, day: date) -> dict[str, Any]:
-    """Synthetic daily bars for every symbol the strategies mention (the local broker serves them)."""
+    """Synthetic daily bars for exactly the symbols the data refresh will ask the local broker for."""
+    from the_alchemiser.data_v2.universe import strategy_universe
     from the_alchemiser.local.synthetic_market import generate_market
-    from the_alchemiser.strategy_v2.dsl import DslError, load_strategy
 
-    universe: set[str] = set()
-    for path in sorted(strategies_dir.glob("*.clj")):
-        try:
-            universe |= load_strategy(path).universe
-        except DslError:
-            continue  # the worker reports a broken file; the market only needs the good ones
-    return generate_market(sorted(universe), end=day, days=MARKET_HISTORY_DAYS)
+    return generate_market(strategy_universe(strategies_dir).symbols, end=day, days=MARKET_HISTORY_DAYS)
 
 
 @contextmanager

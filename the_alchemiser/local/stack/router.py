@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -152,9 +153,7 @@ class LocalRouter:
     def _deliver_to_target(self, target: str, envelope: dict[str, Any]) -> None:
         resource_type = self.model.resource_types[target]
         if resource_type == "AWS::SQS::Queue":
-            boto3.client("sqs", region_name=REGION).send_message(
-                QueueUrl=self.model.queue_url(target), MessageBody=json.dumps(envelope)
-            )
+            self._sqs.send_message(QueueUrl=self.model.queue_url(target), MessageBody=json.dumps(envelope))
         elif target in self.model.functions:
             self._pending.append((target, f"event:{envelope['detail-type']}", envelope, envelope["detail-type"]))
         else:
@@ -210,8 +209,13 @@ class LocalRouter:
                 return
             log.warning("async invocation failed", function=function, attempt=attempt + 1, error=delivery.error)
 
+    @cached_property
+    def _sqs(self) -> Any:
+        """One client for every send and poll (made on first use, inside the emulated AWS)."""
+        return boto3.client("sqs", region_name=REGION)
+
     def _poll_queue(self, queue: str, function: str, batch_size: int) -> bool:
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = self._sqs
         url = self.model.queue_url(queue)
         messages = sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=min(batch_size, 10), AttributeNames=["All"], WaitTimeSeconds=0
