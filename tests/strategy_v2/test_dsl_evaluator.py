@@ -329,3 +329,21 @@ def test_range_with_undefined_days_is_an_error() -> None:
     bars = flat("A", "B", days=30)
     with pytest.raises(DslEvaluationError, match=r"rsi\(10\) of A needs 11 closes .*10 day"):
         evaluate_range(strategy, bars, date(2024, 1, 1), END)
+
+
+def test_range_with_late_start_begins_at_the_first_evaluable_day() -> None:
+    strategy = parse_strategy('(defsymphony "R" {} (if (> (rsi "A" {:window 10}) 50) [(asset "A")] [(asset "B")]))')
+    bars = flat("A", "B", days=30)
+    frame_ = evaluate_range(strategy, bars, date(2024, 1, 1), END, late_start=True)
+    assert len(frame_) == 30 - 10  # rsi(10) needs 11 closes: the 11th bar is the first evaluable day
+    assert frame_.index[0] == bars["A"].index[10]
+    assert np.allclose(frame_.sum(axis=1), 1.0)
+
+
+def test_range_with_late_start_still_fails_on_a_later_unevaluable_day() -> None:
+    strategy = parse_strategy('(defsymphony "R" {} (asset "A"))')
+    bars = flat("A", days=30)
+    never = parse_strategy('(defsymphony "R" {} (if (> (rsi "A" {:window 40}) 50) [(asset "A")] [(asset "A")]))')
+    with pytest.raises(DslEvaluationError, match=r"rsi\(40\) of A needs 41 closes"):
+        evaluate_range(never, bars, date(2024, 1, 1), END, late_start=True)
+    assert len(evaluate_range(strategy, bars, date(2024, 1, 1), END, late_start=True)) == 30

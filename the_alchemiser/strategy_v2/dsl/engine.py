@@ -36,13 +36,14 @@ class StrategyResult:
     trace_summary: list[str] = field(default_factory=list)
     rebalance_threshold: float | None = None
     requested_as_of: date | None = None
+    mode: str = "completed-bars"  # or "live-bar": today's bar built from the latest quote was appended
 
     def to_json(self) -> dict[str, Any]:
         return {
             "strategy": self.name,
             "as_of": self.as_of.isoformat(),
             "requested_as_of": None if self.requested_as_of is None else self.requested_as_of.isoformat(),
-            "mode": "completed-bars",
+            "mode": self.mode,
             "weights": self.weights,
             "rebalance_threshold": self.rebalance_threshold,
             "trace_summary": self.trace_summary,
@@ -113,17 +114,31 @@ def evaluate_strategy(strategy: Strategy, market_data: MarketDataPort, as_of: da
     return result
 
 
-def evaluate_range(strategy: Strategy, bars: Mapping[str, pd.DataFrame], start: date, end: date) -> pd.DataFrame:
+def evaluate_range(
+    strategy: Strategy,
+    bars: Mapping[str, pd.DataFrame],
+    start: date,
+    end: date,
+    *,
+    late_start: bool = False,
+) -> pd.DataFrame:
     """Daily weights for every calendar day in [start, end]: one evaluation over the whole date axis.
 
     Rows are days, columns the symbols ever held in the range. A day the strategy cannot be evaluated
-    on (too-short history...) is an error naming the first such day, never a silent row of zeros."""
+    on (too-short history...) is an error naming the first such day, never a silent row of zeros.
+    With `late_start`, the days before the strategy's first evaluable day in the range are left out
+    (history too short or a symbol not listed yet at `start`); a failing day after it is still an error,
+    and so is a range with no evaluable day."""
     market = Market(bars, strategy.universe, end=end)
     evaluator = Evaluator(market)
     with _recursion_as_error(strategy):
         weights = evaluator.allocation(strategy.root)
     days = market.dates
     in_range = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
+    if late_start:
+        evaluable = np.flatnonzero(in_range & (weights.fail == OK))
+        if len(evaluable):
+            in_range &= np.arange(len(days)) >= evaluable[0]
     failing = np.flatnonzero(in_range & (weights.fail != OK))
     if len(failing):
         first = int(failing[0])
