@@ -214,7 +214,9 @@ def evaluate_strategy_range(
     begin = warm[0] if warm else start
     universe = {s: raw[s] for s in strategy.universe}
     try:
-        frame = evaluate_range(strategy, universe, begin, end, late_start=True)
+        # the engine turns non-finite values into named failures: numpy's warnings about them are noise
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            frame = evaluate_range(strategy, universe, begin, end, late_start=True)
     except DslEvaluationError as exc:
         raise DslEvaluationError(f"{item.file}: {exc}") from exc
     if frame.empty:
