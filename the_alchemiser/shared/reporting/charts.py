@@ -86,10 +86,15 @@ def log_ticks(lo: float, hi: float) -> list[float]:
                 ticks.append(value)
     if len(ticks) > 8:
         ticks = [t for t in ticks if math.isclose(t / 10 ** math.floor(math.log10(t)), 1.0)] or ticks
-    return ticks or [lo, hi]
+    if len(ticks) < 3:  # a narrow range: evenly spaced values read better than one lone power of ten
+        ticks = [t for t in linear_ticks(lo, hi, 4) if t > 0]
+    return ticks
 
 
 def format_value(value: float, kind: str) -> str:
+    value = value + 0.0  # no "-0"
+    if abs(value) < 1e-12:
+        value = 0.0
     if kind == "percent":
         return f"{value * 100:.0f}%" if abs(value) >= 0.1 or value == 0 else f"{value * 100:.1f}%"
     if kind == "multiple":
