@@ -120,7 +120,6 @@ def _progress() -> tuple[Callable[[str], None] | None, Callable[[], None]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    entered = time.time()
     from the_alchemiser.coordinator_v2.allocations import AllocationConfigError
     from the_alchemiser.shared.logging import configure_logging
     from the_alchemiser.shared.market_data import MarketDataError, MissingMarketDataError
@@ -130,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from the_alchemiser.strategy_v2.backtest.report import build_report
     from the_alchemiser.strategy_v2.dsl import DslEvaluationError, DslParseError, DslValidationError
 
+    entered = time.time()  # start-up (interpreter and imports) ends here
     configure_logging(level="WARNING", stream=sys.stderr)  # stdout carries only the result
     show, done = _progress()
     try:

@@ -87,10 +87,8 @@ def simulate(
     if not sleeves:
         raise ValueError("a book needs at least one sleeve")
     targets, decided = decisions_for(merged_targets(sleeves), timing)
-    corridors = [s for s in sleeves if s.threshold is not None]
-    if corridors:
-        sleeve_targets = np.stack([decisions_for(s.targets, timing)[0] for s in sleeves])
-        holdings = _with_corridor(sleeves, sleeve_targets, targets, decided, asset_returns)
+    if any(s.threshold is not None for s in sleeves):
+        holdings = _with_corridor(sleeves, targets, decided, asset_returns, timing)
     else:
         holdings = np.where(decided[:, None], targets, 0.0)
     return _account(holdings, asset_returns, cost_bps * BPS)
@@ -114,14 +112,32 @@ def _account(holdings: Array, asset_returns: Array, cost: float) -> Curve:
     return Curve(equity, returns, turnover, holdings)
 
 
+@dataclass(frozen=True)
+class _Corridors:
+    """The sleeves with a threshold (their own weights, allocations, thresholds) and, per symbol,
+    whether any sleeve without one wants it (such a symbol always trades to target)."""
+
+    targets: Array  # (corridors, symbols)
+    allocations: Array
+    thresholds: Array
+    others_want: Array  # (symbols,) bool
+
+
 def _with_corridor(
-    sleeves: Sequence[Sleeve], sleeve_targets: Array, targets: Array, decided: Array, asset_returns: Array
+    sleeves: Sequence[Sleeve], targets: Array, decided: Array, asset_returns: Array, timing: Timing
 ) -> Array:
     """Post-trade holdings day by day: each day's trade depends on how the last one drifted."""
     days, symbols = targets.shape
-    allocations = np.array([s.allocation for s in sleeves])
-    thresholds = np.array([np.nan if s.threshold is None else s.threshold for s in sleeves])
-    with_threshold = np.flatnonzero(~np.isnan(thresholds))
+    banded = [s for s in sleeves if s.threshold is not None]
+    banded_targets = np.stack([decisions_for(s.targets, timing)[0] for s in banded], axis=1)  # (days, k, symbols)
+    others = np.zeros((days, symbols), dtype=bool)
+    for sleeve in sleeves:
+        if sleeve.threshold is None:
+            others |= decisions_for(sleeve.targets, timing)[0] > 0
+    allocations = np.array([s.allocation for s in banded])
+    thresholds = np.array([s.threshold for s in banded], dtype=float)
+    if len(sleeves) == 1:
+        return _single_corridor(targets, decided, asset_returns, float(thresholds[0]))
     holdings = np.zeros((days, symbols))
     drifted = np.zeros(symbols)
     for day in range(days):
@@ -130,45 +146,60 @@ def _with_corridor(
             grown = previous * (1.0 + asset_returns[day])
             drifted = grown / (grown.sum() + (1.0 - previous.sum()))
         if decided[day]:
-            holdings[day] = rebalance(
-                drifted, targets[day], sleeve_targets[:, day], allocations, thresholds, with_threshold=with_threshold
-            )
+            corridors = _Corridors(banded_targets[day], allocations, thresholds, others[day])
+            holdings[day] = _trade(drifted, targets[day], corridors)
     return holdings
 
 
-def rebalance(
-    drifted: Array,
-    target: Array,
-    sleeve_targets: Array,
-    allocations: Array,
-    thresholds: Array,
-    *,
-    with_threshold: Array | None = None,
-) -> Array:
+def _single_corridor(targets: Array, decided: Array, asset_returns: Array, threshold: float) -> Array:
+    """One strategy alone: `_trade` reduces to "hold when it holds exactly its targets, each within the
+    threshold; else trade to target" (no cash shortfall can arise), which this loop does with fewer steps."""
+    days, symbols = targets.shape
+    wanted = targets > 0
+    holdings = np.zeros((days, symbols))
+    growth = 1.0 + asset_returns
+    previous = holdings[0]
+    for day in range(days):
+        if day:
+            grown = previous * growth[day]
+            drifted = grown / (grown.sum() + (1.0 - previous.sum()))
+            holds = np.array_equal(drifted > 0, wanted[day]) and np.abs(drifted - targets[day]).max() <= threshold
+            if decided[day] and holds:
+                holdings[day] = previous = drifted
+                continue
+        if decided[day]:
+            holdings[day] = previous = targets[day]
+    return holdings
+
+
+def rebalance(drifted: Array, target: Array, sleeve_targets: Array, allocations: Array, thresholds: Array) -> Array:
     """The holdings after one day's trade (the planner's corridor rule; see the module docstring).
 
     `sleeve_targets` is (sleeves, symbols): each strategy's own weights that day; `thresholds` has NaN
     for strategies without a corridor."""
+    banded = ~np.isnan(thresholds)
+    others = (sleeve_targets[~banded] > 0).any(axis=0)
+    corridors = _Corridors(sleeve_targets[banded], allocations[banded], thresholds[banded], others)
+    return _trade(drifted, target, corridors)
+
+
+def _trade(drifted: Array, target: Array, corridors: _Corridors) -> Array:
     targeted = target > 0
     held = drifted > 0
-    keep = np.zeros(len(target), dtype=bool)
-    candidates = np.flatnonzero(~np.isnan(thresholds)) if with_threshold is None else with_threshold
-    if len(candidates) and not np.any(held & ~targeted):
-        own = sleeve_targets[candidates] > 0
+    keep = None
+    if len(corridors.allocations) and not np.any(held & ~targeted):
+        own = corridors.targets > 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            seen = np.abs(drifted - target) * sleeve_targets[candidates] / target  # each strategy's share of the drift
-        inside = np.all(~own | (seen <= thresholds[candidates][:, None]), axis=1)
+            seen = np.abs(drifted - target) * corridors.targets / target  # each strategy's share of the drift
+        inside = np.all(~own | (seen <= corridors.thresholds[:, None]), axis=1)
         # nothing to hold, or a new target (one not held yet): trade to target
-        holds = inside & own.any(axis=1) & ~np.any(own & ~held, axis=1) & (allocations[candidates] > 0)
+        holds = inside & own.any(axis=1) & ~np.any(own & ~held, axis=1) & (corridors.allocations > 0)
         if holds.any():
-            holding = np.zeros(len(allocations), dtype=bool)
-            holding[candidates] = holds
-            keep = targeted & np.all(holding[:, None] | ~(sleeve_targets > 0), axis=0)
-    after = np.where(keep, drifted, target)
+            keep = targeted & ~corridors.others_want & ~np.any(own[~holds], axis=0)
+    after = target if keep is None else np.where(keep, drifted, target)
     change = after - drifted
-    buys = np.where(change > 0, change, 0.0)
-    wanted = float(buys.sum())
-    available = max(0.0, 1.0 - float(drifted.sum()) + float(np.where(change < 0, -change, 0.0).sum()))
+    wanted = float(change[change > 0].sum())
+    available = max(0.0, 1.0 - float(drifted.sum()) - float(change[change < 0].sum()))
     if wanted > available + CASH_SLACK:
         after = drifted + np.where(change > 0, change * (available / wanted), change)
     return after
