@@ -177,8 +177,8 @@ def rebalance(drifted: Array, target: Array, sleeve_targets: Array, allocations:
 
     `sleeve_targets` is (sleeves, symbols): each strategy's own weights that day; `thresholds` has NaN
     for strategies without a corridor."""
+    banded = ~np.isnan(thresholds)
     others: Array = np.asarray((sleeve_targets[~banded] > 0).any(axis=0))
-    others = (sleeve_targets[~banded] > 0).any(axis=0)
     corridors = _Corridors(sleeve_targets[banded], allocations[banded], thresholds[banded], others)
     return _trade(drifted, target, corridors)
 
