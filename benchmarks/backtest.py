@@ -31,6 +31,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from dsl import verdict  # benchmarks/dsl.py: one rule for "met / met on CPU only / MISSED"
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "symphonies"
 END = date(2026, 11, 20)
@@ -76,14 +78,6 @@ def timed_backtest(files: list[Path], data: Path, out: Path, env: dict[str, str]
     figures["report_bytes"] = float((out / "report.html").stat().st_size)
     figures["late_starts"] = float(result.stderr.count("note: "))
     return figures
-
-
-def verdict(wall: float, cpu: float, target: float) -> str:
-    if wall < target:
-        return f"target < {target:g} s: met"
-    if cpu < target:
-        return f"target < {target:g} s: met on CPU time only (machine loaded)"
-    return f"target < {target:g} s: MISSED"
 
 
 def report(title: str, cold: dict[str, float], runs: list[dict[str, float]], target: float) -> None:
