@@ -1,0 +1,85 @@
+"""The page and chart builders: pure Python (the notifications Lambda must not import numpy), small,
+self-contained, and the series helpers worked by hand."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from tests.shared.reporting.gallery import gallery_page
+from the_alchemiser.shared.reporting.charts import linear_ticks, log_ticks
+from the_alchemiser.shared.reporting.page import Html, escape, table
+from the_alchemiser.shared.reporting.series import (
+    drawdowns,
+    extremes,
+    monthly_returns,
+    thin,
+    worst_drawdowns,
+    yearly_returns,
+)
+
+
+def test_page_and_chart_modules_import_no_numpy_or_pandas() -> None:
+    code = (
+        "import sys\n"
+        "import the_alchemiser.shared.reporting.page, the_alchemiser.shared.reporting.charts\n"
+        "import the_alchemiser.shared.reporting.series, the_alchemiser.shared.reporting\n"
+        "from tests.shared.reporting.gallery import gallery_page\n"
+        "gallery_page(50)\n"
+        "bad = sorted(m for m in ('numpy', 'pandas') if m in sys.modules)\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_page_is_self_contained_and_small() -> None:
+    text = gallery_page(2520)
+    assert text.startswith("<!DOCTYPE html>") and text.count("<script>") == 1
+    assert "src=" not in text and "href=" not in text and "@import" not in text
+    assert len(text) < 200_000
+
+
+def test_escaping() -> None:
+    assert escape("<a & b>") == "&lt;a &amp; b&gt;"
+    assert escape(Html("<b>x</b>")) == "<b>x</b>"
+    assert "<td>&lt;x&gt;</td>" in table(["", "v"], [["<x>", "1"]]).replace(' class="l"', "")
+
+
+def test_drawdowns_and_the_worst_episodes() -> None:
+    days = [date(2024, 1, d) for d in range(1, 11)]
+    equity = [1.0, 1.1, 0.99, 1.1, 1.2, 0.9, 0.96, 1.3, 1.2, 1.25]
+    assert drawdowns(equity)[:3] == pytest.approx([0.0, 0.0, -0.1])
+    worst = worst_drawdowns(days, equity)
+    assert [(w.peak.day, w.trough.day, w.recovered and w.recovered.day) for w in worst] == [
+        (5, 6, 8),
+        (2, 3, 4),
+        (8, 9, None),
+    ]
+    assert worst[0].depth == pytest.approx(0.25) and worst[0].days == 3
+    assert worst[2].recovered is None and worst[2].days == 2  # still below the peak on the last day
+
+
+def test_monthly_and_yearly_returns() -> None:
+    days = [date(2023, 12, 28), date(2023, 12, 29), date(2024, 1, 2), date(2024, 1, 31), date(2024, 2, 1)]
+    equity = [1.0, 1.1, 1.2, 1.21, 1.331]
+    monthly = monthly_returns(days, equity)
+    assert monthly == pytest.approx({(2023, 12): 0.1, (2024, 1): 0.1, (2024, 2): 0.1})
+    assert yearly_returns(monthly) == pytest.approx({2023: 0.1, 2024: 0.21})
+
+
+def test_thinning_keeps_ends_and_extremes() -> None:
+    values = [float(i % 17) for i in range(5000)]
+    values[2345] = -50.0
+    kept = extremes(values, 100)
+    assert kept[0] == 0 and kept[-1] == 4999 and 2345 in kept and len(kept) <= 202
+    assert thin(10, 20) == list(range(10)) and thin(1000, 5) == [0, 250, 500, 749, 999]
+
+
+def test_ticks() -> None:
+    assert linear_ticks(0.0, 1.0) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert log_ticks(0.8, 12) == [1, 2, 5, 10]
+    assert log_ticks(0.58, 1.1) == [0.6, 0.8, 1.0]
