@@ -7,11 +7,11 @@ import json
 import os
 import shutil
 import sys
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -236,28 +236,51 @@ def _progress(delivery: Delivery) -> str:
 
 
 def _strategies_for_run(options: DayOptions, day_dir: Path) -> Path:
-    """A copy of strategies/ with the [local] allocations, narrowed to --strategies and test extras."""
-    config = tomllib.loads((options.strategies_dir / "allocations.toml").read_text())
-    allocations: dict[str, float] = dict(config.get(LOCAL_STAGE) or config["dev"])
+    """A copy of strategies/ with the [local] allocations, narrowed to --strategies (renormalised exactly,
+    in Decimal) and test extras."""
+    from the_alchemiser.coordinator_v2.allocations import AllocationConfigError, load_allocations, renormalised
+
+    try:
+        allocations = load_allocations(options.strategies_dir, LOCAL_STAGE)
+    except AllocationConfigError as exc:
+        raise SystemExit(f"strategies: {exc}") from exc
     if options.strategies:
-        unknown = sorted(set(options.strategies) - set(allocations))
-        if unknown:
-            raise SystemExit(f"unknown strategies for stage {LOCAL_STAGE}: {', '.join(unknown)}")
-        allocations = {name: allocations[name] for name in options.strategies}
+        chosen = select_strategies(options.strategies, list(allocations), options.strategies_dir)
+        allocations = {name: allocations[name] for name in chosen}
     files = {name: (options.strategies_dir / name).read_text() for name in allocations}
-    for name, text in options.extra_strategy_files.items():
-        files[name] = text
-        allocations.setdefault(name, 0.0)
+    files.update(options.extra_strategy_files)
     if options.extra_strategy_files:
-        allocations = {name: 1.0 for name in files}
-    total = sum(allocations.values())
+        allocations = {name: Decimal(1) for name in files}  # equal shares: a test's extra files join the rest
+    shares = renormalised(allocations)
     target = day_dir / "strategies"
     target.mkdir()
     for name, text in files.items():
         (target / name).write_text(text)
-    lines = [f"[{LOCAL_STAGE}]"] + [f'"{name}" = {weight / total!r}' for name, weight in allocations.items()]
+    lines = [f"[{LOCAL_STAGE}]"] + [f'"{name}" = {share:f}' for name, share in shares.items()]
     (target / "allocations.toml").write_text("\n".join(lines) + "\n")
     return target
+
+
+def select_strategies(requested: list[str], known: list[str], strategies_dir: Path) -> list[str]:
+    """--strategies as names (`nuclear.clj`, `nuclear`) or paths (`strategies/nuclear.clj`, what tab
+    completion gives): the file names of the [local] table, in the order asked. Unknown ones end the run
+    with the list of known names."""
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for entry in requested:
+        name = Path(entry).name
+        name = name if name.endswith(".clj") else f"{name}.clj"
+        if name not in known:
+            unknown.append(entry)
+        elif name not in chosen:
+            chosen.append(name)
+    if unknown:
+        raise SystemExit(
+            f"unknown strateg{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}: "
+            f"the [{LOCAL_STAGE}] table of {strategies_dir / 'allocations.toml'} has {', '.join(sorted(known))} "
+            "(a new symphony needs its file in that folder and a line in that table)"
+        )
+    return chosen
 
 
 def _state_dir(options: DayOptions) -> Path:
