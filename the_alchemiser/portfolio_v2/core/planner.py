@@ -44,6 +44,7 @@ FRACTIONAL_QTY_STEP = Decimal("0.000000001")  # Alpaca accepts up to 9 decimal p
 WHOLE_SHARE = Decimal(1)
 _ZERO = Decimal(0)
 DEFAULT_MIN_TRADE_VALUE = Decimal(50)
+CENT = Decimal("0.01")
 _PLAN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/the-alchemiser/rebalance-plan")
 
 
@@ -233,6 +234,9 @@ class RebalancePlanner:
     def _size(self, row: _Row) -> None:
         delta = row.target_value - row.current_value
         minimum = self.config.min_trade_value
+        if abs(delta) < CENT:
+            row.hold("at target")
+            return
         if abs(delta) < minimum:
             row.skip(delta, minimum, "buy" if delta > 0 else "sell")
             return
