@@ -360,19 +360,17 @@ class DynamoTradeLedger:
         book = Book.model_validate_json(head["book_json"]["S"])
         owners = [value["S"] for value in head.get("owners", {}).get("L", [])]
         holdings: dict[str, dict[str, Holding]] = {}
-        for start in range(0, len(owners), 100):
-            keys = [{PK: {"S": f"{BOOK_OWNER_PREFIX}{owner}"}} for owner in owners[start : start + 100]]
-            request = {self._table: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table, []):
-                    owner = item["owner"]["S"]
-                    versions[owner] = int(item["version"]["N"])
-                    holdings[owner] = {
-                        symbol: Holding.model_validate(value)
-                        for symbol, value in json.loads(item["holdings_json"]["S"]).items()
-                    }
-                request = response.get("UnprocessedKeys") or {}
+        for owner in owners:  # a handful of owners: one consistent GetItem each (no BatchGetItem permission)
+            item = self._client.get_item(
+                TableName=self._table, Key={PK: {"S": f"{BOOK_OWNER_PREFIX}{owner}"}}, ConsistentRead=True
+            ).get("Item")
+            if item is None:
+                raise RuntimeError(f"the lot book names {owner}, whose item is missing")
+            versions[owner] = int(item["version"]["N"])
+            holdings[owner] = {
+                symbol: Holding.model_validate(value)
+                for symbol, value in json.loads(item["holdings_json"]["S"]).items()
+            }
         return book.model_copy(update={"holdings": holdings}), versions
 
     def _write_booking(self, old: Book, new: Book, booking: Booking, versions: dict[str, int]) -> None:

@@ -50,6 +50,9 @@ class ConsolidatedPortfolio(WireModel):
     )
     strategy_allocations: dict[str, Money]
     rebalance_thresholds: dict[str, Money] = Field(default_factory=dict)
+    decision_paths: dict[str, list[str]] = Field(
+        default_factory=dict, description="strategy file -> its trace summary (the decisions to what it holds)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ConsolidatedPortfolio:
@@ -84,6 +87,7 @@ class ConsolidatedPortfolio(WireModel):
             strategy_contributions=contributions,
             strategy_allocations=allocations,
             rebalance_thresholds=thresholds,
+            decision_paths={s.strategy: list(s.trace_summary) for s in signals if s.trace_summary},
         )
 
     def attribution(self, symbol: str) -> dict[str, Decimal]:
