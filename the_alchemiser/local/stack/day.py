@@ -3,6 +3,7 @@ HTTP through alpaca-py, a synthetic market, and every handler invoked as the tem
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,17 +22,23 @@ from the_alchemiser.local.stack.intrinsics import REGION
 from the_alchemiser.local.stack.model import StackModel, load_stack_model
 from the_alchemiser.local.stack.provision import provision
 from the_alchemiser.local.stack.router import Delivery, LocalRouter
+from the_alchemiser.local.stack.runs import Timeline, mark_latest, new_run_dir, timeline_refusal, written_outputs
 from the_alchemiser.local.stack.summary import render_summary
+from the_alchemiser.notifications_v2.report import DailyReport, build_daily_report
 from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
-from the_alchemiser.shared.events import BaseEvent, decode_event
+from the_alchemiser.shared.events import BaseEvent, WorkflowStarted, decode_event
 from the_alchemiser.shared.events.publisher import S3PayloadStore
-from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
+from the_alchemiser.shared.logging import configure_logging, get_logger
+from the_alchemiser.shared.stamps import stamped_by
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_OUTPUT = PROJECT_ROOT / "output"
 LOCAL_STAGE = "local"
 MARKET_HISTORY_DAYS = 900
 ORCHESTRATOR = "StrategyOrchestratorFunction"
+_log = get_logger("local.stack.day")
+PAPER_PROBE_SECONDS = 10
 
 
 @dataclass
@@ -52,6 +59,7 @@ class DayOptions:
     env_overrides: dict[str, str] = field(default_factory=dict)
     before_run: Callable[[LocalRouter], None] | None = None
     paper: bool = False  # the real Alpaca paper account (keys from the environment) instead of the local broker
+    today: date | None = None  # the real date (tests fix it): the synthetic market has bars up to it
 
 
 @dataclass
@@ -65,6 +73,7 @@ class DayResult:
     summary: str
     holiday: bool = False
     notes: list[str] = field(default_factory=list)  # why no workflow started, when none did
+    printed: str = ""  # what the run said (the console lines), whether or not it was quiet
 
     @property
     def outcome(self) -> str:
@@ -88,7 +97,35 @@ def _alpaca_paper_account(options: DayOptions) -> Iterator[Any]:
         raise SystemExit(f"--paper refuses {settings.trading_base_url}: only a paper endpoint may be used locally")
     if options.broker_faults:
         raise SystemExit("broker faults can only be injected into the local paper broker")
+    problem = _paper_account_problem(settings)
+    if problem:
+        raise SystemExit(problem)
     yield AlpacaPaperAccount(settings)
+
+
+def _paper_account_problem(settings: Any) -> str | None:
+    """One request to the paper account before anything starts: why it cannot be used, in one line."""
+    import urllib.error
+    import urllib.request
+
+    url = f"{settings.trading_base_url}/v2/account"
+    request = urllib.request.Request(
+        url,
+        headers={
+            "APCA-API-KEY-ID": settings.alpaca_api_key.get_secret_value(),
+            "APCA-API-SECRET-KEY": settings.alpaca_secret_key.get_secret_value(),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=PAPER_PROBE_SECONDS):
+            return None
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return f"--paper: Alpaca at {settings.trading_base_url} refused the keys (HTTP {exc.code}): check them"
+        return f"--paper: Alpaca at {settings.trading_base_url} answered HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"--paper: cannot reach Alpaca at {settings.trading_base_url}: {reason}"
 
 
 class AlpacaPaperAccount:
@@ -107,10 +144,15 @@ class AlpacaPaperAccount:
             self._settings.alpaca_api_key.get_secret_value(),
             self._settings.alpaca_secret_key.get_secret_value(),
             paper=True,
+            url_override=self.base_url,
         )
         since = datetime.combine(datetime.now(NEW_YORK).date(), datetime.min.time(), NEW_YORK)
         orders: Any = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, after=since, limit=500))
         return [order.model_dump(mode="json") for order in orders]
+
+
+def today_in_new_york() -> date:
+    return datetime.now(NEW_YORK).date()
 
 
 def choose_day(requested: date | None, today: date | None = None) -> date:
@@ -121,27 +163,40 @@ def choose_day(requested: date | None, today: date | None = None) -> date:
 
 
 def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
+    """One trading day in its own run folder. A holiday and a refused day end before anything starts."""
     calendar = nyse_calendar()
-    if options.paper and options.day is not None and options.day != datetime.now(NEW_YORK).date():
+    today = options.today or today_in_new_york()
+    if options.paper and options.day is not None and options.day != today:
         raise SystemExit("--paper trades the real paper account now: --date must be today or omitted")
-    day = datetime.now(NEW_YORK).date() if options.paper else choose_day(options.day)
-    day_dir = options.output_dir / day.isoformat()
-    shutil.rmtree(day_dir, ignore_errors=True)
-    day_dir.mkdir(parents=True)
+    day = today if options.paper else choose_day(options.day, today)
+    run_at = calendar.run_time(day)
+    if run_at is not None and not options.paper:
+        refusal = timeline_refusal(day, Timeline.read(_state_dir(options)), today, fresh=options.fresh_broker)
+        if refusal:
+            raise SystemExit(refusal)
+    run_dir = new_run_dir(options.output_dir, day)
+    printed = io.StringIO()
 
     def say(message: str) -> None:
+        printed.write(message + "\n")
         if not options.quiet:
             print(message, file=out, flush=True)
 
-    log_file = (day_dir / "logs.jsonl").open("w")
+    if run_at is None:
+        return _not_a_trading_day(day, calendar.next_trading_day(day), run_dir, say, printed)
+    log_file = (run_dir / "logs.jsonl").open("w")
     configure_logging("INFO", stream=log_file)
-    run_at = calendar.run_time(day)
     if options.fresh_broker:
         shutil.rmtree(_state_dir(options), ignore_errors=True)
-    say(f"The Alchemiser, local trading day {day}" + (f", trigger at {run_at:%H:%M %Z}" if run_at else ""))
+    clock = _DayClock(run_at)
+    say(f"The Alchemiser, local trading day {day}, trigger at {run_at:%H:%M %Z}")
     try:
         with ExitStack() as stack:
-            strategies_dir = _strategies_for_run(options, day_dir)
+            if not options.paper:
+                stack.enter_context(stamped_by(clock.now))
+            strategies_dir = _strategies_for_run(options, run_dir)
+            if options.paper:
+                broker: Any = stack.enter_context(_alpaca_paper_account(options))
             env = stack.enter_context(_local_aws(options))
             model = load_stack_model(options.template, LOCAL_STAGE)
             clients = {
@@ -153,15 +208,14 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                 f"{len(model.functions)} functions, {len(model.routes)} rules"
             )
             email_queue = _tap_topic(model, clients)
-            trading_day = run_at or datetime.combine(day, datetime.min.time(), NEW_YORK)
             if options.paper:
-                broker: Any = stack.enter_context(_alpaca_paper_account(options))
                 overrides = {**env, "STRATEGIES_DIR": str(strategies_dir), **options.env_overrides}
                 say(f"  Alpaca paper account at {broker.base_url} (real clock, real market data)")
             else:
                 market = _synthetic_market(strategies_dir, day)
                 say(f"  synthetic market: {len(market)} symbols through {day}, served by the local broker")
-                broker = stack.enter_context(_broker(options, market, trading_day))
+                broker = stack.enter_context(_broker(options, market, run_at))
+                clock.follow(broker.now)  # from here on events and log lines carry the broker's simulated time
                 for fault in options.broker_faults:
                     broker.inject_fault(**fault)
                 say(f"  local paper broker on {broker.base_url}")
@@ -174,7 +228,7 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                     "ALCHEMISER_SIM_CONTROL_URL": broker.base_url,
                     "PAPER_TRADING": "true",
                     "STRATEGIES_DIR": str(strategies_dir),
-                    "ALCHEMISER_LOCAL_CLOCK": trading_day.isoformat(),
+                    "ALCHEMISER_LOCAL_CLOCK": run_at.isoformat(),
                     **options.env_overrides,
                 }
             router = LocalRouter(
@@ -195,27 +249,82 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                     # a manual run now: the real clock and market decide
                     router.enqueue(ORCHESTRATOR, {"force": True, "date": day.isoformat()}, "manual")
                 else:
-                    if run_at is None:
-                        say(f"  {day} is not a trading day: the schedule fires anyway; the orchestrator declines")
-                    router.trigger_schedule(trading_day)
+                    router.trigger_schedule(run_at)
                 router.run_until_idle()
             events = _decode_all(router.published, model, clients)
             emails = _drain_emails(clients["sqs"], email_queue)
             orders = broker.all_orders()
-            _write_outputs(day_dir, model, clients, emails, events)
+            _write_outputs(run_dir, model, clients, emails, events)
             notes = _orchestrator_notes(router.deliveries)
-            summary = render_summary(events, notes)
+            summary = render_summary(events, notes, _daily_report(model, clients, events))
     finally:
         configure_logging("INFO", stream=sys.stdout)
         log_file.close()
-    (day_dir / "summary.txt").write_text(summary + "\n")
+    result = DayResult(day, run_dir, events, router.deliveries, emails, orders, summary, notes=notes)
+    if not options.paper and result.outcome != "none":
+        kept = Timeline.read(_state_dir(options))
+        (kept.after(day) if kept else Timeline(day, day)).write(_state_dir(options))
+    (run_dir / "summary.txt").write_text(summary + "\n")
+    if result.outcome == "completed":
+        mark_latest(run_dir)
     say("")
     say(summary)
     say("")
-    say(f"Output: {day_dir} (summary.txt, email.txt, report.csv, logs.jsonl)")
-    return DayResult(
-        day, day_dir, events, router.deliveries, emails, orders, summary, holiday=run_at is None, notes=notes
+    say(f"Output: {run_dir} ({', '.join(written_outputs(run_dir))})")
+    result.printed = printed.getvalue()
+    return result
+
+
+class _DayClock:
+    """The simulated day's time: the trigger time until the local broker runs, then the broker's clock
+    (which execution's waits move forward); frozen at its last reading once the broker has stopped."""
+
+    def __init__(self, start: datetime) -> None:
+        self._last = start
+        self._read: Callable[[], datetime] | None = None
+
+    def follow(self, read: Callable[[], datetime]) -> None:
+        self._read = read
+
+    def now(self) -> datetime:
+        if self._read is not None:
+            try:
+                self._last = self._read()
+            except Exception:  # the broker has stopped (closing its state file): the day is over
+                self._read = None
+        return self._last
+
+
+def _not_a_trading_day(
+    day: date, next_day: date, run_dir: Path, say: Callable[[str], None], printed: io.StringIO
+) -> DayResult:
+    """Decided before anything starts: one summary line, one log line, no stack, no DynamoDB Local."""
+    note = (
+        f"{day} is not a trading day (a weekend or a market holiday): nothing ran; the next trading day is {next_day}"
     )
+    stamp = datetime.combine(day, time(15, 30), NEW_YORK)
+    with (run_dir / "logs.jsonl").open("w") as log_file, stamped_by(lambda: stamp):
+        configure_logging("INFO", stream=log_file)
+        try:
+            _log.info("not_a_trading_day", day=day.isoformat(), next_trading_day=next_day.isoformat())
+        finally:
+            configure_logging("INFO", stream=sys.stdout)
+    (run_dir / "summary.txt").write_text(note + "\n")
+    say(note)
+    say(f"Output: {run_dir} ({', '.join(written_outputs(run_dir))})")
+    result = DayResult(day, run_dir, [], [], [], [], note, holiday=True, notes=[note])
+    result.printed = printed.getvalue()
+    return result
+
+
+def _daily_report(model: StackModel, clients: dict[str, Any], events: list[BaseEvent]) -> DailyReport | None:
+    """The day's report as notifications built it: the ledger's booking of the plan and the lot book."""
+    started = [e for e in events if isinstance(e, WorkflowStarted)]
+    if not started:
+        return None
+    ledger = DynamoTradeLedger(clients["dynamodb"], model.physical_names["TradeLedgerTable"])
+    booking = ledger.booking(started[-1].correlation_id)
+    return build_daily_report(booking, ledger.load_book()) if booking is not None else None
 
 
 def _orchestrator_notes(deliveries: list[Delivery]) -> list[str]:
@@ -386,13 +495,13 @@ def _drain_emails(sqs: Any, url: str) -> list[dict[str, str]]:
 def _write_outputs(
     day_dir: Path, model: StackModel, clients: dict[str, Any], emails: list[dict[str, str]], events: list[BaseEvent]
 ) -> None:
-    (day_dir / "email.txt").write_text(
-        "\n\n".join(f"Subject: {e['subject']}\n\n{e['body']}" for e in emails) or "(no email was sent)\n"
-    )
+    if emails:
+        (day_dir / "email.txt").write_text("\n\n".join(f"Subject: {e['subject']}\n\n{e['body']}" for e in emails))
     bucket = model.physical_names["PerformanceReportsBucket"]
     listing = clients["s3"].list_objects_v2(Bucket=bucket).get("Contents", [])
     for item in listing:
         if item["Key"].endswith(".csv"):
             body = clients["s3"].get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             (day_dir / "report.csv").write_bytes(body)
-    (day_dir / "events.jsonl").write_text("".join(e.model_dump_json() + "\n" for e in events))
+    if events:
+        (day_dir / "events.jsonl").write_text("".join(e.model_dump_json() + "\n" for e in events))

@@ -5,6 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from the_alchemiser.notifications_v2.email_text import (
+    account_section,
+    decision_lines,
+    in_placement_order,
+    skipped_section,
+    strategy_pnl_section,
+)
+from the_alchemiser.notifications_v2.report import DailyReport
 from the_alchemiser.shared.events import (
     BaseEvent,
     RebalancePlanned,
@@ -26,8 +34,9 @@ def _money(value: Decimal | None) -> str:
     return "-" if value is None else f"${value:,.2f}"
 
 
-def render_summary(events: list[BaseEvent], notes: list[str] | None = None) -> str:
-    """The day in reading order; `notes` are what the stack itself has to say (e.g. why nothing ran)."""
+def render_summary(events: list[BaseEvent], notes: list[str] | None = None, report: DailyReport | None = None) -> str:
+    """The day in reading order; `notes` are what the stack itself has to say (e.g. why nothing ran);
+    `report` is the day's report (the ledger's booking: account, skipped legs, P&L by strategy)."""
     lines: list[str] = list(notes or [])
     started = _last(events, WorkflowStarted)
     if started:
@@ -41,8 +50,7 @@ def render_summary(events: list[BaseEvent], notes: list[str] | None = None) -> s
         for s in signal.signals_data:
             weights = ", ".join(f"{sym} {_pct(w).strip()}" for sym, w in sorted(s.weights.items(), key=lambda i: -i[1]))
             lines.append(f"  {s.strategy:<18} allocation {_pct(s.allocation).strip():>7}  as of {s.as_of}: {weights}")
-            reasons = [line for line in s.trace_summary if not line.startswith("weights:")]  # shown above
-            for reason in reasons[:3]:
+            for reason in decision_lines(s.trace_summary):  # the whole path, as the worker wrote it
                 lines.append(f"      why: {reason}")
         lines.append("")
         lines.append("Merged portfolio")
@@ -71,13 +79,19 @@ def render_summary(events: list[BaseEvent], notes: list[str] | None = None) -> s
         lines.append(
             f"Execution: {result.status.value}, {result.orders_succeeded}/{result.orders_placed} orders filled"
         )
-        for order in result.orders:
+        for order in in_placement_order(result.orders):
             slip = "-" if order.slippage_bps is None else f"{order.slippage_bps:+.1f} bps"
             price = "-" if order.avg_fill_price is None else f"{order.avg_fill_price:.4f}"
             lines.append(
                 f"  {order.side:<4} {order.symbol:<8} {order.outcome.value:<16} filled {order.filled_qty.normalize():f}"
                 f" @ {price}  slippage {slip}  steps {order.steps}" + (f"  ({order.error})" if order.error else "")
             )
+    if report is not None:
+        lines += ["", *account_section(report)]
+        skipped = skipped_section(report)
+        lines += ["", *skipped] if skipped else []
+        lines += ["", *strategy_pnl_section(report)]
+        lines += [f"  note: {note}" for note in report.booking.notes]
     outcome: Any = _last(events, WorkflowCompleted) or _last(events, WorkflowFailed)
     lines.append("")
     if isinstance(outcome, WorkflowCompleted):

@@ -36,6 +36,7 @@ from the_alchemiser.shared.ledger.plan_state import (
 from the_alchemiser.shared.logging import get_logger
 from the_alchemiser.shared.schemas.execution import ExecutionResult
 from the_alchemiser.shared.schemas.rebalance import RebalancePlan
+from the_alchemiser.shared.stamps import stamp_now
 
 _log = get_logger("shared.ledger.dynamodb")
 
@@ -325,7 +326,7 @@ class DynamoTradeLedger:
             if stored is not None:
                 return stored
             book, versions = self._read_book()
-            new_book, booking = book_plan(book, plan, fills, booked_at=datetime.now(UTC))
+            new_book, booking = book_plan(book, plan, fills, booked_at=stamp_now())
             try:
                 self._write_booking(book, new_book, booking, versions)
             except ClientError as exc:
