@@ -23,7 +23,7 @@ from the_alchemiser.local.stack.model import StackModel, load_stack_model
 from the_alchemiser.local.stack.provision import provision
 from the_alchemiser.local.stack.router import Delivery, LocalRouter
 from the_alchemiser.local.stack.runs import Timeline, mark_latest, new_run_dir, timeline_refusal, written_outputs
-from the_alchemiser.local.stack.summary import render_summary
+from the_alchemiser.local.stack.summary import render_positions, render_summary
 from the_alchemiser.notifications_v2.report import DailyReport, build_daily_report
 from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
 from the_alchemiser.shared.events import BaseEvent, WorkflowStarted, decode_event
@@ -256,7 +256,10 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
             orders = broker.all_orders()
             _write_outputs(run_dir, model, clients, emails, events)
             notes = _orchestrator_notes(router.deliveries)
-            summary = render_summary(events, notes, _daily_report(model, clients, events))
+            report = _daily_report(model, clients, events)
+            summary = render_summary(events, notes, report)
+            if report is not None:
+                (run_dir / "positions.txt").write_text(render_positions(_ledger(model, clients).load_book()) + "\n")
     finally:
         configure_logging("INFO", stream=sys.stdout)
         log_file.close()
@@ -317,12 +320,16 @@ def _not_a_trading_day(
     return result
 
 
+def _ledger(model: StackModel, clients: dict[str, Any]) -> DynamoTradeLedger:
+    return DynamoTradeLedger(clients["dynamodb"], model.physical_names["TradeLedgerTable"])
+
+
 def _daily_report(model: StackModel, clients: dict[str, Any], events: list[BaseEvent]) -> DailyReport | None:
     """The day's report as notifications built it: the ledger's booking of the plan and the lot book."""
     started = [e for e in events if isinstance(e, WorkflowStarted)]
     if not started:
         return None
-    ledger = DynamoTradeLedger(clients["dynamodb"], model.physical_names["TradeLedgerTable"])
+    ledger = _ledger(model, clients)
     booking = ledger.booking(started[-1].correlation_id)
     return build_daily_report(booking, ledger.load_book()) if booking is not None else None
 

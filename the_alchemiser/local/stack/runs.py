@@ -17,7 +17,7 @@ from pathlib import Path
 
 LATEST = "latest"
 TIMELINE_FILE = "timeline.json"
-OUTPUT_FILES = ("summary.txt", "email.txt", "report.csv", "events.jsonl", "logs.jsonl")
+OUTPUT_FILES = ("summary.txt", "email.txt", "report.csv", "positions.txt", "events.jsonl", "logs.jsonl")
 
 
 def new_run_dir(output_dir: Path, day: date, now: datetime | None = None) -> Path:

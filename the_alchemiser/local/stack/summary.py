@@ -12,6 +12,7 @@ from the_alchemiser.notifications_v2.email_text import (
     skipped_section,
     strategy_pnl_section,
 )
+from the_alchemiser.notifications_v2.formatting import money, price, quantity, signed_money
 from the_alchemiser.notifications_v2.report import DailyReport
 from the_alchemiser.shared.events import (
     BaseEvent,
@@ -22,6 +23,7 @@ from the_alchemiser.shared.events import (
     WorkflowFailed,
     WorkflowStarted,
 )
+from the_alchemiser.shared.ledger.book import Book, positions_view
 
 T = TypeVar("T", bound=BaseEvent)
 
@@ -31,7 +33,7 @@ def _pct(value: Decimal) -> str:
 
 
 def _money(value: Decimal | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
+    return "-" if value is None else money(value)
 
 
 def render_summary(events: list[BaseEvent], notes: list[str] | None = None, report: DailyReport | None = None) -> str:
@@ -108,3 +110,50 @@ def render_summary(events: list[BaseEvent], notes: list[str] | None = None, repo
 def _last(events: list[BaseEvent], kind: type[T]) -> T | None:
     found = [e for e in events if isinstance(e, kind)]
     return found[-1] if found else None
+
+
+def _pnl(value: Decimal | None) -> str:
+    return "-" if value is None else signed_money(value)
+
+
+def render_positions(book: Book, *, lots: bool = False) -> str:
+    """The view as text: one block per owner, then the account line."""
+    view = positions_view(book)
+    if not view:
+        return "The trade ledger has no booked plan yet: no positions."
+    marked = f"at the prices of {book.last.trading_date}" if book.last is not None else "at the last prices"
+    lines = [f"Positions and P&L by strategy ({marked}; lots first in, first out)"]
+    header = (
+        f"  {'symbol':<8} {'qty':>16} {'lots':>4} {'cost':>14} {'price':>10} {'value':>14} "
+        f"{'unrealised':>12} {'realised':>12}"
+    )
+    for owner in view:
+        lines += ["", owner.owner, header]
+        for line in owner.positions:
+            lines.append(
+                f"  {line.symbol:<8} {quantity(line.qty):>16} {line.lots:>4} {_money(line.cost):>14} "
+                f"{price(line.mark) if line.mark is not None else '-':>10} {_money(line.market_value):>14} "
+                f"{_pnl(line.unrealised):>12} {_pnl(line.realised):>12}"
+            )
+            if lots:
+                for lot in book.holding(owner.owner, line.symbol).lots:
+                    lines.append(
+                        f"      lot {lot.opened_on} {lot.kind.value:<12} {quantity(lot.qty):>16} @ {price(lot.price)}"
+                    )
+        lines.append(
+            f"  {'total':<8} {'':>16} {owner.lots:>4} {_money(owner.cost):>14} {'':>10} "
+            f"{_money(owner.market_value):>14} {_pnl(owner.unrealised):>12} {_pnl(owner.realised):>12}"
+        )
+    unrealised = sum((o.unrealised for o in view), Decimal(0))
+    realised = sum((o.realised for o in view), Decimal(0))
+    lines += [
+        "",
+        f"All owners: unrealised {_pnl(unrealised)}, realised {_pnl(realised)}, together {_pnl(unrealised + realised)}",
+    ]
+    if book.first is not None and book.last is not None:
+        lines.append(
+            f"Account: equity {_money(book.last.equity)} after {book.last.trading_date}; "
+            f"{_pnl(book.last.equity - book.first.equity)} since the first run ({book.first.trading_date}, "
+            f"equity {_money(book.first.equity)})"
+        )
+    return "\n".join(lines)
