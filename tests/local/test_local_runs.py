@@ -98,3 +98,12 @@ def test_every_event_and_log_line_carries_the_simulated_day(tmp_path: Path) -> N
         assert stamp.date() == DAY and stamp >= run_at, (event.event_type, stamp)
     stamps = [json.loads(line)["timestamp"] for line in (result.output_dir / "logs.jsonl").read_text().splitlines()]
     assert stamps and all(datetime.fromisoformat(s).astimezone(NEW_YORK).date() == DAY for s in stamps)
+
+
+def test_the_readme_example_runs_two_of_the_strategies(tmp_path: Path) -> None:
+    """`make run ARGS="--strategies nuclear.clj klm.clj"` (here with the path tab completion gives)."""
+    result = run_day(tmp_path, strategies=["strategies/nuclear.clj", "klm.clj"])
+    assert result.outcome == "completed", result.summary
+    started = next(e for e in result.events if e.event_type == "WorkflowStarted")
+    assert set(started.strategies) == {"nuclear.clj", "klm.clj"}  # type: ignore[attr-defined]
+    assert sum(started.strategies.values()) == 1  # type: ignore[attr-defined]
