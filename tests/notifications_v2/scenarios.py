@@ -127,7 +127,12 @@ def filled(qty: str, price: str, order_type: str = "limit") -> Step:
 
 
 def portfolio() -> ConsolidatedPortfolio:
-    signals = [
+    return ConsolidatedPortfolio.merge(signals())
+
+
+def signals() -> list[StrategySignal]:
+    """The three strategies' answers for the day (with their decision paths)."""
+    return [
         StrategySignal(
             strategy="nuclear.clj",
             strategy_name="Nuclear",
@@ -165,7 +170,6 @@ def portfolio() -> ConsolidatedPortfolio:
             as_of=date(2026, 11, 23),
         ),
     ]
-    return ConsolidatedPortfolio.merge(signals)
 
 
 # the planner's label for a holding no strategy targets any more (sold completely)
