@@ -107,3 +107,25 @@ def test_the_readme_example_runs_two_of_the_strategies(tmp_path: Path) -> None:
     started = next(e for e in result.events if e.event_type == "WorkflowStarted")
     assert set(started.strategies) == {"nuclear.clj", "klm.clj"}  # type: ignore[attr-defined]
     assert sum(started.strategies.values()) == 1  # type: ignore[attr-defined]
+
+
+def test_the_holiday_command_uses_under_two_seconds_of_cpu_from_process_start(tmp_path: Path) -> None:
+    """`python -m the_alchemiser run --date <holiday>` as a user types it: imports included."""
+    import resource
+    import subprocess
+    import sys
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [sys.executable, "-m", "the_alchemiser", "run", "--date", HOLIDAY.isoformat(), "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert done.returncode == 0, done.stderr
+    assert "next trading day is 2026-11-27" in done.stdout
+    assert cpu < 2.0, f"{cpu:.2f} s of CPU"
+    assert not (tmp_path / "state").exists()  # no account, no tables, no DynamoDB Local

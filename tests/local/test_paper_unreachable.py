@@ -9,7 +9,7 @@ import pytest
 
 from the_alchemiser.cli import main
 from the_alchemiser.local.dynamodb_local import free_port
-from the_alchemiser.local.stack import day
+from the_alchemiser.local.stack import day, runs
 
 A_TRADING_DAY = date(2026, 11, 20)
 
@@ -21,7 +21,7 @@ def unreachable_alpaca(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     monkeypatch.setenv("ALPACA_SECRET_KEY", "paper-secret")
     monkeypatch.setenv("ALPACA_BASE_URL", url)
     monkeypatch.setenv("PAPER_TRADING", "true")
-    monkeypatch.setattr(day, "today_in_new_york", lambda: A_TRADING_DAY)
+    monkeypatch.setattr(runs, "today_in_new_york", lambda: A_TRADING_DAY)
     monkeypatch.chdir(tmp_path)
 
     def refuse(*args: object, **kwargs: object) -> None:

@@ -11,33 +11,39 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 
+from the_alchemiser.local.stack import runs
 from the_alchemiser.local.stack.intrinsics import REGION
 from the_alchemiser.local.stack.model import StackModel, load_stack_model
 from the_alchemiser.local.stack.provision import provision
 from the_alchemiser.local.stack.router import Delivery, LocalRouter
-from the_alchemiser.local.stack.runs import Timeline, mark_latest, new_run_dir, timeline_refusal, written_outputs
+from the_alchemiser.local.stack.runs import (
+    Timeline,
+    mark_latest,
+    new_run_dir,
+    timeline_refusal,
+    written_outputs,
+)
 from the_alchemiser.local.stack.summary import render_positions, render_summary
 from the_alchemiser.notifications_v2.report import DailyReport, build_daily_report
 from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
 from the_alchemiser.shared.events import BaseEvent, WorkflowStarted, decode_event
 from the_alchemiser.shared.events.publisher import S3PayloadStore
 from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
-from the_alchemiser.shared.logging import configure_logging, get_logger
+from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.stamps import stamped_by
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_OUTPUT = PROJECT_ROOT / "output"
+PROJECT_ROOT = runs.PROJECT_ROOT
+DEFAULT_OUTPUT = runs.DEFAULT_OUTPUT
 LOCAL_STAGE = "local"
 MARKET_HISTORY_DAYS = 900
 ORCHESTRATOR = "StrategyOrchestratorFunction"
-_log = get_logger("local.stack.day")
 PAPER_PROBE_SECONDS = 10
 
 
@@ -151,25 +157,13 @@ class AlpacaPaperAccount:
         return [order.model_dump(mode="json") for order in orders]
 
 
-def today_in_new_york() -> date:
-    return datetime.now(NEW_YORK).date()
-
-
-def choose_day(requested: date | None, today: date | None = None) -> date:
-    """The requested day, or the most recent trading day (so a weekend run still trades)."""
-    if requested is not None:
-        return requested
-    return nyse_calendar().latest_trading_day(today or datetime.now(NEW_YORK).date())
-
-
 def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
     """One trading day in its own run folder. A holiday and a refused day end before anything starts."""
-    calendar = nyse_calendar()
-    today = options.today or today_in_new_york()
+    today = options.today or runs.today_in_new_york()
     if options.paper and options.day is not None and options.day != today:
         raise SystemExit("--paper trades the real paper account now: --date must be today or omitted")
-    day = today if options.paper else choose_day(options.day, today)
-    run_at = calendar.run_time(day)
+    day = today if options.paper else runs.choose_day(options.day, today)
+    run_at = nyse_calendar().run_time(day)
     if run_at is not None and not options.paper:
         refusal = timeline_refusal(day, Timeline.read(_state_dir(options)), today, fresh=options.fresh_broker)
         if refusal:
@@ -182,8 +176,11 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
         if not options.quiet:
             print(message, file=out, flush=True)
 
-    if run_at is None:
-        return _not_a_trading_day(day, calendar.next_trading_day(day), run_dir, say, printed)
+    closed = runs.not_a_trading_day(day)
+    if closed is not None:
+        runs.record_closed_day(run_dir, day, closed, say)
+        return DayResult(day, run_dir, [], [], [], [], closed, holiday=True, notes=[closed], printed=printed.getvalue())
+    assert run_at is not None  # a trading day has a run time
     log_file = (run_dir / "logs.jsonl").open("w")
     configure_logging("INFO", stream=log_file)
     if options.fresh_broker:
@@ -296,28 +293,6 @@ class _DayClock:
             except Exception:  # the broker has stopped (closing its state file): the day is over
                 self._read = None
         return self._last
-
-
-def _not_a_trading_day(
-    day: date, next_day: date, run_dir: Path, say: Callable[[str], None], printed: io.StringIO
-) -> DayResult:
-    """Decided before anything starts: one summary line, one log line, no stack, no DynamoDB Local."""
-    note = (
-        f"{day} is not a trading day (a weekend or a market holiday): nothing ran; the next trading day is {next_day}"
-    )
-    stamp = datetime.combine(day, time(15, 30), NEW_YORK)
-    with (run_dir / "logs.jsonl").open("w") as log_file, stamped_by(lambda: stamp):
-        configure_logging("INFO", stream=log_file)
-        try:
-            _log.info("not_a_trading_day", day=day.isoformat(), next_trading_day=next_day.isoformat())
-        finally:
-            configure_logging("INFO", stream=sys.stdout)
-    (run_dir / "summary.txt").write_text(note + "\n")
-    say(note)
-    say(f"Output: {run_dir} ({', '.join(written_outputs(run_dir))})")
-    result = DayResult(day, run_dir, [], [], [], [], note, holiday=True, notes=[note])
-    result.printed = printed.getvalue()
-    return result
 
 
 def _ledger(model: StackModel, clients: dict[str, Any]) -> DynamoTradeLedger:

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+NEW_YORK = ZoneInfo("America/New_York")
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_OUTPUT = PROJECT_ROOT / "output"
 
 LATEST = "latest"
 TIMELINE_FILE = "timeline.json"
@@ -82,3 +89,44 @@ def timeline_refusal(day: date, kept: Timeline | None, market_last_day: date, *,
             "or a day from " + kept.last_day.isoformat()
         )
     return None
+
+
+def today_in_new_york() -> date:
+    return datetime.now(NEW_YORK).date()
+
+
+def choose_day(requested: date | None, today: date) -> date:
+    """The requested day, or the most recent trading day (so a weekend run still trades)."""
+    from the_alchemiser.shared.calendar import nyse_calendar
+
+    return requested if requested is not None else nyse_calendar().latest_trading_day(today)
+
+
+def not_a_trading_day(day: date) -> str | None:
+    """Why nothing runs on `day` (naming the next trading day), or None on a trading day."""
+    from the_alchemiser.shared.calendar import nyse_calendar
+
+    calendar = nyse_calendar()
+    if calendar.run_time(day) is not None:
+        return None
+    return (
+        f"{day} is not a trading day (a weekend or a market holiday): nothing ran; "
+        f"the next trading day is {calendar.next_trading_day(day)}"
+    )
+
+
+def record_closed_day(run_dir: Path, day: date, note: str, say: Callable[[str], None]) -> None:
+    """Decided before anything starts: the note as the summary, one log line, no stack, no DynamoDB Local."""
+    from the_alchemiser.shared.logging import configure_logging, get_logger
+    from the_alchemiser.shared.stamps import stamped_by
+
+    stamp = datetime.combine(day, time(15, 30), NEW_YORK)
+    with (run_dir / "logs.jsonl").open("w") as log_file, stamped_by(lambda: stamp):
+        configure_logging("INFO", stream=log_file)
+        try:
+            get_logger("local.stack.runs").info("not_a_trading_day", day=day.isoformat(), note=note)
+        finally:
+            configure_logging("INFO", stream=sys.stdout)
+    (run_dir / "summary.txt").write_text(note + "\n")
+    say(note)
+    say(f"Output: {run_dir} ({', '.join(written_outputs(run_dir))})")
