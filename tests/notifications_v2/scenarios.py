@@ -127,7 +127,9 @@ def filled(qty: str, price: str, order_type: str = "limit") -> Step:
 
 
 def portfolio() -> ConsolidatedPortfolio:
-    return ConsolidatedPortfolio.merge(signals())
+    """The merged portfolio as the plan and the outcome carry it: with the strategies' decision paths."""
+    answers = signals()
+    return ConsolidatedPortfolio.merge(answers).with_decision_paths(answers)
 
 
 def signals() -> list[StrategySignal]:

@@ -51,7 +51,9 @@ class ConsolidatedPortfolio(WireModel):
     strategy_allocations: dict[str, Money]
     rebalance_thresholds: dict[str, Money] = Field(default_factory=dict)
     decision_paths: dict[str, list[str]] = Field(
-        default_factory=dict, description="strategy file -> its trace summary (the decisions to what it holds)"
+        default_factory=dict,
+        description="strategy file -> its trace summary (the decisions to what it holds); set by the portfolio "
+        "step from the signals, so the plan and the outcome carry it (SignalGenerated has it in signals_data)",
     )
 
     @model_validator(mode="after")
@@ -87,8 +89,13 @@ class ConsolidatedPortfolio(WireModel):
             strategy_contributions=contributions,
             strategy_allocations=allocations,
             rebalance_thresholds=thresholds,
-            decision_paths={s.strategy: list(s.trace_summary) for s in signals if s.trace_summary},
         )
+
+    def with_decision_paths(self, signals: list[StrategySignal]) -> ConsolidatedPortfolio:
+        """This portfolio carrying each strategy's trace summary, for the steps after the signals (the plan,
+        the outcome, the email), which no longer see the signals themselves."""
+        paths = {s.strategy: list(s.trace_summary) for s in signals if s.trace_summary}
+        return self.model_copy(update={"decision_paths": paths})
 
     def attribution(self, symbol: str) -> dict[str, Decimal]:
         """strategy -> that strategy's share of this symbol's target weight (sums to 1 when targeted)."""
