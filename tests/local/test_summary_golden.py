@@ -5,7 +5,6 @@ Regenerate after an intended change with `UPDATE_GOLDEN=1 .venv/bin/python -m py
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tests.notifications_v2.scenarios import (
     success_trades,
     today_plan,
 )
+from tests.notifications_v2.test_golden_emails import check_golden as check_golden_file
 from the_alchemiser.local.stack.summary import render_positions, render_summary
 from the_alchemiser.notifications_v2.report import build_daily_report
 from the_alchemiser.shared.events import (
@@ -37,11 +37,7 @@ CORRELATION_ID = "corr-success-2026-11-24"
 
 
 def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / f"{name}.txt"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 to create it"
-    assert text == path.read_text()
+    check_golden_file(name, text, GOLDEN)
 
 
 def plan_with_a_skipped_leg() -> RebalancePlan:

@@ -20,8 +20,9 @@ from the_alchemiser.shared.events import WorkflowFailed
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / f"{name}.txt"
+def check_golden(name: str, text: str, folder: pathlib.Path = GOLDEN) -> None:
+    """`text` is the golden file `<folder>/<name>.txt` (UPDATE_GOLDEN=1 rewrites it)."""
+    path = folder / f"{name}.txt"
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(text)
     assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 to create it"
