@@ -43,6 +43,7 @@ PARAMETER_OF = {
     "PAPER_TRADING": "PaperTrading",
     "SESSION_DEADLINE_SECONDS": "SessionDeadlineSeconds",
     "SESSION_DEADLINE_POLICY": "SessionDeadlinePolicy",
+    "MIN_TRADE_VALUE": "MinTradeValue",
 }
 
 

@@ -18,7 +18,6 @@ from the_alchemiser.local.template import load_template
 
 DAY = date(2026, 11, 20)  # a Friday, a regular session
 NEXT_DAY = date(2026, 11, 23)
-HOLIDAY = date(2026, 11, 26)  # Thanksgiving
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -90,15 +89,6 @@ def test_rerunning_the_same_day_changes_nothing_and_the_next_day_trades_the_diff
     planned = next(e for e in following.events if e.event_type == "RebalancePlanned")
     traded = {item.symbol for item in planned.rebalance_plan.items if item.action.value != "HOLD"}  # type: ignore[attr-defined]
     assert {o["symbol"] for o in new_orders} <= traded
-
-
-def test_a_holiday_does_nothing_and_says_so(tmp_path: Path) -> None:
-    result = run_day(tmp_path, HOLIDAY)
-    assert result.holiday and result.outcome == "none"
-    assert not result.events and not result.orders and not result.emails
-    assert any("not a trading day" in note for note in result.notes), result.summary
-    logs = (result.output_dir / "logs.jsonl").read_text()
-    assert "holiday_or_weekend" in logs
 
 
 def test_a_malformed_strategy_fails_the_workflow_clearly_and_places_no_order(tmp_path: Path) -> None:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from tests.notifications_v2.ledger_memory import InMemoryTradeLedger
 from the_alchemiser.notifications_v2.once import OncePerKey, OnceResult, Work
 from the_alchemiser.notifications_v2.report_store import InMemoryReportStore
 from the_alchemiser.notifications_v2.service import NotificationService
 from the_alchemiser.shared.ledger import LedgerOrder
+from the_alchemiser.shared.ledger.book import Book, Booking
 from the_alchemiser.shared.notifications import EmailMessage, EmailSender, RecordingEmailSender
+
+if TYPE_CHECKING:
+    from tests.notifications_v2.scenarios import Scenario
 
 FIXED_NOW = datetime(2026, 11, 24, 20, 32, 0, tzinfo=UTC)
 
@@ -44,10 +49,12 @@ def build_service(
     ledger: InMemoryTradeLedger | None = None,
     reports: InMemoryReportStore | None = None,
     known_secrets: Sequence[str] = (),
+    book: Book | None = None,
+    booking: Booking | None = None,
 ) -> tuple[NotificationService, RecordingEmailSender, InMemoryReportStore, InMemoryTradeLedger]:
     recorder = RecordingEmailSender()
     store = reports or InMemoryReportStore()
-    trade_ledger = ledger or InMemoryTradeLedger(ledger_orders)
+    trade_ledger = ledger or InMemoryTradeLedger(ledger_orders, book, [booking] if booking is not None else [])
     service = NotificationService(
         emails=emails or recorder,
         reports=store,
@@ -59,3 +66,10 @@ def build_service(
         known_secrets=known_secrets,
     )
     return service, recorder, store, trade_ledger
+
+
+def service_for(
+    scenario: Scenario, **kwargs: Any
+) -> tuple[NotificationService, RecordingEmailSender, InMemoryReportStore, InMemoryTradeLedger]:
+    """The service over the scenario's ledger: its orders, its lot book and its booking."""
+    return build_service(scenario.ledger, book=scenario.book, booking=scenario.booking, **kwargs)

@@ -11,6 +11,7 @@ from decimal import Decimal as D
 
 from the_alchemiser.shared.events import WorkflowCompleted, WorkflowFailed
 from the_alchemiser.shared.ledger import LedgerOrder
+from the_alchemiser.shared.ledger.book import Book, Booking, book_plan, fills_of
 from the_alchemiser.shared.schemas import (
     ConsolidatedPortfolio,
     ExecutionResult,
@@ -18,7 +19,10 @@ from the_alchemiser.shared.schemas import (
     OrderOutcome,
     OrderResult,
     QuoteSnapshot,
+    RebalancePlan,
+    RebalancePlanItem,
     StrategySignal,
+    TradeAction,
 )
 
 TRADING_DATE = date(2026, 11, 24)
@@ -123,13 +127,30 @@ def filled(qty: str, price: str, order_type: str = "limit") -> Step:
 
 
 def portfolio() -> ConsolidatedPortfolio:
-    signals = [
+    """The merged portfolio as the plan and the outcome carry it: with the strategies' decision paths."""
+    answers = signals()
+    return ConsolidatedPortfolio.merge(answers).with_decision_paths(answers)
+
+
+def signals() -> list[StrategySignal]:
+    """The three strategies' answers for the day (with their decision paths)."""
+    return [
         StrategySignal(
             strategy="nuclear.clj",
             strategy_name="Nuclear",
             allocation=D("0.5"),
             weights={"SPY": D("0.6"), "TQQQ": D("0.4")},
             as_of=date(2026, 11, 23),
+            trace_summary=[
+                "weights: SPY 60.0%, TQQQ 40.0%",
+                "[Risk controls] if rsi(SPY, 10)=71.2 > 79: false by 7.8 -> else",
+                "[Risk controls] if rsi(QQQ, 10)=68.4 > 81: false by 12.6 -> else",
+                "[Risk controls] if rsi(QQQ, 10)=68.4 < 30: false by 38.4 -> else",
+                "[Bull market] if current-price(SPY)=600.1 > moving-average-price(SPY, 200)=541.7: "
+                "true by 58.4 -> then",
+                "[Bull market] filter rsi(20) select-bottom 1: kept TQQQ (ranking TQQQ=55.1, TECL=61.9, SOXL=64.2)",
+                "[Bull market] weight-specified: SPY 60%, TQQQ 40%",
+            ],
         ),
         StrategySignal(
             strategy="tecl.clj",
@@ -137,6 +158,11 @@ def portfolio() -> ConsolidatedPortfolio:
             allocation=D("0.3"),
             weights={"TECL": D("0.5"), "SPY": D("0.5")},
             as_of=date(2026, 11, 23),
+            trace_summary=[
+                "weights: SPY 50.0%, TECL 50.0%",
+                "if rsi(XLK, 10)=66.1 > 80: false by 13.9 -> else",
+                "if current-price(XLK)=241.3 > moving-average-price(XLK, 200)=219.8: true by 21.5 -> then",
+            ],
         ),
         StrategySignal(
             strategy="klm.clj",
@@ -146,7 +172,6 @@ def portfolio() -> ConsolidatedPortfolio:
             as_of=date(2026, 11, 23),
         ),
     ]
-    return ConsolidatedPortfolio.merge(signals)
 
 
 # the planner's label for a holding no strategy targets any more (sold completely)
@@ -212,6 +237,126 @@ class Scenario:
     name: str
     event: WorkflowCompleted | WorkflowFailed
     ledger: list[LedgerOrder]
+    book: Book = field(default_factory=Book)  # the lot book after the day (before it when nothing was booked)
+    booking: Booking | None = None  # what execution booked for this workflow
+
+
+# today's mid prices: what the planner sized with and the booking marks positions at
+PRICES = {"TLT": D("92.11"), "BIL": D("91.50"), "SPY": D("600.10"), "TQQQ": D("80.03"), "TECL": D("93.73")}
+BOOKED_AT = datetime(2026, 11, 24, 20, 31, 30, tzinfo=UTC)
+
+
+def plan_for(
+    correlation_id: str,
+    trading_date: date,
+    trades: list[Trade],
+    held: dict[str, tuple[D, dict[str, D]]],
+    cash: D,
+    prices: dict[str, D],
+) -> RebalancePlan:
+    """The plan these trades came from: each trade moves its symbol to its target; held symbols that
+    do not trade are at theirs. `held` is symbol -> (quantity, the strategies that want it)."""
+    items = []
+    for symbol in sorted({t.symbol for t in trades} | set(held)):
+        qty, wanted_by = held.get(symbol, (D(0), {}))
+        price = prices[symbol]
+        trade = next((t for t in trades if t.symbol == symbol), None)
+        if trade is None:
+            action, planned, attribution = TradeAction.HOLD, D(0), wanted_by
+        else:
+            action = TradeAction.BUY if trade.side == "buy" else TradeAction.SELL
+            planned = trade.requested_qty if trade.requested_qty is not None else trade.filled_qty
+            attribution = trade.attribution
+        after = qty + planned if action == TradeAction.BUY else qty - planned
+        targeted = attribution and attribution != UNTARGETED
+        items.append(
+            RebalancePlanItem(
+                symbol=symbol,
+                action=action,
+                current_qty=qty,
+                current_value=qty * price,
+                price=price,
+                target_weight=D(0),
+                target_value=after * price if targeted else D(0),
+                trade_value=(planned if action == TradeAction.BUY else -planned) * price,
+                quantity=planned if action != TradeAction.HOLD else None,
+                fractionable=True,
+                full_liquidation=not targeted and action == TradeAction.SELL,
+                strategy_attribution=attribution,
+            )
+        )
+    equity = cash + sum((held[s][0] * prices[s] for s in held), D(0))
+    return RebalancePlan(
+        plan_id=f"plan-{correlation_id}",
+        correlation_id=correlation_id,
+        trading_date=trading_date,
+        created_at=EXECUTION_START,
+        equity=equity,
+        cash=cash,
+        deployable_equity=equity,
+        items=items,
+        total_sell_value=D(0),
+        total_buy_value=D(0),
+        estimated_cash_after=cash,
+    )
+
+
+def history_executions() -> list[tuple[RebalancePlan, ExecutionResult]]:
+    """The plans before today and what executed: klm.clj bought TLT twice, nuclear.clj bought BIL."""
+    days = [
+        ("corr-2026-11-10", PRIOR_DATE, {}, D(20_000), {"TLT": D(90), "BIL": D(91)}),
+        (
+            "corr-2026-11-17",
+            date(2026, 11, 17),
+            {"TLT": (D(20), {"klm.clj": D(1)}), "BIL": (D(30), {"nuclear.clj": D(1)})},
+            D(20_000) - 20 * D(90) - 30 * D(91),
+            {"TLT": D(93), "BIL": D("91.20")},
+        ),
+    ]
+    history = history_orders()
+    executions = []
+    for correlation_id, day, held, cash, prices in days:
+        trades = [
+            Trade(
+                o.symbol,
+                o.side,
+                OrderOutcome.FILLED,
+                o.filled_qty,
+                (filled(str(o.filled_qty), str(o.avg_fill_price)),),
+                o.bid_at_placement or D(1),
+                o.ask_at_placement or D(1),
+                o.strategy_attribution,
+            )
+            for o in history
+            if o.correlation_id == correlation_id
+        ]
+        plan = plan_for(correlation_id, day, trades, held, cash, prices)
+        executions.append((plan, _execution(correlation_id, trades, ExecutionStatus.SUCCESS, [])))
+    return executions
+
+
+def history_book() -> Book:
+    book = Book()
+    for plan, result in history_executions():
+        booked_at = datetime.combine(plan.trading_date, EXECUTION_START.timetz())
+        book, _ = book_plan(book, plan, fills_of(result), booked_at=booked_at)
+    return book
+
+
+HELD_TODAY = {"TLT": (D(30), {"klm.clj": D(1)}), "BIL": (D(30), {"nuclear.clj": D(1)})}
+CASH_TODAY = D(20_000) - 20 * D(90) - 30 * D(91) - 10 * D(93)
+
+
+def today_plan(correlation_id: str, trades: list[Trade]) -> RebalancePlan:
+    return plan_for(correlation_id, TRADING_DATE, trades, HELD_TODAY, CASH_TODAY, PRICES)
+
+
+def booked(correlation_id: str, trades: list[Trade], result: ExecutionResult) -> tuple[Book, Booking | None]:
+    """Today's plan booked on the history, as execution does before it publishes the outcome."""
+    history = history_book()
+    if not result.market_open:
+        return history, None
+    return book_plan(history, today_plan(correlation_id, trades), fills_of(result), booked_at=BOOKED_AT)
 
 
 def _execution(correlation_id: str, trades: list[Trade], status: ExecutionStatus, notes: list[str]) -> ExecutionResult:
@@ -327,7 +472,7 @@ def success_day() -> Scenario:
         execution_data=result,
         consolidated_portfolio=portfolio(),
     )
-    return Scenario("success_day", event, history_orders() + _ledger_for(cid, trades))
+    return Scenario("success_day", event, history_orders() + _ledger_for(cid, trades), *booked(cid, trades, result))
 
 
 def hold_day() -> Scenario:
@@ -342,7 +487,7 @@ def hold_day() -> Scenario:
         execution_data=result,
         consolidated_portfolio=portfolio(),
     )
-    return Scenario("hold_day", event, history_orders())
+    return Scenario("hold_day", event, history_orders(), *booked(cid, [], result))
 
 
 def partial_fill_day() -> Scenario:
@@ -399,7 +544,9 @@ def partial_fill_day() -> Scenario:
         execution_data=result,
         consolidated_portfolio=portfolio(),
     )
-    return Scenario("partial_fill_day", event, history_orders() + _ledger_for(cid, trades))
+    return Scenario(
+        "partial_fill_day", event, history_orders() + _ledger_for(cid, trades), *booked(cid, trades, result)
+    )
 
 
 def market_closed_day() -> Scenario:
@@ -420,7 +567,7 @@ def market_closed_day() -> Scenario:
         execution_data=result,
         consolidated_portfolio=portfolio(),
     )
-    return Scenario("market_closed_day", event, history_orders())
+    return Scenario("market_closed_day", event, history_orders(), history_book())
 
 
 def strategy_failure() -> Scenario:
@@ -559,7 +706,9 @@ def execution_failure() -> Scenario:
         execution_data=result,
         consolidated_portfolio=portfolio(),
     )
-    return Scenario("execution_failure", event, history_orders() + _ledger_for(cid, trades))
+    return Scenario(
+        "execution_failure", event, history_orders() + _ledger_for(cid, trades), *booked(cid, trades, result)
+    )
 
 
 def execution_interrupted() -> Scenario:
@@ -587,7 +736,9 @@ def execution_interrupted() -> Scenario:
         execution_data=result,
         consolidated_portfolio=portfolio(),
     )
-    return Scenario("execution_interrupted", event, history_orders() + _ledger_for(cid, trades))
+    return Scenario(
+        "execution_interrupted", event, history_orders() + _ledger_for(cid, trades), *booked(cid, trades, result)
+    )
 
 
 def malformed_input_failure() -> Scenario:

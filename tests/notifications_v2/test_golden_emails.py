@@ -10,7 +10,7 @@ import pathlib
 
 import pytest
 
-from tests.notifications_v2.helpers import FIXED_NOW, build_service, render
+from tests.notifications_v2.helpers import FIXED_NOW, render, service_for
 from tests.notifications_v2.scenarios import ALL_SCENARIOS, PLANTED_SECRETS, Scenario
 from the_alchemiser.notifications_v2.email_text import render_malformed_event_email
 from the_alchemiser.notifications_v2.formatting import price
@@ -20,8 +20,9 @@ from the_alchemiser.shared.events import WorkflowFailed
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / f"{name}.txt"
+def check_golden(name: str, text: str, folder: pathlib.Path = GOLDEN) -> None:
+    """`text` is the golden file `<folder>/<name>.txt` (UPDATE_GOLDEN=1 rewrites it)."""
+    path = folder / f"{name}.txt"
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(text)
     assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 to create it"
@@ -31,7 +32,7 @@ def check_golden(name: str, text: str) -> None:
 def email_for(scenario: Scenario, mode_label: str = "PAPER") -> str:
     # as in the Lambda: the report link is signed with the role's temporary credentials
     reports = InMemoryReportStore(temporary_credentials=True)
-    service, sent, _, _ = build_service(scenario.ledger, mode_label=mode_label, reports=reports)
+    service, sent, _, _ = service_for(scenario, mode_label=mode_label, reports=reports)
     result = service.handle_event(scenario.event)
     assert result.action == "email_sent"
     assert len(sent.sent) == 1
@@ -79,7 +80,7 @@ def test_golden_notifications_malformed_event_alert() -> None:
 def test_every_email_carries_what_a_trader_needs(make) -> None:
     """Independent of the golden text: the facts each email must state."""
     scenario = make()
-    service, sent, _, _ = build_service(scenario.ledger)
+    service, sent, _, _ = service_for(scenario)
     service.handle_event(scenario.event)
     (message,) = sent.sent
     event = scenario.event

@@ -1,259 +1,132 @@
-"""The CSV report: parses back with pandas, its totals equal the ledger's, P&L by average cost."""
+"""The daily CSV report: laid out from the ledger's booking and lot book, money in cents, parsed back."""
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from tests.notifications_v2.helpers import build_service
-from tests.notifications_v2.ledger_memory import InMemoryTradeLedger
+from tests.notifications_v2.helpers import service_for
 from tests.notifications_v2.scenarios import (
     TRADING_DATE,
+    Scenario,
     execution_interrupted,
+    hold_day,
     partial_fill_day,
     success_day,
 )
-from the_alchemiser.notifications_v2.report import (
-    PNL_AVERAGE_COST,
-    PNL_UNKNOWN_BASIS,
-    REPORT_COLUMNS,
-    UNATTRIBUTED,
-    build_performance_report,
-    realised_by_sell,
-    report_key,
-    split_exact,
-)
-from the_alchemiser.shared.ledger import LedgerOrder
-
-T0 = datetime(2026, 1, 5, 20, 30, tzinfo=UTC)
+from the_alchemiser.notifications_v2.report import REPORT_COLUMNS, build_daily_report, parse_report, report_key
+from the_alchemiser.shared.ledger.book import MovementKind
 
 
-def order(
-    cid: str,
-    symbol: str,
-    side: str,
-    qty: str,
-    price: str | None,
-    at: int,
-    attribution: dict[str, D] | None = None,
-    correlation_id: str = "corr-today",
-    trading_date: date = TRADING_DATE,
-) -> LedgerOrder:
-    placed = T0 + timedelta(minutes=at)
-    return LedgerOrder(
-        correlation_id=correlation_id,
-        client_order_id=cid,
-        broker_order_id=f"b-{cid}",
-        plan_id="plan",
-        trading_date=trading_date,
-        symbol=symbol,
-        side=side,
-        order_type="limit",
-        step=1,
-        requested_qty=D(qty),
-        requested_notional=None,
-        limit_price=D(price) if price else None,
-        filled_qty=D(qty) if price else D(0),
-        avg_fill_price=D(price) if price else None,
-        status="filled" if price else "canceled",
-        bid_at_placement=None,
-        ask_at_placement=None,
-        placed_at=placed,
-        updated_at=placed,
-        strategy_attribution=attribution or {},
-    )
-
-
-def parse_csv(body: bytes) -> pd.DataFrame:
-    return pd.read_csv(io.BytesIO(body))
-
-
-def decimal_column(body: bytes, column: str) -> list[D]:
-    frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
-    return [D(value) for value in frame[column] if value != ""]
-
-
-@pytest.mark.parametrize("make", [success_day, partial_fill_day, execution_interrupted], ids=lambda m: m.__name__)
-def test_csv_parses_back_and_totals_equal_the_ledger(make) -> None:
-    scenario = make()
-    service, _, store, ledger = build_service(scenario.ledger)
+def report_body(scenario: Scenario) -> bytes:
+    service, _, store, _ = service_for(scenario)
     result = service.handle_event(scenario.event)
     key = report_key(TRADING_DATE, scenario.event.correlation_id)
     assert result.report_key == key
-    body = store.objects[key]
-
-    frame = parse_csv(body)
-    assert tuple(frame.columns) == REPORT_COLUMNS
-    ledger_orders = ledger.orders_for_correlation(scenario.event.correlation_id)
-    ledger_buys = sum((o.filled_value for o in ledger_orders if o.side == "buy"), D(0))
-    ledger_sells = sum((o.filled_value for o in ledger_orders if o.side == "sell"), D(0))
-    ledger_qty = {
-        symbol: sum((o.filled_qty for o in ledger_orders if o.symbol == symbol), D(0))
-        for symbol in {o.symbol for o in ledger_orders}
-    }
-    # floats for a spreadsheet reader, exact Decimals for the books
-    assert frame["buy_value"].sum() == pytest.approx(float(ledger_buys))
-    assert frame["sell_value"].sum() == pytest.approx(float(ledger_sells))
-    assert sum(decimal_column(body, "buy_value"), D(0)) == ledger_buys
-    assert sum(decimal_column(body, "sell_value"), D(0)) == ledger_sells
-    exact = pd.read_csv(io.BytesIO(body), dtype=str)
-    for symbol, qty in ledger_qty.items():
-        assert sum((D(v) for v in exact[exact["symbol"] == symbol]["filled_qty"]), D(0)) == qty
-    # every filled ledger order is in the report, split by strategy shares summing to 1
-    filled_ids = {o.client_order_id for o in ledger_orders if o.filled_qty > 0}
-    assert set(frame["client_order_id"]) == filled_ids
-    for _, rows in exact.groupby("client_order_id"):
-        assert sum((D(v) for v in rows["strategy_share"]), D(0)) == pytest.approx(D(1), abs=D("1e-20"))
-    # the same workflow's rows only, on its trading date
-    assert set(frame["correlation_id"]) == {scenario.event.correlation_id}
-    assert set(frame["trading_date"]) == {TRADING_DATE.isoformat()}
+    return store.objects[key]
 
 
-def test_success_day_rows_are_per_strategy_with_average_cost_pnl() -> None:
-    scenario = success_day()
-    service, _, store, _ = build_service(scenario.ledger)
-    service.handle_event(scenario.event)
-    frame = parse_csv(store.objects[report_key(TRADING_DATE, scenario.event.correlation_id)])
-
-    spy = frame[frame["symbol"] == "SPY"].set_index("strategy")
-    assert set(spy.index) == {"nuclear.clj", "tecl.clj"}
-    assert spy.loc["nuclear.clj", "buy_value"] == pytest.approx(4500.90 * 2 / 3, abs=1e-6)
-    assert spy.loc["tecl.clj", "buy_value"] == pytest.approx(4500.90 / 3, abs=1e-6)
-    # TLT: bought 20 @ 90 and 10 @ 93 -> average 91; sold 5 @ 92.10 -> +5.50
-    tlt = frame[frame["symbol"] == "TLT"].iloc[0]
-    assert tlt["strategy"] == "klm.clj"
-    assert tlt["cost_basis"] == pytest.approx(455.0)
-    assert tlt["realised_pnl"] == pytest.approx(5.50)
-    assert tlt["pnl_basis"] == PNL_AVERAGE_COST
-    # BIL: full liquidation nobody targets any more -> UNATTRIBUTED; 30 @ 91 -> 30 @ 91.50
-    bil = frame[frame["symbol"] == "BIL"].iloc[0]
-    assert bil["strategy"] == UNATTRIBUTED
-    assert bil["realised_pnl"] == pytest.approx(15.0)
-    assert frame["realised_pnl"].sum() == pytest.approx(20.50)
-    # buys realise nothing: their P&L cells are empty, not zero
-    assert frame[frame["side"] == "buy"]["realised_pnl"].isna().all()
-
-
-def test_average_cost_walks_history_in_placement_order() -> None:
-    history = [
-        order("b1", "XYZ", "buy", "10", "100", at=0),
-        order("s1", "XYZ", "sell", "5", "110", at=1),  # avg 100 -> +50
-        order("b2", "XYZ", "buy", "5", "120", at=2),  # 5 @ 100 + 5 @ 120 -> avg 110
-        order("s2", "XYZ", "sell", "10", "105", at=3),  # -> -50, flat
-        order("b3", "XYZ", "buy", "2", "50", at=4),  # a fresh position after flat
-        order("s3", "XYZ", "sell", "2", "55", at=5),  # +10
-        order("x1", "XYZ", "sell", "3", None, at=6),  # unfilled: ignored
-    ]
-    bases = realised_by_sell(reversed(history))  # input order must not matter
-    assert bases["s1"].realised_pnl == D(50)
-    assert bases["s2"].realised_pnl == D(-50)
-    assert bases["s2"].cost_basis == D(1100)
-    assert bases["s3"].realised_pnl == D(10)
-    assert "x1" not in bases
-
-
-def test_sell_beyond_the_known_position_has_unknown_basis_not_a_guess() -> None:
-    today = [order("s1", "OLD", "sell", "10", "50", at=10)]
-    history = [order("b0", "OLD", "buy", "4", "40", at=0, correlation_id="older")]
-    report = build_performance_report("corr-today", TRADING_DATE, today, {"OLD": history})
-    (row,) = report.rows
-    assert row.pnl_basis == PNL_UNKNOWN_BASIS
-    assert row.realised_pnl is None and row.cost_basis is None
-    assert report.total_realised_pnl == 0
-    assert report.unknown_basis_sells == 1
-    frame = parse_csv(report.to_csv())
-    assert pd.isna(frame.loc[0, "realised_pnl"])
-
-
-def test_todays_orders_count_even_when_the_symbol_index_lags() -> None:
-    """The by-symbol GSI is eventually consistent: today's buy may be missing from it."""
-    today = [
-        order("b1", "ABC", "buy", "10", "20", at=1),
-        order("s1", "ABC", "sell", "4", "25", at=2),
-    ]
-    report = build_performance_report("corr-today", TRADING_DATE, today, {"ABC": []})
-    sell = next(row for row in report.rows if row.side == "sell")
-    assert sell.realised_pnl == D(20)
-
-
-def test_thirds_split_exactly() -> None:
-    third = D(1) / D(3)
-    parts = split_exact(D("100.00"), [third, third, third], D("0.000001"))
-    assert sum(parts, D(0)) == D("100.00")
-    assert parts[0] == parts[1] == D("33.333333")
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    fills=st.lists(
-        st.tuples(
-            st.sampled_from(["AAA", "BBB", "CCC"]),
-            st.sampled_from(["buy", "sell"]),
-            st.decimals(min_value=D("0.001"), max_value=D("500"), places=3),
-            st.decimals(min_value=D("0.01"), max_value=D("2000"), places=2),
-            st.dictionaries(
-                st.sampled_from(["a.clj", "b.clj", "c.clj"]),
-                st.decimals(min_value=D("0.001"), max_value=D("1"), places=6),
-                max_size=3,
-            ),
-        ),
-        max_size=12,
-    )
-)
-def test_report_totals_always_equal_the_ledger(fills) -> None:
-    orders = [
-        order(f"o{i}", symbol, side, str(qty), str(px), at=i, attribution=attribution)
-        for i, (symbol, side, qty, px, attribution) in enumerate(fills)
-    ]
-    report = build_performance_report("corr-today", TRADING_DATE, orders, {})
-    body = report.to_csv()
-    assert sum(decimal_column(body, "buy_value"), D(0)) == sum(
-        (o.filled_value for o in orders if o.side == "buy"), D(0)
-    )
-    assert sum(decimal_column(body, "sell_value"), D(0)) == sum(
-        (o.filled_value for o in orders if o.side == "sell"), D(0)
-    )
-    assert sum(decimal_column(body, "filled_qty"), D(0)) == sum((o.filled_qty for o in orders), D(0))
-    # per-strategy realised P&L adds up to the per-order average-cost P&L
-    per_order = {}
-    for symbol in {o.symbol for o in orders}:
-        per_order.update(realised_by_sell(o for o in orders if o.symbol == symbol))
-    expected_pnl = sum((b.realised_pnl for b in per_order.values() if b.realised_pnl is not None), D(0))
-    assert report.total_realised_pnl == expected_pnl
-    assert sum(decimal_column(body, "realised_pnl"), D(0)) == expected_pnl
-    # each sell row's own columns agree: sell_value - cost_basis == realised_pnl, to the last digit
+def exact(body: bytes, section: str) -> pd.DataFrame:
     frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
-    for _, row in frame[frame["pnl_basis"] == PNL_AVERAGE_COST].iterrows():
-        assert D(row["sell_value"]) - D(row["cost_basis"]) == D(row["realised_pnl"])
+    return frame[frame["section"] == section]
 
 
-def test_planner_unattributed_label_is_one_strategy_not_a_split() -> None:
-    """The planner labels sells of holdings no strategy targets {"UNATTRIBUTED": 1}: same row as no attribution."""
-    today = [
-        order("s1", "OLD", "sell", "4", "50", at=2, attribution={UNATTRIBUTED: D(1)}),
-        order("s2", "GONE", "sell", "2", "10", at=3),
-    ]
-    history = {"OLD": [order("b0", "OLD", "buy", "4", "40", at=0, correlation_id="older")]}
-    report = build_performance_report("corr-today", TRADING_DATE, today, history)
-    assert [(row.strategy, row.strategy_share) for row in report.rows] == [(UNATTRIBUTED, D(1)), (UNATTRIBUTED, D(1))]
-    (totals,) = report.by_strategy()
-    assert (totals.strategy, totals.sell_value, totals.realised_pnl) == (UNATTRIBUTED, D(220), D(40))
-    assert totals.symbols == ("GONE", "OLD") and totals.unknown_basis_sells == 1
+@pytest.mark.parametrize("make", [success_day, partial_fill_day, execution_interrupted], ids=lambda m: m.__name__)
+def test_csv_parses_back_and_its_trades_are_the_executions(make) -> None:
+    scenario = make()
+    body = report_body(scenario)
+    frame = pd.read_csv(io.BytesIO(body))  # pandas' default parser reads it
+    assert tuple(frame.columns) == REPORT_COLUMNS
+    trades = exact(body, "trade")
+    result = scenario.event.execution_data
+    assert result is not None
+    for kind, total in (("buy", result.total_buy_value), ("sell", result.total_sell_value)):
+        in_csv = sum((D(v) for k, v in zip(trades["kind"], trades["value"], strict=True) if k == kind), D(0))
+        assert abs(in_csv - total) <= D("0.01") * len(trades)  # each row in cents
+    for order in result.orders:
+        if order.filled_qty > 0:
+            rows = trades[trades["symbol"] == order.symbol]
+            assert sum((D(v) for v in rows["qty"]), D(0)) == order.filled_qty  # shares at full precision
+    assert set(trades["correlation_id"]) == {scenario.event.correlation_id}
+    assert set(trades["trading_date"]) == {TRADING_DATE.isoformat()}
 
 
-def test_no_report_when_nothing_filled() -> None:
-    ledger = InMemoryTradeLedger([order("x1", "XYZ", "buy", "3", None, at=0)])
-    service, _, store, _ = build_service(ledger=ledger)
-    assert service.write_report("corr-today", TRADING_DATE, ledger.orders_for_correlation("corr-today")) is None
-    assert store.objects == {}
+def test_money_is_in_cents_quantities_at_the_brokers_precision() -> None:
+    """report.csv once read 7462.49999997975 and realised 0.00000038624: Decimals, printed as cents."""
+    body = report_body(success_day())
+    for row in parse_report(body):
+        for column in ("value", "cost_basis", "realised_pnl", "market_value", "unrealised_pnl"):
+            value = row[column]
+            assert value == "" or (value.count(".") == 1 and len(value.split(".")[1]) == 2), (column, value)
+        assert len(row["qty"].partition(".")[2]) <= 9
 
 
-def test_report_key_is_deterministic_and_safe() -> None:
-    assert report_key(date(2026, 11, 24), "abc-123") == "reports/2026-11-24/abc-123.csv"
-    assert report_key(date(2026, 11, 24), "a/b c") == "reports/2026-11-24/a_b_c.csv"
+def test_an_exit_is_the_strategy_that_bought_it_and_realises_first_in_first_out() -> None:
+    """BIL was nuclear.clj's (history): its sale is nuclear's, not UNATTRIBUTED. TLT: klm bought 20 @ 90
+    then 10 @ 93; 5 sold @ 92.10 come out of the 90 lot: +10.50."""
+    body = report_body(success_day())
+    trades = exact(body, "trade").set_index(["symbol", "strategy"])
+    assert "UNATTRIBUTED" not in body.decode()
+    bil = trades.loc[("BIL", "nuclear.clj")]
+    assert (bil["kind"], bil["value"], bil["cost_basis"], bil["realised_pnl"]) == (
+        "sell",
+        "2745.00",
+        "2730.00",
+        "15.00",
+    )
+    tlt = trades.loc[("TLT", "klm.clj")]
+    assert (tlt["qty"], tlt["cost_basis"], tlt["realised_pnl"]) == ("5", "450.00", "10.50")
+    spy = trades.xs("SPY", level="symbol")
+    assert set(spy.index) == {"nuclear.clj", "tecl.clj"}
+    assert sum((D(v) for v in spy["qty"]), D(0)) == D("7.5")
+
+
+def test_trades_are_listed_in_placement_order_sells_first() -> None:
+    body = report_body(success_day())
+    kinds = list(exact(body, "trade")["kind"])
+    assert kinds == sorted(kinds, key=lambda kind: kind != "sell")
+
+
+def test_positions_are_each_strategys_lots_after_the_day() -> None:
+    scenario = success_day()
+    positions = exact(report_body(scenario), "position").set_index(["strategy", "symbol"])
+    tlt = positions.loc[("klm.clj", "TLT")]
+    # 15 left of the 90 lot and the 10 @ 93 lot, at today's 92.11
+    assert (tlt["kind"], tlt["qty"], tlt["lots"], tlt["cost_basis"]) == ("open", "25", "2", "2280.00")
+    assert (tlt["market_value"], tlt["unrealised_pnl"], tlt["realised_pnl"]) == ("2302.75", "22.75", "10.50")
+    bil = positions.loc[("nuclear.clj", "BIL")]
+    assert (bil["kind"], bil["qty"], bil["realised_pnl"]) == ("closed", "0", "15.00")
+
+
+def test_per_strategy_totals_add_up_to_the_day() -> None:
+    scenario = success_day()
+    assert scenario.booking is not None
+    report = build_daily_report(scenario.booking, scenario.book)
+    days = {day.strategy: day for day in report.by_strategy()}
+    assert set(days) == {"klm.clj", "nuclear.clj", "tecl.clj"}
+    assert sum((day.realised for day in days.values()), D(0)) == report.realised_today == D("25.50")
+    bought = sum((m.value for m in scenario.booking.movements if m.kind == MovementKind.BUY), D(0))
+    assert sum((day.bought for day in days.values()), D(0)) == bought == D("8001.70")
+
+
+def test_a_day_without_trades_still_reports_the_positions() -> None:
+    body = report_body(hold_day())
+    assert exact(body, "trade").empty
+    assert set(exact(body, "position")["strategy"]) == {"klm.clj", "nuclear.clj"}
+
+
+def test_one_report_write_per_outcome_however_the_events_arrive() -> None:
+    """TradeExecuted and WorkflowCompleted come from one function with the same data: one write, not two."""
+    from tests.notifications_v2.test_lambda_handler import trade_executed_for
+
+    scenario = success_day()
+    service, _, store, _ = service_for(scenario)
+    writes: list[str] = []
+    original = store.put_csv
+    store.put_csv = lambda key, body: (writes.append(key), original(key, body))[1]  # type: ignore[method-assign]
+    for event in (trade_executed_for(scenario.event), scenario.event, scenario.event):
+        service.handle_event(event)
+    assert writes == [report_key(TRADING_DATE, scenario.event.correlation_id)]

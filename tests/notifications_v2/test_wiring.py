@@ -17,7 +17,14 @@ import requests
 
 from tests.fixtures.aws import REGION, unique_name
 from tests.notifications_v2.conftest import SnsInbox, create_idempotency_table
-from tests.notifications_v2.scenarios import TRADING_DATE, orchestrator_failure, success_day
+from tests.notifications_v2.scenarios import (
+    TRADING_DATE,
+    history_executions,
+    orchestrator_failure,
+    success_day,
+    success_trades,
+    today_plan,
+)
 from tests.notifications_v2.test_lambda_handler import FakeLambdaContext, envelope
 from the_alchemiser.notifications_v2 import wiring
 from the_alchemiser.notifications_v2.lambda_handler import lambda_handler
@@ -66,6 +73,11 @@ def test_lambda_handler_from_environment_sends_one_live_email(deployed_environme
     ledger = DynamoTradeLedger(dynamodb_local_client, deployed_environment["TRADE_LEDGER__TABLE_NAME"])
     for order in scenario.ledger:
         ledger.record(order)
+    for plan, result in history_executions():  # execution books each plan before it reports the outcome
+        ledger.book_plan(plan, result)
+    today = scenario.event.execution_data
+    assert today is not None
+    ledger.book_plan(today_plan(scenario.event.correlation_id, success_trades()), today)
     raw = envelope(scenario.event)
     first = lambda_handler(json.loads(json.dumps(raw)), FakeLambdaContext())
     second = lambda_handler(json.loads(json.dumps(raw)), FakeLambdaContext())
@@ -87,9 +99,10 @@ def test_lambda_handler_from_environment_sends_one_live_email(deployed_environme
     response = requests.get(link, timeout=10)
     assert response.status_code == 200
     frame = pd.read_csv(io.BytesIO(response.content), dtype=str, keep_default_na=False)
-    orders = ledger.orders_for_correlation(scenario.event.correlation_id)
-    for column, side in (("buy_value", "buy"), ("sell_value", "sell")):
-        assert sum((D(v) for v in frame[column]), D(0)) == sum((o.filled_value for o in orders if o.side == side), D(0))
+    trades = frame[frame["section"] == "trade"]
+    for kind, total in (("buy", today.total_buy_value), ("sell", today.total_sell_value)):
+        assert sum((D(v) for k, v in zip(trades["kind"], trades["value"], strict=True) if k == kind), D(0)) == total
+    assert set(trades["strategy"]) == {"klm.clj", "nuclear.clj", "tecl.clj"}  # BIL's sale is nuclear's
 
 
 def test_configured_alpaca_credentials_never_reach_the_email(monkeypatch, deployed_environment) -> None:

@@ -96,9 +96,9 @@ def test_targets_are_weight_times_deployable_equity() -> None:
 def test_small_differences_are_holds_with_a_reason() -> None:
     pf = portfolio(signal("a.clj", "1", {"SPY": "0.5", "TLT": "0.5"}))
     snap = snapshot(cash="3", positions={"SPY": "10", "TLT": "20"}, prices={"SPY": "100", "TLT": "50"})
-    result = plan(pf, snap)  # each is 1.50 under target, below $5
+    result = plan(pf, snap)  # each is 1.50 under target, below the minimum
     assert [i.action for i in result.items] == [TradeAction.HOLD, TradeAction.HOLD]
-    assert all("minimum notional" in i.reason for i in result.items)
+    assert all("minimum trade value" in i.reason for i in result.items)
 
 
 def test_hold_only_plan_is_valid_and_round_trips() -> None:
@@ -294,8 +294,42 @@ class TestCorridor:
 
 @pytest.mark.parametrize(
     "config",
-    [{"deployment_fraction": D(0)}, {"deployment_fraction": D("1.1")}, {"cash_buffer": D(-1)}, {"min_notional": D(-1)}],
+    [
+        {"deployment_fraction": D(0)},
+        {"deployment_fraction": D("1.1")},
+        {"cash_buffer": D(-1)},
+        {"min_trade_value": D(-1)},
+    ],
 )
 def test_config_rejects_nonsense(config: dict[str, Decimal]) -> None:
     with pytest.raises(ValueError):
         PlannerConfig(**config)
+
+
+def test_a_fifteen_dollar_leg_is_skipped_by_default_and_reported_as_such() -> None:
+    """The default minimum trade value keeps $15 orders off the book (they cost more than they correct)."""
+    pf = portfolio(signal("a.clj", "1", {"SPY": "0.5", "TLT": "0.5"}))
+    snap = snapshot(cash="30", positions={"SPY": "500", "TLT": "1000"}, prices={"SPY": "100", "TLT": "50"})
+    result = RebalancePlanner().plan(pf, snap, correlation_id=CID)  # each is $15 under target
+    for item in result.items:
+        assert item.action == TradeAction.HOLD, item
+        assert item.skipped_trade_value == D(15)
+        assert "minimum trade value" in item.reason
+
+
+def test_the_minimum_trade_value_is_configurable() -> None:
+    pf = portfolio(signal("a.clj", "1", {"SPY": "0.5", "TLT": "0.5"}))
+    snap = snapshot(cash="30", positions={"SPY": "500", "TLT": "1000"}, prices={"SPY": "100", "TLT": "50"})
+    result = plan(pf, snap, min_trade_value=D(10))
+    assert [item.action for item in result.items] == [TradeAction.BUY, TradeAction.BUY]
+    assert all(item.skipped_trade_value is None for item in result.items)
+
+
+def test_the_deployed_minimum_trade_value_comes_from_min_trade_value() -> None:
+    from the_alchemiser.portfolio_v2.core.planner import DEFAULT_MIN_TRADE_VALUE
+    from the_alchemiser.portfolio_v2.wiring import planner_config_from
+    from the_alchemiser.shared.config.settings import Settings
+
+    assert planner_config_from(Settings(MIN_TRADE_VALUE="12.5")).min_trade_value == D("12.5")  # type: ignore[call-arg]
+    unset = planner_config_from(Settings())
+    assert unset.min_trade_value == DEFAULT_MIN_TRADE_VALUE and unset.deployment_fraction == D("0.995")

@@ -79,7 +79,7 @@ def cases(draw: st.DrawFn) -> tuple[ConsolidatedPortfolio, PortfolioSnapshot, Pl
     config = PlannerConfig(
         deployment_fraction=draw(st.sampled_from([D(1), D("0.95"), D("0.5")])),
         cash_buffer=draw(st.sampled_from([D(0), D(25), D(1000)])),
-        min_notional=draw(st.sampled_from([D(0), D(1), D(5)])),
+        min_trade_value=draw(st.sampled_from([D(0), D(1), D(5)])),
         use_corridors=draw(st.booleans()),
     )
     return portfolio, snapshot, config
@@ -112,7 +112,7 @@ def test_plan_invariants(case: tuple[ConsolidatedPortfolio, PortfolioSnapshot, P
             assert item.quantity is None and item.trade_value == 0 and item.reason
             continue
         assert item.quantity is not None and item.quantity > 0
-        assert abs(item.trade_value) >= config.min_notional
+        assert abs(item.trade_value) >= config.min_trade_value
         assert item.trade_value == (item.quantity if item.action == TradeAction.BUY else -item.quantity) * item.price
         if item.fractionable:
             assert item.quantity == item.quantity.quantize(D("0.000000001"))

@@ -215,3 +215,17 @@ def test_a_failure_is_published_once_too(dynamodb_local_client: Any, idempotency
     assert runner.handle(incoming).status == "failed"
     assert runner.handle(incoming).replayed
     assert [type(e) for e in publisher.events] == [WorkflowFailed]
+
+
+def test_the_plan_carries_each_strategys_decision_path_to_the_outcome() -> None:
+    """The email is built from the outcome event, which has the portfolio but not the signals."""
+    publisher = InMemoryPublisher()
+    incoming = signal_generated(SPY_ONLY, "corr-paths")
+    path = ["weights: SPY 100.0%", "if rsi(SPY, 10)=71.2 > 79: false by 7.8 -> else"]
+    incoming = incoming.model_copy(
+        update={"signals_data": [s.model_copy(update={"trace_summary": path}) for s in incoming.signals_data]}
+    )
+    service(publisher).plan_and_publish(incoming)
+    [event] = publisher.events
+    assert isinstance(event, RebalancePlanned)
+    assert event.consolidated_portfolio.decision_paths == {"a.clj": path}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import tomllib
-from decimal import Decimal
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from the_alchemiser.shared.types import to_decimal
 
 ALLOCATIONS_FILE = "allocations.toml"
+# 12 places: far finer than any dollar amount of a portfolio, exact in a TOML file and in Decimal
+ALLOCATION_QUANTUM = Decimal("1e-12")
 
 
 class AllocationConfigError(ValueError):
@@ -45,3 +48,20 @@ def load_allocations(strategies_dir: Path, stage: str) -> dict[str, Decimal]:
     if total != 1:
         raise AllocationConfigError(f"[{stage}] allocations sum to {total}, not 1")
     return allocations
+
+
+def renormalised(allocations: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """Each allocation over their total, as Decimals summing to exactly 1 (a subset of a stage's files).
+
+    Shares are quantised to 1e-12 and the residual (a few quanta at most) goes to the largest share,
+    the first in order on ties: thirds or sevenths sum to 1 exactly, not to 0.9999999999999999."""
+    positive = {name: Decimal(value) for name, value in allocations.items()}
+    if not positive or any(value <= 0 for value in positive.values()):
+        raise AllocationConfigError(f"allocations to renormalise must be positive: {dict(allocations)}")
+    total = sum(positive.values(), Decimal(0))
+    shares = {
+        name: (value / total).quantize(ALLOCATION_QUANTUM, rounding=ROUND_HALF_EVEN) for name, value in positive.items()
+    }
+    largest = max(shares, key=shares.__getitem__)
+    shares[largest] += Decimal(1) - sum(shares.values(), Decimal(0))
+    return shares

@@ -40,7 +40,7 @@ from the_alchemiser.shared.events import (
     WorkflowFailed,
 )
 from the_alchemiser.shared.ledger.dynamodb import sortable_time
-from the_alchemiser.shared.ledger.models import LedgerOrder, TradeLedgerWriter
+from the_alchemiser.shared.ledger.models import LedgerOrder, LotBookWriter, TradeLedgerWriter
 from the_alchemiser.shared.ledger.plan_state import (
     PhaseResolution,
     PlanItemState,
@@ -68,7 +68,7 @@ SELL = OrderSide.SELL.value
 BUY = OrderSide.BUY.value
 
 
-class ExecutionLedger(TradeLedgerWriter, PlanStateStore, Protocol):
+class ExecutionLedger(TradeLedgerWriter, PlanStateStore, LotBookWriter, Protocol):
     """What execution needs of the ledger table (DynamoTradeLedger provides it)."""
 
     def get_order(self, client_order_id: str) -> LedgerOrder | None: ...
@@ -248,6 +248,7 @@ class ExecutionService:
                 )
                 state = self._reload(event.correlation_id)
             result = self._result(plan, state, market_open=market_open, notes=notes)
+            self.ledger.book_plan(plan, result)  # the owners' lots, once per plan, before anyone reports them
             self._publish_outcome(event, result, state)
             self.ledger.mark_completed(event.correlation_id)
             _log.info(
@@ -268,6 +269,10 @@ class ExecutionService:
             if state is None:
                 state = self.ledger.start_plan(event.correlation_id, plan.plan_id, sortable_time(datetime.now(UTC)))
             result = self._result(plan, state, market_open=True, notes=[f"execution did not finish: {error}"])
+            try:
+                self.ledger.book_plan(plan, result)
+            except Exception:  # the operators' email matters more; the next plan's reconciliation notes the gap
+                _log.exception("booking_failed", plan_id=plan.plan_id)
             failed = WorkflowFailed(
                 event_id=deterministic_event_id(event.correlation_id, "WorkflowFailed"),
                 **event.caused(),

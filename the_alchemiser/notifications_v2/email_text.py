@@ -20,7 +20,7 @@ from the_alchemiser.notifications_v2.formatting import (
     quantity,
     signed_money,
 )
-from the_alchemiser.notifications_v2.report import PerformanceReport
+from the_alchemiser.notifications_v2.report import DailyReport
 from the_alchemiser.notifications_v2.scrub import scrub_text, scrub_value
 from the_alchemiser.shared.events import WorkflowCompleted, WorkflowFailed
 from the_alchemiser.shared.ledger import LedgerOrder
@@ -58,7 +58,7 @@ class ReportSection:
     lifetime: timedelta | None = None
     location: str | None = None  # s3://bucket/key
     link_may_expire_early: bool = False
-    report: PerformanceReport | None = None
+    report: DailyReport | None = None
     note: str | None = None
 
 
@@ -216,8 +216,60 @@ def _order_line(order: OrderResult, context: EmailContext) -> str:
     return f"  {side} {symbol} {outcome} " + " · ".join(parts)
 
 
+def in_placement_order(orders: Sequence[OrderResult]) -> list[OrderResult]:
+    """Sells first (their phase is placed first), then buys; each phase's orders go out together, in plan order."""
+    return sorted(orders, key=lambda order: order.side.lower() != "sell")
+
+
+def account_section(report: DailyReport) -> list[str]:
+    """Equity, cash and P&L from the ledger's booking (at the plan's prices, fees aside)."""
+    account = report.booking.account
+    day = "n/a (the first run)" if account.day_pnl is None else signed_money(account.day_pnl)
+    return [
+        "ACCOUNT (at today's prices, fees aside)",
+        f"  Equity {money(account.equity_after)} · cash {money(account.cash_after)}",
+        f"  Day P&L {day} · since the first run ({account.first_trading_date.isoformat()}) "
+        f"{signed_money(account.pnl_since_first)}",
+    ]
+
+
+def strategy_pnl_section(report: DailyReport) -> list[str]:
+    """Per strategy (and external): value of its open lots, unrealised and realised P&L, today's trades."""
+    days = report.by_strategy()
+    if not days:
+        return []
+    width = max(len(day.strategy) for day in days)
+    lines = ["P&L BY STRATEGY (its own lots, first in first out; value at today's prices)"]
+    for day in days:
+        held = day.position
+        value = money(held.market_value) if held is not None else money(Decimal(0))
+        unrealised = signed_money(held.unrealised) if held is not None else "$0.00"
+        total = signed_money(held.realised) if held is not None else "$0.00"
+        symbols = ", ".join(p.symbol for p in held.open_positions) if held is not None else ""
+        lots = _plural(sum(p.lots for p in held.open_positions), "lot") if held is not None else "0 lots"
+        lines.append(
+            f"  {day.strategy.ljust(width)}  value {value}, unrealised {unrealised}, realised today "
+            f"{signed_money(day.realised)} (since the first run {total}); {lots}" + (f": {symbols}" if symbols else "")
+        )
+        if day.bought or day.sold:
+            traded = ", ".join(day.symbols)
+            lines.append(f"  {''.ljust(width)}  today: bought {money(day.bought)}, sold {money(day.sold)} ({traded})")
+    return lines
+
+
+def skipped_section(report: DailyReport) -> list[str]:
+    skipped = [leg for leg in report.booking.skipped if abs(leg.trade_value) >= Decimal("0.01")]
+    if not skipped:
+        return []
+    lines = [f"SKIPPED ({_plural(len(skipped), 'leg')} below the minimum trade value, not traded)"]
+    for leg in skipped:
+        side = "BUY " if leg.trade_value > 0 else "SELL"
+        lines.append(f"  {side} {leg.symbol.ljust(6)} {money(abs(leg.trade_value))}")
+    return lines
+
+
 def execution_section(result: ExecutionResult, context: EmailContext) -> list[str]:
-    orders = result.orders
+    orders = in_placement_order(result.orders)
     buys = result.total_buy_value
     sells = result.total_sell_value
     net = signed_money(buys - sells)
@@ -226,11 +278,8 @@ def execution_section(result: ExecutionResult, context: EmailContext) -> list[st
     else:
         lines = ["Capital deployed: none (nothing bought or sold)"]
     report = context.report.report
-    if report is not None and report.rows:
-        pnl = f"Realised P&L today (average cost): {signed_money(report.total_realised_pnl)}"
-        if report.unknown_basis_sells:
-            pnl += f" ({_plural(report.unknown_basis_sells, 'sell')} with unknown cost basis not included)"
-        lines.append(pnl)
+    if report is not None:
+        lines.append(f"Realised P&L today (first in, first out): {signed_money(report.realised_today)}")
     lines.append("")
     if not orders:
         reason = "the market is closed" if not result.market_open else "every position is already at its target"
@@ -300,6 +349,22 @@ def portfolio_section(portfolio: ConsolidatedPortfolio) -> list[str]:
     return lines
 
 
+def decisions_section(portfolio: ConsolidatedPortfolio) -> list[str]:
+    """Each strategy's whole decision path, every line as the strategy worker wrote it (never cut here)."""
+    if not portfolio.decision_paths:
+        return []
+    lines = ["WHY (each strategy's decisions to what it holds)"]
+    for strategy in sorted(portfolio.decision_paths):
+        lines.append(f"  {strategy}")
+        lines.extend(f"    {line}" for line in decision_lines(portfolio.decision_paths[strategy]))
+    return lines
+
+
+def decision_lines(trace_summary: Sequence[str]) -> list[str]:
+    """The trace summary without its weights line (the allocation lines show the weights)."""
+    return [line for line in trace_summary if not line.startswith("weights:")]
+
+
 def report_section(context: EmailContext) -> list[str]:
     section = context.report
     lines = ["REPORT"]
@@ -309,18 +374,12 @@ def report_section(context: EmailContext) -> list[str]:
             validity = f"; link valid up to {_plural(days, 'day')}"
         else:
             validity = f"; link valid {_plural(days, 'day')}" if days else ""
-        lines.append(f"  CSV with per-strategy trades, values and realised P&L{validity}:")
+        lines.append(f"  CSV with per-strategy trades, positions and P&L{validity}:")
         lines.append(f"  {section.url}")
         if section.link_may_expire_early and section.location:
             lines.append(
                 f"  (signed with temporary credentials, it can stop working sooner; the file: {section.location})"
             )
-        if section.report is not None:
-            for totals in section.report.by_strategy():
-                lines.append(
-                    f"  {totals.strategy}: bought {money(totals.buy_value)}, sold {money(totals.sell_value)}, "
-                    f"realised {signed_money(totals.realised_pnl)} ({', '.join(totals.symbols)})"
-                )
     else:
         lines.append(f"  No CSV report: {_clean(section.note or 'no orders were filled', context)}")
     return lines
@@ -377,16 +436,45 @@ def _heading(context: EmailContext, headline: Headline) -> list[str]:
     ]
 
 
+def _booked_sections(context: EmailContext) -> tuple[list[str], list[str], list[str]]:
+    """(account lines, skipped legs, P&L by strategy) when the ledger booked the plan."""
+    report = context.report.report
+    if report is None:
+        return [], [], []
+    return account_section(report), skipped_section(report), strategy_pnl_section(report)
+
+
+def _notes(result: ExecutionResult | None, context: EmailContext) -> list[str]:
+    notes = list(result.notes) if result is not None else []
+    if context.report.report is not None:
+        notes += context.report.report.booking.notes
+    return [_clean(note, context) for note in notes]
+
+
+def _portfolio_sections(portfolio: ConsolidatedPortfolio | None) -> list[str]:
+    if portfolio is None:
+        return []
+    lines = ["", *portfolio_section(portfolio)]
+    decisions = decisions_section(portfolio)
+    return lines + (["", *decisions] if decisions else [])
+
+
+def _with_blank(section: list[str]) -> list[str]:
+    return ["", *section] if section else []
+
+
 def render_completed_body(event: WorkflowCompleted, context: EmailContext, headline: Headline) -> str:
     lines = _heading(context, headline)
+    account, skipped, by_strategy = _booked_sections(context)
+    if account:
+        lines += [*account, ""]
     if event.execution_data is not None:
         lines += execution_section(event.execution_data, context)
-        notes = [_clean(note, context) for note in event.execution_data.notes]
     else:
         lines += ledger_section(context)
-        notes = []
-    if event.consolidated_portfolio is not None:
-        lines += ["", *portfolio_section(event.consolidated_portfolio)]
+    notes = _notes(event.execution_data, context)
+    lines += _with_blank(skipped) + _with_blank(by_strategy)
+    lines += _portfolio_sections(event.consolidated_portfolio)
     lines += ["", *report_section(context)]
     if notes:
         lines += ["", "NOTES", *(f"  - {note}" for note in notes)]
@@ -414,14 +502,16 @@ def render_failed_body(event: WorkflowFailed, context: EmailContext, headline: H
     if other_details:
         lines += ["", "ERROR DETAILS", *other_details]
     lines.append("")
+    account, skipped, by_strategy = _booked_sections(context)
+    if account:
+        lines += [*account, ""]
     if event.execution_data is not None:
         lines += execution_section(event.execution_data, context)
-        notes = [_clean(note, context) for note in event.execution_data.notes]
     else:
         lines += ledger_section(context)
-        notes = []
-    if event.consolidated_portfolio is not None:
-        lines += ["", *portfolio_section(event.consolidated_portfolio)]
+    notes = _notes(event.execution_data, context)
+    lines += _with_blank(skipped) + _with_blank(by_strategy)
+    lines += _portfolio_sections(event.consolidated_portfolio)
     if context.report.url or (context.ledger_orders and any(o.filled_qty > 0 for o in context.ledger_orders)):
         lines += ["", *report_section(context)]
     if notes:

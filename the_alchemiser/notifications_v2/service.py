@@ -1,10 +1,11 @@
-"""The notifications service: reports on `TradeExecuted`, one email per workflow outcome.
+"""The notifications service: one email per workflow outcome, with the day's report written once.
 
-- `TradeExecuted`: (re)write the CSV report from the trade ledger (deterministic key: a redelivery
-  overwrites the same object with the same or fresher content).
-- `WorkflowCompleted` / `WorkflowFailed`: ensure the report exists when orders were filled, then
-  send the outcome email at most once per correlation id (`OncePerKey`). The email never waits on
-  the report: a ledger or S3 failure becomes a line in the email, not a missing email.
+- `WorkflowCompleted` / `WorkflowFailed`: at most once per correlation id (`OncePerKey`): read the
+  ledger's booking of the plan and the lot book, write the day's CSV report (one object, deterministic
+  key), then send the email built from the event and that report. The email never waits on the report:
+  a ledger or S3 failure becomes a line in the email, not a missing email.
+- `TradeExecuted` comes from the same function at the same moment as the outcome, with the same data:
+  the outcome event reports it, so it is acknowledged and nothing is written.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from the_alchemiser.notifications_v2.email_text import (
@@ -23,19 +24,24 @@ from the_alchemiser.notifications_v2.email_text import (
     render_outcome_email,
 )
 from the_alchemiser.notifications_v2.once import OncePerKey
-from the_alchemiser.notifications_v2.report import PerformanceReport, build_performance_report, report_key
+from the_alchemiser.notifications_v2.report import build_daily_report, report_key
 from the_alchemiser.notifications_v2.report_store import REPORT_LINK_LIFETIME, ReportStore
 from the_alchemiser.notifications_v2.scrub import scrub_text
 from the_alchemiser.shared.events import BaseEvent, TradeExecuted, WorkflowCompleted, WorkflowFailed
-from the_alchemiser.shared.ledger import LedgerOrder, TradeLedgerReader
+from the_alchemiser.shared.ledger import LedgerOrder, LotBookReader, TradeLedgerReader
+from the_alchemiser.shared.ledger.book import Booking
 from the_alchemiser.shared.logging import get_logger, workflow_context
 from the_alchemiser.shared.notifications import EmailSender
 
 NEW_YORK = ZoneInfo("America/New_York")
 
-Action = Literal["report_written", "no_report", "email_sent", "duplicate_skipped", "ignored", "malformed_alerted"]
+Action = Literal["email_sent", "duplicate_skipped", "ignored", "malformed_alerted"]
 
 log = get_logger("notifications_v2.service")
+
+
+class NotificationLedger(TradeLedgerReader, LotBookReader, Protocol):
+    """What notifications reads of the ledger table (DynamoTradeLedger provides it)."""
 
 
 @dataclass(frozen=True)
@@ -50,20 +56,10 @@ class NotificationResult:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
 
-@dataclass(frozen=True)
-class WrittenReport:
-    key: str
-    report: PerformanceReport
-
-
-def resolve_trading_date(
-    orders: Sequence[LedgerOrder], event_trading_date: date | None, event_timestamp: datetime
-) -> date:
-    """The ledger's trading date first (TradeExecuted has no date of its own, and the report key
-    must match between events), then the event's, then the event's New York calendar date."""
-    ledger_dates = sorted({order.trading_date for order in orders})
-    if ledger_dates:
-        return ledger_dates[-1]
+def resolve_trading_date(booking: Booking | None, event_trading_date: date | None, event_timestamp: datetime) -> date:
+    """The booked plan's trading date first, then the event's, then the event's New York calendar date."""
+    if booking is not None:
+        return booking.trading_date
     if event_trading_date is not None:
         return event_trading_date
     return event_timestamp.astimezone(NEW_YORK).date()
@@ -75,7 +71,7 @@ class NotificationService:
         *,
         emails: EmailSender,
         reports: ReportStore,
-        ledger: TradeLedgerReader,
+        ledger: NotificationLedger,
         once: OncePerKey,
         mode_label: str,
         stage: str,
@@ -96,49 +92,18 @@ class NotificationService:
     # --- entry point -------------------------------------------------------------------------
     def handle_event(self, event: BaseEvent) -> NotificationResult:
         with workflow_context(event.correlation_id, event.event_id, event_type=event.event_type):
-            if isinstance(event, TradeExecuted):
-                return self.write_report_for(event)
             if isinstance(event, (WorkflowCompleted, WorkflowFailed)):
                 return self.send_outcome_email(event)
-            log.warning("notifications.ignored_event", reason="not routed to notifications")
+            reason = (
+                "reported with the workflow outcome" if isinstance(event, TradeExecuted) else "not for notifications"
+            )
+            log.info("notifications.ignored_event", reason=reason)
             return NotificationResult(action="ignored", correlation_id=event.correlation_id)
-
-    # --- TradeExecuted -----------------------------------------------------------------------
-    def write_report_for(self, event: TradeExecuted) -> NotificationResult:
-        """Write or refresh the workflow's CSV report. Ledger/S3 errors raise: the event is retried."""
-        orders = self._ledger.orders_for_correlation(event.correlation_id)
-        trading_date = resolve_trading_date(orders, None, event.timestamp)
-        written = self.write_report(event.correlation_id, trading_date, orders)
-        if written is None:
-            log.info("notifications.report_skipped", reason="no filled orders in the ledger")
-            return NotificationResult(action="no_report", correlation_id=event.correlation_id)
-        return NotificationResult(action="report_written", correlation_id=event.correlation_id, report_key=written.key)
-
-    def write_report(
-        self, correlation_id: str, trading_date: date, orders: Sequence[LedgerOrder]
-    ) -> WrittenReport | None:
-        """Build the report from the ledger and store it; None when no order was filled."""
-        if not any(order.filled_qty > 0 for order in orders):
-            return None
-        symbols = sorted({order.symbol for order in orders if order.filled_qty > 0 and order.side.lower() == "sell"})
-        history = {symbol: self._ledger.orders_for_symbol(symbol) for symbol in symbols}
-        report = build_performance_report(correlation_id, trading_date, orders, history)
-        key = report_key(trading_date, correlation_id)
-        self._reports.put_csv(key, report.to_csv())
-        log.info(
-            "notifications.report_written",
-            report_key=key,
-            rows=len(report.rows),
-            total_buy_value=str(report.total_buy_value),
-            total_sell_value=str(report.total_sell_value),
-            realised_pnl=str(report.total_realised_pnl),
-        )
-        return WrittenReport(key=key, report=report)
 
     # --- WorkflowCompleted / WorkflowFailed ----------------------------------------------------
     def send_outcome_email(self, event: OutcomeEvent) -> NotificationResult:
-        """The one email for this workflow's outcome; a redelivery (or a second outcome event for
-        the same correlation id) sends nothing."""
+        """The one email (and the one report) for this workflow's outcome; a redelivery, or a second
+        outcome event for the same correlation id, sends and writes nothing."""
         key = f"outcome#{event.correlation_id}"
         result = self._once.run(key, lambda: self._compose_and_send(event))
         if result.replayed:
@@ -162,44 +127,59 @@ class NotificationService:
         )
 
     def compose_outcome_email_context(self, event: OutcomeEvent) -> EmailContext:
-        """Everything the email needs besides the event: the ledger's orders and the report link."""
-        orders: tuple[LedgerOrder, ...] | None
-        ledger_error = None
+        """Everything the email needs besides the event: the day's report (written here, once per
+        outcome), and for an outcome without an execution result, what the ledger says was placed."""
         try:
-            orders = tuple(self._ledger.orders_for_correlation(event.correlation_id))
+            booking = self._ledger.booking(event.correlation_id)
         except Exception as exc:  # the email must still go out; it says the ledger was unreadable
             log.error("notifications.ledger_unreadable", error=repr(exc))
-            orders, ledger_error = None, f"{type(exc).__name__}: {exc}"
-        trading_date = resolve_trading_date(orders or (), event.trading_date, event.timestamp)
+            booking, report = (
+                None,
+                ReportSection(note=f"the trade ledger could not be read ({type(exc).__name__}: {exc})"),
+            )
+        else:
+            report = self._report_section(booking)
+        orders: tuple[LedgerOrder, ...] | None = ()
+        ledger_error = None
+        if event.execution_data is None:
+            try:
+                orders = tuple(self._ledger.orders_for_correlation(event.correlation_id))
+            except Exception as exc:
+                log.error("notifications.ledger_unreadable", error=repr(exc))
+                orders, ledger_error = None, f"{type(exc).__name__}: {exc}"
         return EmailContext(
             mode_label=self._mode_label,
             stage=self._stage,
-            trading_date=trading_date,
+            trading_date=resolve_trading_date(booking, event.trading_date, event.timestamp),
             ledger_orders=orders,
             ledger_error=ledger_error,
-            report=self._report_section(event.correlation_id, trading_date, orders, ledger_error),
+            report=report,
             known_secrets=self._known_secrets,
         )
 
-    def _report_section(
-        self, correlation_id: str, trading_date: date, orders: tuple[LedgerOrder, ...] | None, ledger_error: str | None
-    ) -> ReportSection:
-        if orders is None:
-            return ReportSection(note=f"the trade ledger could not be read ({ledger_error})")
+    def _report_section(self, booking: Booking | None) -> ReportSection:
+        if booking is None:
+            return ReportSection(note="execution booked nothing for this workflow")
         try:
-            written = self.write_report(correlation_id, trading_date, orders)
-            if written is None:
-                return ReportSection(note="no orders were filled")
-            url = self._reports.link(written.key, self._link_lifetime)
+            report = build_daily_report(booking, self._ledger.load_book())
+            key = report_key(booking.trading_date, booking.correlation_id)
+            self._reports.put_csv(key, report.to_csv())
+            url = self._reports.link(key, self._link_lifetime)
         except Exception as exc:  # a missing report is a line in the email, never a missing email
             log.error("notifications.report_failed", error=repr(exc))
             return ReportSection(note=f"the report could not be written ({type(exc).__name__}: {exc})")
+        log.info(
+            "notifications.report_written",
+            report_key=key,
+            movements=len(booking.movements),
+            realised_pnl=str(report.realised_today),
+        )
         return ReportSection(
             url=url,
-            key=written.key,
+            key=key,
             lifetime=self._link_lifetime,
-            report=written.report,
-            location=self._reports.location(written.key),
+            report=report,
+            location=self._reports.location(key),
             link_may_expire_early=self._reports.links_may_expire_early,
         )
 

@@ -14,10 +14,9 @@ from the_alchemiser.notifications_v2.report_store import (
     s3_client_for_links,
     signs_with_temporary_credentials,
 )
-from the_alchemiser.notifications_v2.service import NotificationService
+from the_alchemiser.notifications_v2.service import NotificationLedger, NotificationService
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import PayloadStore, S3PayloadStore
-from the_alchemiser.shared.ledger import TradeLedgerReader
 from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
 from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.notifications import SnsEmailSender
@@ -40,8 +39,8 @@ def _require(value: str | None, variable: str) -> str:
     return value
 
 
-def trade_ledger_reader(settings: Settings, dynamodb_client: Any) -> TradeLedgerReader:
-    """The DynamoDB trade ledger (read side): the report's source of truth."""
+def trade_ledger_reader(settings: Settings, dynamodb_client: Any) -> NotificationLedger:
+    """The DynamoDB trade ledger (read side): the booking and the lot book are the report's source of truth."""
     return DynamoTradeLedger(dynamodb_client, settings.trade_ledger_table_name)
 
 

@@ -141,7 +141,7 @@ class PortfolioService:
             rebalance_plan=plan,
             allocation_comparison=allocation_comparison(plan),
             trades_required=bool(plan.trades),
-            consolidated_portfolio=portfolio,
+            consolidated_portfolio=portfolio.with_decision_paths(signal.signals_data),  # on to the email
         )
         self._publisher.publish(event)
         log.info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -42,6 +43,13 @@ def alpaca_broker_factory(settings: Settings) -> Callable[[], BrokerPort]:
 DEPLOYED_PLANNER = PlannerConfig(deployment_fraction=Decimal("0.995"))
 
 
+def planner_config_from(settings: Settings) -> PlannerConfig:
+    """The deployed planner, with MIN_TRADE_VALUE when it is set."""
+    if settings.min_trade_value is None:
+        return DEPLOYED_PLANNER
+    return dataclasses.replace(DEPLOYED_PLANNER, min_trade_value=settings.min_trade_value)
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -59,7 +67,7 @@ def build_runtime(
     service = PortfolioService(
         broker_factory or alpaca_broker_factory(settings),
         EventBridgePublisher(events_client or boto3.client("events"), settings.event_bus_name, store),
-        planner=RebalancePlanner(planner_config or DEPLOYED_PLANNER),
+        planner=RebalancePlanner(planner_config or planner_config_from(settings)),
         clock=clock or settings.clock(),
     )
     persistence = DynamoDBPersistenceLayer(

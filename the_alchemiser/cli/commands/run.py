@@ -13,9 +13,14 @@ HELP = "run one whole trading day locally: emulated AWS from template.yaml, loca
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", type=date.fromisoformat, help="trading day YYYY-MM-DD (default: most recent)")
     parser.add_argument(
-        "--strategies", nargs="+", metavar="FILE", help="only these strategy files (allocations renormalised)"
+        "--strategies",
+        nargs="+",
+        metavar="FILE",
+        help="only these strategy files, by name or path (allocations renormalised to sum to 1)",
     )
-    parser.add_argument("--fresh", action="store_true", help="start the paper broker from a fresh account")
+    parser.add_argument(
+        "--fresh", action="store_true", help="a fresh account and tables (needed to trade a day before the last one)"
+    )
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: ./output)")
     parser.add_argument("--no-dynamodb-local", action="store_true", help="use moto for DynamoDB too")
     parser.add_argument(
@@ -26,6 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from the_alchemiser.local.stack import runs
+
+    if not (args.paper and args.date is not None):  # a weekend or holiday: answered before anything loads
+        today = runs.today_in_new_york()
+        day = today if args.paper else runs.choose_day(args.date, today)
+        closed = runs.not_a_trading_day(day)
+        if closed is not None:
+            runs.record_closed_day(runs.new_run_dir(args.output or runs.DEFAULT_OUTPUT, day), day, closed, print)
+            return 0
+
     from the_alchemiser.local.stack.day import DEFAULT_OUTPUT, DayOptions, run_trading_day
 
     options = DayOptions(

@@ -3,35 +3,48 @@ HTTP through alpaca-py, a synthetic market, and every handler invoked as the tem
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import sys
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 
+from the_alchemiser.local.stack import runs
 from the_alchemiser.local.stack.intrinsics import REGION
 from the_alchemiser.local.stack.model import StackModel, load_stack_model
 from the_alchemiser.local.stack.provision import provision
 from the_alchemiser.local.stack.router import Delivery, LocalRouter
-from the_alchemiser.local.stack.summary import render_summary
+from the_alchemiser.local.stack.runs import (
+    Timeline,
+    mark_latest,
+    new_run_dir,
+    timeline_refusal,
+    written_outputs,
+)
+from the_alchemiser.local.stack.summary import render_positions, render_summary
+from the_alchemiser.notifications_v2.report import DailyReport, build_daily_report
 from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
-from the_alchemiser.shared.events import BaseEvent, decode_event
+from the_alchemiser.shared.events import BaseEvent, WorkflowStarted, decode_event
 from the_alchemiser.shared.events.publisher import S3PayloadStore
+from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
 from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.stamps import stamped_by
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_OUTPUT = PROJECT_ROOT / "output"
+PROJECT_ROOT = runs.PROJECT_ROOT
+DEFAULT_OUTPUT = runs.DEFAULT_OUTPUT
 LOCAL_STAGE = "local"
 MARKET_HISTORY_DAYS = 900
 ORCHESTRATOR = "StrategyOrchestratorFunction"
+PAPER_PROBE_SECONDS = 10
 
 
 @dataclass
@@ -52,6 +65,7 @@ class DayOptions:
     env_overrides: dict[str, str] = field(default_factory=dict)
     before_run: Callable[[LocalRouter], None] | None = None
     paper: bool = False  # the real Alpaca paper account (keys from the environment) instead of the local broker
+    today: date | None = None  # the real date (tests fix it): the synthetic market has bars up to it
 
 
 @dataclass
@@ -65,6 +79,7 @@ class DayResult:
     summary: str
     holiday: bool = False
     notes: list[str] = field(default_factory=list)  # why no workflow started, when none did
+    printed: str = ""  # what the run said (the console lines), whether or not it was quiet
 
     @property
     def outcome(self) -> str:
@@ -88,7 +103,35 @@ def _alpaca_paper_account(options: DayOptions) -> Iterator[Any]:
         raise SystemExit(f"--paper refuses {settings.trading_base_url}: only a paper endpoint may be used locally")
     if options.broker_faults:
         raise SystemExit("broker faults can only be injected into the local paper broker")
+    problem = _paper_account_problem(settings)
+    if problem:
+        raise SystemExit(problem)
     yield AlpacaPaperAccount(settings)
+
+
+def _paper_account_problem(settings: Any) -> str | None:
+    """One request to the paper account before anything starts: why it cannot be used, in one line."""
+    import urllib.error
+    import urllib.request
+
+    url = f"{settings.trading_base_url}/v2/account"
+    request = urllib.request.Request(
+        url,
+        headers={
+            "APCA-API-KEY-ID": settings.alpaca_api_key.get_secret_value(),
+            "APCA-API-SECRET-KEY": settings.alpaca_secret_key.get_secret_value(),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=PAPER_PROBE_SECONDS):
+            return None
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return f"--paper: Alpaca at {settings.trading_base_url} refused the keys (HTTP {exc.code}): check them"
+        return f"--paper: Alpaca at {settings.trading_base_url} answered HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"--paper: cannot reach Alpaca at {settings.trading_base_url}: {reason}"
 
 
 class AlpacaPaperAccount:
@@ -107,41 +150,50 @@ class AlpacaPaperAccount:
             self._settings.alpaca_api_key.get_secret_value(),
             self._settings.alpaca_secret_key.get_secret_value(),
             paper=True,
+            url_override=self.base_url,
         )
         since = datetime.combine(datetime.now(NEW_YORK).date(), datetime.min.time(), NEW_YORK)
         orders: Any = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, after=since, limit=500))
         return [order.model_dump(mode="json") for order in orders]
 
 
-def choose_day(requested: date | None, today: date | None = None) -> date:
-    """The requested day, or the most recent trading day (so a weekend run still trades)."""
-    if requested is not None:
-        return requested
-    return nyse_calendar().latest_trading_day(today or datetime.now(NEW_YORK).date())
-
-
 def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
-    calendar = nyse_calendar()
-    if options.paper and options.day is not None and options.day != datetime.now(NEW_YORK).date():
+    """One trading day in its own run folder. A holiday and a refused day end before anything starts."""
+    today = options.today or runs.today_in_new_york()
+    if options.paper and options.day is not None and options.day != today:
         raise SystemExit("--paper trades the real paper account now: --date must be today or omitted")
-    day = datetime.now(NEW_YORK).date() if options.paper else choose_day(options.day)
-    day_dir = options.output_dir / day.isoformat()
-    shutil.rmtree(day_dir, ignore_errors=True)
-    day_dir.mkdir(parents=True)
+    day = today if options.paper else runs.choose_day(options.day, today)
+    run_at = nyse_calendar().run_time(day)
+    if run_at is not None and not options.paper:
+        refusal = timeline_refusal(day, Timeline.read(_state_dir(options)), today, fresh=options.fresh_broker)
+        if refusal:
+            raise SystemExit(refusal)
+    run_dir = new_run_dir(options.output_dir, day)
+    printed = io.StringIO()
 
     def say(message: str) -> None:
+        printed.write(message + "\n")
         if not options.quiet:
             print(message, file=out, flush=True)
 
-    log_file = (day_dir / "logs.jsonl").open("w")
+    closed = runs.not_a_trading_day(day)
+    if closed is not None:
+        runs.record_closed_day(run_dir, day, closed, say)
+        return DayResult(day, run_dir, [], [], [], [], closed, holiday=True, notes=[closed], printed=printed.getvalue())
+    assert run_at is not None  # a trading day has a run time
+    log_file = (run_dir / "logs.jsonl").open("w")
     configure_logging("INFO", stream=log_file)
-    run_at = calendar.run_time(day)
     if options.fresh_broker:
         shutil.rmtree(_state_dir(options), ignore_errors=True)
-    say(f"The Alchemiser, local trading day {day}" + (f", trigger at {run_at:%H:%M %Z}" if run_at else ""))
+    clock = _DayClock(run_at)
+    say(f"The Alchemiser, local trading day {day}, trigger at {run_at:%H:%M %Z}")
     try:
         with ExitStack() as stack:
-            strategies_dir = _strategies_for_run(options, day_dir)
+            if not options.paper:
+                stack.enter_context(stamped_by(clock.now))
+            strategies_dir = _strategies_for_run(options, run_dir)
+            if options.paper:
+                broker: Any = stack.enter_context(_alpaca_paper_account(options))
             env = stack.enter_context(_local_aws(options))
             model = load_stack_model(options.template, LOCAL_STAGE)
             clients = {
@@ -153,15 +205,14 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                 f"{len(model.functions)} functions, {len(model.routes)} rules"
             )
             email_queue = _tap_topic(model, clients)
-            trading_day = run_at or datetime.combine(day, datetime.min.time(), NEW_YORK)
             if options.paper:
-                broker: Any = stack.enter_context(_alpaca_paper_account(options))
                 overrides = {**env, "STRATEGIES_DIR": str(strategies_dir), **options.env_overrides}
                 say(f"  Alpaca paper account at {broker.base_url} (real clock, real market data)")
             else:
                 market = _synthetic_market(strategies_dir, day)
                 say(f"  synthetic market: {len(market)} symbols through {day}, served by the local broker")
-                broker = stack.enter_context(_broker(options, market, trading_day))
+                broker = stack.enter_context(_broker(options, market, run_at))
+                clock.follow(broker.now)  # from here on events and log lines carry the broker's simulated time
                 for fault in options.broker_faults:
                     broker.inject_fault(**fault)
                 say(f"  local paper broker on {broker.base_url}")
@@ -174,7 +225,7 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                     "ALCHEMISER_SIM_CONTROL_URL": broker.base_url,
                     "PAPER_TRADING": "true",
                     "STRATEGIES_DIR": str(strategies_dir),
-                    "ALCHEMISER_LOCAL_CLOCK": trading_day.isoformat(),
+                    "ALCHEMISER_LOCAL_CLOCK": run_at.isoformat(),
                     **options.env_overrides,
                 }
             router = LocalRouter(
@@ -195,27 +246,67 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                     # a manual run now: the real clock and market decide
                     router.enqueue(ORCHESTRATOR, {"force": True, "date": day.isoformat()}, "manual")
                 else:
-                    if run_at is None:
-                        say(f"  {day} is not a trading day: the schedule fires anyway; the orchestrator declines")
-                    router.trigger_schedule(trading_day)
+                    router.trigger_schedule(run_at)
                 router.run_until_idle()
             events = _decode_all(router.published, model, clients)
             emails = _drain_emails(clients["sqs"], email_queue)
             orders = broker.all_orders()
-            _write_outputs(day_dir, model, clients, emails, events)
+            _write_outputs(run_dir, model, clients, emails, events)
             notes = _orchestrator_notes(router.deliveries)
-            summary = render_summary(events, notes)
+            report = _daily_report(model, clients, events)
+            summary = render_summary(events, notes, report)
+            if report is not None:
+                (run_dir / "positions.txt").write_text(render_positions(_ledger(model, clients).load_book()) + "\n")
     finally:
         configure_logging("INFO", stream=sys.stdout)
         log_file.close()
-    (day_dir / "summary.txt").write_text(summary + "\n")
+    result = DayResult(day, run_dir, events, router.deliveries, emails, orders, summary, notes=notes)
+    if not options.paper and result.outcome != "none":
+        kept = Timeline.read(_state_dir(options))
+        (kept.after(day) if kept else Timeline(day, day)).write(_state_dir(options))
+    (run_dir / "summary.txt").write_text(summary + "\n")
+    if result.outcome == "completed":
+        mark_latest(run_dir)
     say("")
     say(summary)
     say("")
-    say(f"Output: {day_dir} (summary.txt, email.txt, report.csv, logs.jsonl)")
-    return DayResult(
-        day, day_dir, events, router.deliveries, emails, orders, summary, holiday=run_at is None, notes=notes
-    )
+    say(f"Output: {run_dir} ({', '.join(written_outputs(run_dir))})")
+    result.printed = printed.getvalue()
+    return result
+
+
+class _DayClock:
+    """The simulated day's time: the trigger time until the local broker runs, then the broker's clock
+    (which execution's waits move forward); frozen at its last reading once the broker has stopped."""
+
+    def __init__(self, start: datetime) -> None:
+        self._last = start
+        self._read: Callable[[], datetime] | None = None
+
+    def follow(self, read: Callable[[], datetime]) -> None:
+        self._read = read
+
+    def now(self) -> datetime:
+        if self._read is not None:
+            try:
+                self._last = self._read()
+            except Exception:  # the broker has stopped (closing its state file): the day is over
+                self._read = None
+        return self._last
+
+
+def _ledger(model: StackModel, clients: dict[str, Any]) -> DynamoTradeLedger:
+    return DynamoTradeLedger(clients["dynamodb"], model.physical_names["TradeLedgerTable"])
+
+
+def _daily_report(model: StackModel, clients: dict[str, Any], events: list[BaseEvent]) -> DailyReport | None:
+    """The day's report as notifications built it: the ledger's booking of the plan and the lot book."""
+    started = [e for e in events if isinstance(e, WorkflowStarted)]
+    if not started:
+        return None
+    ledger = _ledger(model, clients)
+    booking = ledger.booking(started[-1].correlation_id)
+    return build_daily_report(booking, ledger.load_book()) if booking is not None else None
 
 
 def _orchestrator_notes(deliveries: list[Delivery]) -> list[str]:
@@ -236,28 +327,51 @@ def _progress(delivery: Delivery) -> str:
 
 
 def _strategies_for_run(options: DayOptions, day_dir: Path) -> Path:
-    """A copy of strategies/ with the [local] allocations, narrowed to --strategies and test extras."""
-    config = tomllib.loads((options.strategies_dir / "allocations.toml").read_text())
-    allocations: dict[str, float] = dict(config.get(LOCAL_STAGE) or config["dev"])
+    """A copy of strategies/ with the [local] allocations, narrowed to --strategies (renormalised exactly,
+    in Decimal) and test extras."""
+    from the_alchemiser.coordinator_v2.allocations import AllocationConfigError, load_allocations, renormalised
+
+    try:
+        allocations = load_allocations(options.strategies_dir, LOCAL_STAGE)
+    except AllocationConfigError as exc:
+        raise SystemExit(f"strategies: {exc}") from exc
     if options.strategies:
-        unknown = sorted(set(options.strategies) - set(allocations))
-        if unknown:
-            raise SystemExit(f"unknown strategies for stage {LOCAL_STAGE}: {', '.join(unknown)}")
-        allocations = {name: allocations[name] for name in options.strategies}
+        chosen = select_strategies(options.strategies, list(allocations), options.strategies_dir)
+        allocations = {name: allocations[name] for name in chosen}
     files = {name: (options.strategies_dir / name).read_text() for name in allocations}
-    for name, text in options.extra_strategy_files.items():
-        files[name] = text
-        allocations.setdefault(name, 0.0)
+    files.update(options.extra_strategy_files)
     if options.extra_strategy_files:
-        allocations = {name: 1.0 for name in files}
-    total = sum(allocations.values())
+        allocations = {name: Decimal(1) for name in files}  # equal shares: a test's extra files join the rest
+    shares = renormalised(allocations)
     target = day_dir / "strategies"
     target.mkdir()
     for name, text in files.items():
         (target / name).write_text(text)
-    lines = [f"[{LOCAL_STAGE}]"] + [f'"{name}" = {weight / total!r}' for name, weight in allocations.items()]
+    lines = [f"[{LOCAL_STAGE}]"] + [f'"{name}" = {share:f}' for name, share in shares.items()]
     (target / "allocations.toml").write_text("\n".join(lines) + "\n")
     return target
+
+
+def select_strategies(requested: list[str], known: list[str], strategies_dir: Path) -> list[str]:
+    """--strategies as names (`nuclear.clj`, `nuclear`) or paths (`strategies/nuclear.clj`, what tab
+    completion gives): the file names of the [local] table, in the order asked. Unknown ones end the run
+    with the list of known names."""
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for entry in requested:
+        name = Path(entry).name
+        name = name if name.endswith(".clj") else f"{name}.clj"
+        if name not in known:
+            unknown.append(entry)
+        elif name not in chosen:
+            chosen.append(name)
+    if unknown:
+        raise SystemExit(
+            f"unknown strateg{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}: "
+            f"the [{LOCAL_STAGE}] table of {strategies_dir / 'allocations.toml'} has {', '.join(sorted(known))} "
+            "(a new symphony needs its file in that folder and a line in that table)"
+        )
+    return chosen
 
 
 def _state_dir(options: DayOptions) -> Path:
@@ -363,13 +477,13 @@ def _drain_emails(sqs: Any, url: str) -> list[dict[str, str]]:
 def _write_outputs(
     day_dir: Path, model: StackModel, clients: dict[str, Any], emails: list[dict[str, str]], events: list[BaseEvent]
 ) -> None:
-    (day_dir / "email.txt").write_text(
-        "\n\n".join(f"Subject: {e['subject']}\n\n{e['body']}" for e in emails) or "(no email was sent)\n"
-    )
+    if emails:
+        (day_dir / "email.txt").write_text("\n\n".join(f"Subject: {e['subject']}\n\n{e['body']}" for e in emails))
     bucket = model.physical_names["PerformanceReportsBucket"]
     listing = clients["s3"].list_objects_v2(Bucket=bucket).get("Contents", [])
     for item in listing:
         if item["Key"].endswith(".csv"):
             body = clients["s3"].get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             (day_dir / "report.csv").write_bytes(body)
-    (day_dir / "events.jsonl").write_text("".join(e.model_dump_json() + "\n" for e in events))
+    if events:
+        (day_dir / "events.jsonl").write_text("".join(e.model_dump_json() + "\n" for e in events))

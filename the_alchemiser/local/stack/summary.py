@@ -5,6 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from the_alchemiser.notifications_v2.email_text import (
+    account_section,
+    decision_lines,
+    in_placement_order,
+    skipped_section,
+    strategy_pnl_section,
+)
+from the_alchemiser.notifications_v2.formatting import money, price, quantity, signed_money
+from the_alchemiser.notifications_v2.report import DailyReport
 from the_alchemiser.shared.events import (
     BaseEvent,
     RebalancePlanned,
@@ -14,6 +23,7 @@ from the_alchemiser.shared.events import (
     WorkflowFailed,
     WorkflowStarted,
 )
+from the_alchemiser.shared.ledger.book import Book, positions_view
 
 T = TypeVar("T", bound=BaseEvent)
 
@@ -23,11 +33,12 @@ def _pct(value: Decimal) -> str:
 
 
 def _money(value: Decimal | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
+    return "-" if value is None else money(value)
 
 
-def render_summary(events: list[BaseEvent], notes: list[str] | None = None) -> str:
-    """The day in reading order; `notes` are what the stack itself has to say (e.g. why nothing ran)."""
+def render_summary(events: list[BaseEvent], notes: list[str] | None = None, report: DailyReport | None = None) -> str:
+    """The day in reading order; `notes` are what the stack itself has to say (e.g. why nothing ran);
+    `report` is the day's report (the ledger's booking: account, skipped legs, P&L by strategy)."""
     lines: list[str] = list(notes or [])
     started = _last(events, WorkflowStarted)
     if started:
@@ -41,8 +52,7 @@ def render_summary(events: list[BaseEvent], notes: list[str] | None = None) -> s
         for s in signal.signals_data:
             weights = ", ".join(f"{sym} {_pct(w).strip()}" for sym, w in sorted(s.weights.items(), key=lambda i: -i[1]))
             lines.append(f"  {s.strategy:<18} allocation {_pct(s.allocation).strip():>7}  as of {s.as_of}: {weights}")
-            reasons = [line for line in s.trace_summary if not line.startswith("weights:")]  # shown above
-            for reason in reasons[:3]:
+            for reason in decision_lines(s.trace_summary):  # the whole path, as the worker wrote it
                 lines.append(f"      why: {reason}")
         lines.append("")
         lines.append("Merged portfolio")
@@ -71,13 +81,19 @@ def render_summary(events: list[BaseEvent], notes: list[str] | None = None) -> s
         lines.append(
             f"Execution: {result.status.value}, {result.orders_succeeded}/{result.orders_placed} orders filled"
         )
-        for order in result.orders:
+        for order in in_placement_order(result.orders):
             slip = "-" if order.slippage_bps is None else f"{order.slippage_bps:+.1f} bps"
             price = "-" if order.avg_fill_price is None else f"{order.avg_fill_price:.4f}"
             lines.append(
                 f"  {order.side:<4} {order.symbol:<8} {order.outcome.value:<16} filled {order.filled_qty.normalize():f}"
                 f" @ {price}  slippage {slip}  steps {order.steps}" + (f"  ({order.error})" if order.error else "")
             )
+    if report is not None:
+        lines += ["", *account_section(report)]
+        skipped = skipped_section(report)
+        lines += ["", *skipped] if skipped else []
+        lines += ["", *strategy_pnl_section(report)]
+        lines += [f"  note: {note}" for note in report.booking.notes]
     outcome: Any = _last(events, WorkflowCompleted) or _last(events, WorkflowFailed)
     lines.append("")
     if isinstance(outcome, WorkflowCompleted):
@@ -94,3 +110,50 @@ def render_summary(events: list[BaseEvent], notes: list[str] | None = None) -> s
 def _last(events: list[BaseEvent], kind: type[T]) -> T | None:
     found = [e for e in events if isinstance(e, kind)]
     return found[-1] if found else None
+
+
+def _pnl(value: Decimal | None) -> str:
+    return "-" if value is None else signed_money(value)
+
+
+def render_positions(book: Book, *, lots: bool = False) -> str:
+    """The view as text: one block per owner, then the account line."""
+    view = positions_view(book)
+    if not view:
+        return "The trade ledger has no booked plan yet: no positions."
+    marked = f"at the prices of {book.last.trading_date}" if book.last is not None else "at the last prices"
+    lines = [f"Positions and P&L by strategy ({marked}; lots first in, first out)"]
+    header = (
+        f"  {'symbol':<8} {'qty':>16} {'lots':>4} {'cost':>14} {'price':>10} {'value':>14} "
+        f"{'unrealised':>12} {'realised':>12}"
+    )
+    for owner in view:
+        lines += ["", owner.owner, header]
+        for line in owner.positions:
+            lines.append(
+                f"  {line.symbol:<8} {quantity(line.qty):>16} {line.lots:>4} {_money(line.cost):>14} "
+                f"{price(line.mark) if line.mark is not None else '-':>10} {_money(line.market_value):>14} "
+                f"{_pnl(line.unrealised):>12} {_pnl(line.realised):>12}"
+            )
+            if lots:
+                for lot in book.holding(owner.owner, line.symbol).lots:
+                    lines.append(
+                        f"      lot {lot.opened_on} {lot.kind.value:<12} {quantity(lot.qty):>16} @ {price(lot.price)}"
+                    )
+        lines.append(
+            f"  {'total':<8} {'':>16} {owner.lots:>4} {_money(owner.cost):>14} {'':>10} "
+            f"{_money(owner.market_value):>14} {_pnl(owner.unrealised):>12} {_pnl(owner.realised):>12}"
+        )
+    unrealised = sum((o.unrealised for o in view), Decimal(0))
+    realised = sum((o.realised for o in view), Decimal(0))
+    lines += [
+        "",
+        f"All owners: unrealised {_pnl(unrealised)}, realised {_pnl(realised)}, together {_pnl(unrealised + realised)}",
+    ]
+    if book.first is not None and book.last is not None:
+        lines.append(
+            f"Account: equity {_money(book.last.equity)} after {book.last.trading_date}; "
+            f"{_pnl(book.last.equity - book.first.equity)} since the first run ({book.first.trading_date}, "
+            f"equity {_money(book.first.equity)})"
+        )
+    return "\n".join(lines)

@@ -11,7 +11,12 @@ Decisions the spec left open, fixed here:
   never sells more than intended, a buy never spends more than intended.
 - Buys are paid from min(cash, buying_power) + estimated sell proceeds - cash_buffer. When the
   buys want more, every buy is scaled by the same factor (then rounded down again), so the plan
-  never spends money it will not have; buys that fall below the minimum notional become HOLDs.
+  never spends money it will not have; buys that fall below the minimum trade value become HOLDs.
+- Minimum trade value (default $50, `MIN_TRADE_VALUE`): a leg worth less is skipped (a HOLD carrying
+  `skipped_trade_value`, the signed dollars not traded, and the reason). Alpaca takes notional orders
+  from $1, but a leg's fixed costs do not shrink with it: each sell pays the SEC fee and FINRA's TAF,
+  each rounded up to a cent, and every order crosses part of the spread and spends requests; at $50
+  the fixed part stays under 4 bps, and a leg that small moves a $100k account by 0.05%.
 - Corridor (a strategy's rebalance_threshold t): thresholds are in the strategy's own weight units
   (0.05 = 5 points of that strategy's sleeve). A merged symbol's drift d (current minus target
   weight, both over deployable equity) is shared among its strategies pro rata to their
@@ -38,6 +43,8 @@ UNATTRIBUTED = "UNATTRIBUTED"
 FRACTIONAL_QTY_STEP = Decimal("0.000000001")  # Alpaca accepts up to 9 decimal places
 WHOLE_SHARE = Decimal(1)
 _ZERO = Decimal(0)
+DEFAULT_MIN_TRADE_VALUE = Decimal(50)
+CENT = Decimal("0.01")
 _PLAN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/the-alchemiser/rebalance-plan")
 
 
@@ -57,7 +64,7 @@ class MissingPriceError(PlanningError):
 class PlannerConfig:
     deployment_fraction: Decimal = Decimal(1)
     cash_buffer: Decimal = _ZERO  # dollars kept in cash
-    min_notional: Decimal = Decimal(5)  # smaller trades become HOLDs
+    min_trade_value: Decimal = DEFAULT_MIN_TRADE_VALUE  # smaller legs are skipped (HOLD, reported)
     use_corridors: bool = True  # honour strategies' rebalance_threshold
 
     def __post_init__(self) -> None:
@@ -65,8 +72,8 @@ class PlannerConfig:
             raise ValueError(f"deployment_fraction {self.deployment_fraction} must be in (0, 1]")
         if self.cash_buffer < 0:
             raise ValueError(f"cash_buffer {self.cash_buffer} must not be negative")
-        if self.min_notional < 0:
-            raise ValueError(f"min_notional {self.min_notional} must not be negative")
+        if self.min_trade_value < 0:
+            raise ValueError(f"min_trade_value {self.min_trade_value} must not be negative")
 
 
 def plan_id_for(correlation_id: str) -> str:
@@ -98,9 +105,15 @@ class _Row:
     full_liquidation: bool = False
     reason: str = ""
     wanted_buy: Decimal = _ZERO  # dollars a buy would like before the cash check
+    skipped_trade_value: Decimal | None = None
 
     def hold(self, reason: str) -> None:
         self.action, self.quantity, self.trade_value, self.reason = TradeAction.HOLD, None, _ZERO, reason
+
+    def skip(self, value: Decimal, minimum: Decimal, what: str) -> None:
+        """A leg worth less than the minimum trade value: not traded, and said so."""
+        self.hold(f"{what} of {abs(value):.2f} below the minimum trade value {minimum:.2f}")
+        self.skipped_trade_value = value
 
     def to_item(self) -> RebalancePlanItem:
         return RebalancePlanItem(
@@ -117,6 +130,7 @@ class _Row:
             full_liquidation=self.full_liquidation,
             reason=self.reason,
             strategy_attribution=self.attribution,
+            skipped_trade_value=self.skipped_trade_value,
         )
 
 
@@ -219,8 +233,12 @@ class RebalancePlanner:
 
     def _size(self, row: _Row) -> None:
         delta = row.target_value - row.current_value
-        if abs(delta) < self.config.min_notional:
-            row.hold(f"difference {delta:.2f} below the minimum notional {self.config.min_notional}")
+        minimum = self.config.min_trade_value
+        if abs(delta) < CENT:
+            row.hold("at target")
+            return
+        if abs(delta) < minimum:
+            row.skip(delta, minimum, "buy" if delta > 0 else "sell")
             return
         if delta > 0:
             row.wanted_buy = delta  # sized after the cash check
@@ -229,8 +247,8 @@ class RebalancePlanner:
         value = qty * row.price
         if qty == 0:
             row.hold("sell is less than one whole share")
-        elif value < self.config.min_notional:
-            row.hold(f"sell of {value:.2f} below the minimum notional {self.config.min_notional}")
+        elif value < minimum:
+            row.skip(-value, minimum, "sell")
         else:
             row.action, row.quantity, row.trade_value = TradeAction.SELL, qty, -value
             row.reason = "above target"
@@ -246,8 +264,9 @@ class RebalancePlanner:
             trimmed = f" (buys scaled to {scale:.4%}: cash after sells is {available:.2f})" if scale < 1 else ""
             if qty == 0:
                 row.hold(f"buy of {budget:.2f} is less than one whole share{trimmed}")
-            elif value < self.config.min_notional:
-                row.hold(f"buy of {value:.2f} below the minimum notional {self.config.min_notional}{trimmed}")
+            elif value < self.config.min_trade_value:
+                row.skip(value, self.config.min_trade_value, "buy")
+                row.reason += trimmed
             else:
                 row.action, row.quantity, row.trade_value = TradeAction.BUY, qty, value
                 row.reason = f"below target{trimmed}"

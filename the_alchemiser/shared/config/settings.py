@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -71,6 +72,13 @@ class Settings(BaseSettings):
         validation_alias="SESSION_DEADLINE_POLICY",
         description="at the deadline with strategies missing: no_trade (WorkflowFailed naming them) or "
         "merge_available (trade the strategies that answered, allocations rescaled to sum to 1)",
+    )
+
+    min_trade_value: Decimal | None = Field(
+        default=None,
+        ge=0,
+        validation_alias="MIN_TRADE_VALUE",
+        description="dollars below which the planner skips a rebalance leg; unset: the planner's default ($50)",
     )
 
     local_clock: datetime | None = Field(

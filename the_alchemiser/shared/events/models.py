@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, TypeAdapter
@@ -15,6 +15,7 @@ from the_alchemiser.shared.schemas import (
     StrategySignal,
 )
 from the_alchemiser.shared.schemas.base import WireModel
+from the_alchemiser.shared.stamps import stamp_now
 from the_alchemiser.shared.types import Money
 
 SCHEMA_VERSION = "1.0"
@@ -26,7 +27,8 @@ def new_event_id() -> str:
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """An event's timestamp: the stamping clock (the system's, or the local stack's simulated day)."""
+    return stamp_now()
 
 
 class BaseEvent(WireModel):

@@ -8,17 +8,24 @@ Items, all keyed by the table's partition key `client_order_id`:
   carry no `correlation_id`/`symbol`/`placed_at`, so the other indexes stay sparse to orders.
 - a plan's state: pk `PLAN#<correlation_id>`, one attribute per item / phase / published event, so
   concurrent workers update different attributes of the same item without read-modify-write.
+- the lot book (book.py): pk `BOOK#HEAD` (marks, first and last booking, the owners, a version) and one
+  item per owner, pk `BOOK#OWNER#<owner>` (its holdings and lots, a version); each booked plan under pk
+  `BOOKING#<correlation_id>`. A plan is booked in one transaction: the booking (written once) and every
+  changed item, each conditioned on the version it was read at, so a redelivery books nothing twice
+  and two concurrent bookings cannot both build on the same book.
 
 Writes are upserts guarded by `updated_at` (an older view never overwrites a newer one), so a
 redelivered message can record the same order again safely."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from the_alchemiser.shared.ledger.book import Book, Booking, Holding, book_plan, fills_of
 from the_alchemiser.shared.ledger.models import LedgerOrder
 from the_alchemiser.shared.ledger.plan_state import (
     PhaseResolution,
@@ -26,6 +33,12 @@ from the_alchemiser.shared.ledger.plan_state import (
     PlanItemStatus,
     PlanState,
 )
+from the_alchemiser.shared.logging import get_logger
+from the_alchemiser.shared.schemas.execution import ExecutionResult
+from the_alchemiser.shared.schemas.rebalance import RebalancePlan
+from the_alchemiser.shared.stamps import stamp_now
+
+_log = get_logger("shared.ledger.dynamodb")
 
 PK = "client_order_id"
 INDEX_BY_CORRELATION = "by-correlation"
@@ -33,6 +46,11 @@ INDEX_BY_SYMBOL = "by-symbol"
 INDEX_BY_STRATEGY = "by-strategy"
 PLAN_PREFIX = "PLAN#"
 STRATEGY_PREFIX = "STRATEGY#"
+BOOK_HEAD = "BOOK#HEAD"
+BOOK_OWNER_PREFIX = "BOOK#OWNER#"
+BOOKING_PREFIX = "BOOKING#"
+BOOKING_ATTEMPTS = 5
+MAX_ITEM_BYTES = 380_000  # DynamoDB's limit is 400 KB per item, attribute names included
 _ITEM_ATTR = "ITEM#"
 _PHASE_ATTR = "PHASE#"
 _PUBLISHED_ATTR = "PUBLISHED#"
@@ -79,7 +97,8 @@ def sortable_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _is_condition_failure(exc: ClientError) -> bool:
+def _is_condition_failure(exc: ClientError, also: tuple[str, ...] = ()) -> bool:
+    """A condition said no (or, for codes in `also`, a transaction lost a race): not an error."""
     error = exc.response.get("Error", {})
     code = error.get("Code", "")
     if code == "ConditionalCheckFailedException":
@@ -88,7 +107,7 @@ def _is_condition_failure(exc: ClientError) -> bool:
         reasons = exc.response.get("CancellationReasons") or []
         codes = {reason.get("Code") for reason in reasons}
         if codes:
-            return codes <= {"ConditionalCheckFailed", "None"}
+            return codes <= {"ConditionalCheckFailed", "None", *also}
         return "ConditionalCheckFailed" in str(error.get("Message", ""))
     return False
 
@@ -292,3 +311,135 @@ class DynamoTradeLedger:
     @staticmethod
     def _plan_key(correlation_id: str) -> dict[str, Any]:
         return {PK: {"S": f"{PLAN_PREFIX}{correlation_id}"}}
+
+    # --- the lot book -------------------------------------------------------------------------
+
+    def book_plan(self, plan: RebalancePlan, result: ExecutionResult) -> Booking | None:
+        """Book what `plan` did (its fills in `result`) into the owners' lots, once per correlation id.
+        Returns the booking (the stored one on a redelivery); None when the market was closed and
+        nothing filled (nothing changed owner)."""
+        fills = fills_of(result)
+        if not fills and not result.market_open:
+            return None
+        for _ in range(BOOKING_ATTEMPTS):
+            stored = self.booking(plan.correlation_id)
+            if stored is not None:
+                return stored
+            book, versions = self._read_book()
+            new_book, booking = book_plan(book, plan, fills, booked_at=stamp_now())
+            try:
+                self._write_booking(book, new_book, booking, versions)
+            except ClientError as exc:
+                if not _is_condition_failure(exc, also=("TransactionConflict",)):
+                    raise
+                _log.info("booking_conflict", correlation_id=plan.correlation_id, note="re-reading the book")
+                continue
+            _log.info(
+                "plan_booked",
+                correlation_id=plan.correlation_id,
+                movements=len(booking.movements),
+                realised={owner: str(value) for owner, value in booking.realised_by_owner().items()},
+            )
+            return booking
+        raise RuntimeError(f"could not book {plan.correlation_id}: the book kept changing")
+
+    def booking(self, correlation_id: str) -> Booking | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={PK: {"S": f"{BOOKING_PREFIX}{correlation_id}"}}, ConsistentRead=True
+        ).get("Item")
+        return Booking.model_validate_json(item["booking_json"]["S"]) if item else None
+
+    def load_book(self) -> Book:
+        return self._read_book()[0]
+
+    def _read_book(self) -> tuple[Book, dict[str, int]]:
+        """The book and the version of each item it came from (HEAD and every owner)."""
+        head = self._client.get_item(TableName=self._table, Key={PK: {"S": BOOK_HEAD}}, ConsistentRead=True).get("Item")
+        if not head:
+            return Book(), {}
+        versions = {BOOK_HEAD: int(head["version"]["N"])}
+        book = Book.model_validate_json(head["book_json"]["S"])
+        owners = [value["S"] for value in head.get("owners", {}).get("L", [])]
+        holdings: dict[str, dict[str, Holding]] = {}
+        for owner in owners:  # a handful of owners: one consistent GetItem each (no BatchGetItem permission)
+            item = self._client.get_item(
+                TableName=self._table, Key={PK: {"S": f"{BOOK_OWNER_PREFIX}{owner}"}}, ConsistentRead=True
+            ).get("Item")
+            if item is None:
+                raise RuntimeError(f"the lot book names {owner}, whose item is missing")
+            versions[owner] = int(item["version"]["N"])
+            holdings[owner] = {
+                symbol: Holding.model_validate(value)
+                for symbol, value in json.loads(item["holdings_json"]["S"]).items()
+            }
+        return book.model_copy(update={"holdings": holdings}), versions
+
+    def _write_booking(self, old: Book, new: Book, booking: Booking, versions: dict[str, int]) -> None:
+        now = {"S": sortable_time(booking.booked_at)}
+        puts: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        PK: {"S": f"{BOOKING_PREFIX}{booking.correlation_id}"},
+                        "item_type": {"S": "BOOKING"},
+                        "trading_date": {"S": booking.trading_date.isoformat()},
+                        "updated_at": now,
+                        "booking_json": {"S": booking.model_dump_json()},
+                    },
+                    "ConditionExpression": f"attribute_not_exists({PK})",
+                }
+            }
+        ]
+        head = new.model_copy(update={"holdings": {}}).model_dump_json()
+        puts.append(
+            self._versioned_put(
+                BOOK_HEAD,
+                versions.get(BOOK_HEAD),
+                {
+                    "item_type": {"S": "BOOK"},
+                    "book_json": {"S": head},
+                    "owners": {"L": [{"S": owner} for owner in new.owners()]},
+                    "updated_at": now,
+                },
+            )
+        )
+        for owner in new.owners():
+            if new.holdings[owner] == old.holdings.get(owner):
+                continue
+            body = json.dumps(
+                {symbol: holding.model_dump(mode="json") for symbol, holding in sorted(new.holdings[owner].items())}
+            )
+            if len(body) > MAX_ITEM_BYTES:
+                raise RuntimeError(
+                    f"the lots of {owner} ({len(body)} bytes) no longer fit one DynamoDB item: "
+                    "split the owner item by symbol (docs/decisions.md, the lot book)"
+                )
+            puts.append(
+                self._versioned_put(
+                    f"{BOOK_OWNER_PREFIX}{owner}",
+                    versions.get(owner),
+                    {
+                        "item_type": {"S": "BOOK_OWNER"},
+                        "owner": {"S": owner},
+                        "holdings_json": {"S": body},
+                        "updated_at": now,
+                    },
+                )
+            )
+        if len(puts) > 100:
+            raise RuntimeError(f"a booking touching {len(puts) - 2} owners exceeds DynamoDB's 100-item transaction")
+        self._client.transact_write_items(TransactItems=puts)
+
+    def _versioned_put(self, key: str, version: int | None, attributes: dict[str, Any]) -> dict[str, Any]:
+        """A put that succeeds only if the item is still at the version it was read at."""
+        condition: dict[str, Any]
+        if version is None:
+            condition = {"ConditionExpression": f"attribute_not_exists({PK})"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :read",
+                "ExpressionAttributeValues": {":read": {"N": str(version)}},
+            }
+        item = {PK: {"S": key}, "version": {"N": str((version or 0) + 1)}, **attributes}
+        return {"Put": {"TableName": self._table, "Item": item, **condition}}

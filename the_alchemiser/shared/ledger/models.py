@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import Field
 
 from the_alchemiser.shared.schemas.base import WireModel
 from the_alchemiser.shared.types import Money
+
+if TYPE_CHECKING:
+    from the_alchemiser.shared.ledger.book import Book, Booking
+    from the_alchemiser.shared.schemas.execution import ExecutionResult
+    from the_alchemiser.shared.schemas.rebalance import RebalancePlan
 
 
 class LedgerOrder(WireModel):
@@ -55,3 +60,15 @@ class TradeLedgerWriter(Protocol):
     def record(self, order: LedgerOrder) -> None:
         """Insert or update the item for `order.client_order_id` (an upsert: redelivery is safe)."""
         ...
+
+
+class LotBookWriter(Protocol):
+    def book_plan(self, plan: RebalancePlan, result: ExecutionResult) -> Booking | None:
+        """Book the plan's fills into the owners' lots, once per correlation id (book.py, `book_plan`)."""
+        ...
+
+
+class LotBookReader(Protocol):
+    def booking(self, correlation_id: str) -> Booking | None: ...
+
+    def load_book(self) -> Book: ...

@@ -10,6 +10,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from the_alchemiser.shared.stamps import stamp_now
+
 _SECRET_KEYS = ("secret", "password", "api_key", "token", "authorization")
 
 
@@ -27,6 +29,12 @@ def _ensure_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutabl
     return event_dict
 
 
+def _timestamp(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """ISO UTC from the stamping clock (the local stack's simulated day stamps its log lines too)."""
+    event_dict["timestamp"] = stamp_now().isoformat().replace("+00:00", "Z")
+    return event_dict
+
+
 _redirected: TextIO | None = None
 
 
@@ -40,7 +48,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _timestamp,
             _ensure_ids,
             _redact,
             structlog.processors.format_exc_info,

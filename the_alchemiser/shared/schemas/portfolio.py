@@ -50,6 +50,11 @@ class ConsolidatedPortfolio(WireModel):
     )
     strategy_allocations: dict[str, Money]
     rebalance_thresholds: dict[str, Money] = Field(default_factory=dict)
+    decision_paths: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="strategy file -> its trace summary (the decisions to what it holds); set by the portfolio "
+        "step from the signals, so the plan and the outcome carry it (SignalGenerated has it in signals_data)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ConsolidatedPortfolio:
@@ -85,6 +90,12 @@ class ConsolidatedPortfolio(WireModel):
             strategy_allocations=allocations,
             rebalance_thresholds=thresholds,
         )
+
+    def with_decision_paths(self, signals: list[StrategySignal]) -> ConsolidatedPortfolio:
+        """This portfolio carrying each strategy's trace summary, for the steps after the signals (the plan,
+        the outcome, the email), which no longer see the signals themselves."""
+        paths = {s.strategy: list(s.trace_summary) for s in signals if s.trace_summary}
+        return self.model_copy(update={"decision_paths": paths})
 
     def attribution(self, symbol: str) -> dict[str, Decimal]:
         """strategy -> that strategy's share of this symbol's target weight (sums to 1 when targeted)."""

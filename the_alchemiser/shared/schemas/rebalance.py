@@ -33,6 +33,9 @@ class RebalancePlanItem(WireModel):
     strategy_attribution: dict[str, Money] = Field(
         default_factory=dict, description="strategy file -> share of this item (sums to 1)"
     )
+    skipped_trade_value: Money | None = Field(
+        default=None, description="a HOLD for a leg below the minimum trade value: the signed dollars not traded"
+    )
 
 
 class RebalancePlan(WireModel):
