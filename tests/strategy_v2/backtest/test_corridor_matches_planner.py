@@ -68,7 +68,7 @@ def _planned(drifted: np.ndarray, weights: np.ndarray, allocations: np.ndarray, 
             for s in SYMBOLS
         },
     )
-    plan = RebalancePlanner(PlannerConfig(min_notional=Decimal(0))).plan(portfolio, snapshot, correlation_id="c")
+    plan = RebalancePlanner(PlannerConfig(min_trade_value=Decimal(0))).plan(portfolio, snapshot, correlation_id="c")
     after = {s: float(values.get(s, Decimal(0))) for s in SYMBOLS}
     for item in plan.items:
         if item.action != TradeAction.HOLD:
