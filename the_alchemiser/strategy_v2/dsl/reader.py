@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import bisect
 import re
+import sys
 from dataclasses import dataclass, field
 
 from the_alchemiser.strategy_v2.dsl.errors import DslParseError
 
 # Deeper forms are refused: real exports nest up to ~220 deep; the builder and evaluator recurse per level.
 MAX_NESTING = 2000
+RECURSION_LIMIT = 20_000
 
 _TOKEN = re.compile(
     r"""[\s,]*(?:;[^\n]*[\s,]*)*"""  # whitespace, commas and comments before the token
@@ -27,6 +29,14 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _INTEGER = re.compile(r"[-+]?\d+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 _CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
+
+
+def ensure_recursion_limit() -> None:
+    """The builder and evaluators recurse a few frames per nesting level (at most MAX_NESTING). They
+    recurse through Python frames only (no generator handed to a builtin per level), so C-level
+    recursion limits are not reached either; a RecursionError all the same becomes a DslError."""
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
 
 
 class Symbol(str):
