@@ -31,8 +31,8 @@ ALIASES = {
     "standard-deviation-return": "stdev-return",
     "standard-deviation-price": "stdev-price",
 }
-ALLOCATION_OPERATORS = tuple(name for name, kind in n.OPERATORS.items() if issubclass(kind, n.Allocation))
-KNOWN_OPERATORS = frozenset(["defsymphony", *n.OPERATORS, "select-top", "select-bottom", *ALIASES])
+# Words that are operators without being node kinds (the kinds are n.OPERATORS, read when a form is built).
+OTHER_OPERATORS = frozenset(["defsymphony", "select-top", "select-bottom", *ALIASES])
 K = TypeVar("K", bound=n.Node)
 _PARAM_KEYS = {"window": "window", "short-window": "short", "long-window": "long", "smooth-window": "smooth"}
 
@@ -93,8 +93,8 @@ class Builder:
         if not form.items or not isinstance(form.items[0], Symbol):
             self.fail("expected an operator name after '('", form, at)
         name = str(form.items[0])
-        if name not in KNOWN_OPERATORS:
-            close = difflib.get_close_matches(name, sorted(KNOWN_OPERATORS), n=1)
+        if name not in n.OPERATORS and name not in OTHER_OPERATORS:
+            close = difflib.get_close_matches(name, sorted([*n.OPERATORS, *OTHER_OPERATORS]), n=1)
             self.fail(f"unknown operator '{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""), form, at)
         return ALIASES.get(name, name), form.items[1:], form.offset
 
@@ -149,7 +149,8 @@ class Builder:
         return tuple([self.allocation(item, form.offset) for item in form.items])
 
     def allocation(self, form: Form, at: int) -> n.Allocation:
-        expected = f"expected one of {', '.join(ALLOCATION_OPERATORS)}"
+        allocations = [name for name, kind in n.OPERATORS.items() if issubclass(kind, n.Allocation)]
+        expected = f"expected one of {', '.join(allocations)}"
         wrong = "'{}' is not an allocation node here (" + expected + ")"
         return self._node(form, at, n.Allocation, wrong, lambda: self.make(n.Asset, "?"))
 
