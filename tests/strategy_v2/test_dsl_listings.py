@@ -4,7 +4,11 @@ series yet, and at the top level that is an error naming the first bar's date.""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +16,7 @@ import pytest
 
 from tests.strategy_v2.dsl_helpers import InMemoryMarketData, business_days, frame, random_walk_market
 from the_alchemiser.shared.market_data import MissingMarketDataError
+from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
 from the_alchemiser.strategy_v2.dsl import (
     DslEvaluationError,
     Market,
@@ -149,3 +154,28 @@ def test_a_range_that_needs_the_symbol_starts_at_its_listing_with_late_start() -
 def test_a_range_ending_before_the_listing() -> None:
     weights = evaluate_range(SCORED_COMPOSITE, BARS, business_days(BEFORE, 5)[0].date(), BEFORE)
     assert list(weights.columns) == ["B"] and len(weights) == 5
+
+
+def test_signals_as_of_before_a_first_bar_names_it(tmp_path: Path) -> None:
+    data = CsvDirectoryMarketData(tmp_path / "data")
+    for symbol, bars in BARS.items():
+        data.write(symbol, bars)
+    (tmp_path / "s.clj").write_text('(defsymphony "L" {} (weight-equal [(asset "NEW") (asset "A")]))')
+    args = ["signals", str(tmp_path / "s.clj"), "--data", str(data.directory), "--json"]
+    before = subprocess.run(
+        [sys.executable, "-m", "the_alchemiser", *args, "--as-of", BEFORE.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert before.returncode != 0 and before.stdout == ""
+    assert f"NEW: first bar {FIRST_BAR}, after the as-of day" in before.stderr
+    assert "no market data" not in before.stderr and len(before.stderr.strip().splitlines()) == 1
+    after = subprocess.run(
+        [sys.executable, "-m", "the_alchemiser", *args, "--as-of", AFTER.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["weights"] == {"A": 0.5, "NEW": 0.5}
