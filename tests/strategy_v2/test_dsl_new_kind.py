@@ -11,15 +11,7 @@ import numpy as np
 import pytest
 
 from tests.strategy_v2.dsl_helpers import InMemoryMarketData, frame, random_walk_market
-from the_alchemiser.strategy_v2.dsl import (
-    DslEvaluationError,
-    DslValidationError,
-    Market,
-    evaluate_on,
-    evaluate_range,
-    evaluate_strategy,
-    parse_strategy,
-)
+from the_alchemiser.strategy_v2 import dsl
 from the_alchemiser.strategy_v2.dsl import nodes as n
 from the_alchemiser.strategy_v2.dsl.evaluator import OK, DayFailure
 
@@ -70,9 +62,9 @@ def first_of() -> Iterator[type[n.Allocation]]:
 
 
 def test_the_new_kind_parses_validates_and_allocates_on_both_paths(first_of: type[n.Allocation]) -> None:
-    with pytest.raises(DslValidationError, match=r"expected \(first-of \[child \.\.\.\]\), found 2 argument"):
-        parse_strategy('(defsymphony "T" {} (first-of [(asset "A")] [(asset "B")]))')
-    strategy = parse_strategy(
+    with pytest.raises(dsl.DslValidationError, match=r"expected \(first-of \[child \.\.\.\]\), found 2 argument"):
+        dsl.parse_strategy('(defsymphony "T" {} (first-of [(asset "A")] [(asset "B")]))')
+    strategy = dsl.parse_strategy(
         '(defsymphony "T" {} (first-of [(asset "NEW")'
         ' (if (> (current-price "A") (current-price "B")) [(asset "A")] [(asset "B")])]))'
     )
@@ -80,22 +72,22 @@ def test_the_new_kind_parses_validates_and_allocates_on_both_paths(first_of: typ
     assert strategy.universe == {"NEW", "A", "B"}
     bars = random_walk_market(["A", "B"], END, 40) | {"NEW": frame(np.linspace(5, 6, 10), end=END)}
     listing = bars["NEW"].index[0].date()
-    weights = evaluate_range(strategy, bars, bars["A"].index[20].date(), END)
+    weights = dsl.evaluate_range(strategy, bars, bars["A"].index[20].date(), END)
     assert (weights.loc[: bars["A"].index[29], "NEW"] == 0).all()  # before NEW lists: the if's choice
     assert (weights.loc[bars["NEW"].index[0] :, "NEW"] == 1).all()
     port = InMemoryMarketData(bars)
     for day in weights.index:
-        live = evaluate_strategy(strategy, port, day.date())
-        axis = evaluate_on(strategy, Market(bars, strategy.universe, end=day.date()), whole_axis=True)
+        live = dsl.evaluate_strategy(strategy, port, day.date())
+        axis = dsl.evaluate_on(strategy, dsl.Market(bars, strategy.universe, end=day.date()), whole_axis=True)
         expected = {s: w for s, w in weights.loc[day].items() if w > 0}
         assert live.weights == expected == axis.weights
         assert (live.trace == []) is (day.date() >= listing)  # the if is traced only when it is the path
 
 
 def test_the_new_kind_fails_alike_on_both_paths(first_of: type[n.Allocation]) -> None:
-    strategy = parse_strategy('(defsymphony "T" {} (first-of [(asset "NEW")]))')
+    strategy = dsl.parse_strategy('(defsymphony "T" {} (first-of [(asset "NEW")]))')
     bars = {"A": frame([1.0, 2.0, 3.0]), "NEW": frame([1.0], end=date(2024, 7, 1))}
-    market = Market(bars, ["A", "NEW"], end=END)
+    market = dsl.Market(bars, ["A", "NEW"], end=END)
     for whole_axis in (False, True):
-        with pytest.raises(DslEvaluationError, match=NONE_LEFT):
-            evaluate_on(strategy, market, whole_axis=whole_axis)
+        with pytest.raises(dsl.DslEvaluationError, match=NONE_LEFT):
+            dsl.evaluate_on(strategy, market, whole_axis=whole_axis)
