@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -63,6 +62,13 @@ def describe(form: Form) -> str:
     if isinstance(form, str):
         return f'"{form}"'
     return repr(form)
+
+
+def _misplaced(name: str, expected: type[n.Node]) -> str:
+    if issubclass(expected, n.Allocation):
+        allocations = ", ".join(kind for kind, cls in n.OPERATORS.items() if issubclass(cls, n.Allocation))
+        return f"'{name}' is not an allocation node here (expected one of {allocations})"
+    return f"expected a condition (> < >= <= = and or not), found ({name} ...)"
 
 
 class Builder:
@@ -149,22 +155,18 @@ class Builder:
         return tuple([self.allocation(item, form.offset) for item in form.items])
 
     def allocation(self, form: Form, at: int) -> n.Allocation:
-        allocations = [name for name, kind in n.OPERATORS.items() if issubclass(kind, n.Allocation)]
-        expected = f"expected one of {', '.join(allocations)}"
-        wrong = "'{}' is not an allocation node here (" + expected + ")"
-        return self._node(form, at, n.Allocation, wrong, lambda: self.make(n.Asset, "?"))
+        return self._node(form, at, n.Allocation)
 
     def condition(self, form: Form, at: int) -> n.Condition:
-        wrong = "expected a condition (> < >= <= = and or not), found ({} ...)"
-        return self._node(form, at, n.Condition, wrong, lambda: self.make(n.And, ()))
+        return self._node(form, at, n.Condition)
 
-    def _node(self, form: Form, at: int, base: type[K], wrong: str, placeholder: Callable[[], K]) -> K:
+    def _node(self, form: Form, at: int, base: type[K]) -> K:
         """The node the operator's kind builds; an invalid one is recorded and a placeholder returned."""
         try:
             name, args, at = self.call(form, at)
             kind = n.OPERATORS.get(name)
             if kind is None or not issubclass(kind, base):
-                self.fail(wrong.format(name), form, at)
+                self.fail(_misplaced(name, base), form, at)
             if kind.arity is not None:
                 self.arity(form, args, kind.arity, kind.usage.format(name=name), at)
             built = kind.build(self, name, form, args, at)
@@ -172,7 +174,9 @@ class Builder:
             return built
         except DslValidationError as error:
             self.errors.append(error)
-            return placeholder()
+            placeholder = self.make(n.Asset, "?") if base is n.Allocation else self.make(n.And, ())
+            assert isinstance(placeholder, base)
+            return placeholder
 
     def expr(self, form: Form, at: int) -> n.Expr:
         if isinstance(form, int | float):
