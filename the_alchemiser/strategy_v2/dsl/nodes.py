@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from the_alchemiser.strategy_v2.dsl.reader import Form
     from the_alchemiser.strategy_v2.dsl.trace import Tracer
 
-__all__ = ["INDICATORS", "PPO", "PPO_SIGNAL", "IndicatorSpec"]  # with every node class below
+# Re-exported from indicators.py (with the node classes defined here): what node fields are made of.
+__all__ = ["INDICATORS", "PPO", "PPO_SIGNAL", "IndicatorSpec"]
 
 Array = npt.NDArray[Any]
 Entry = dict[str, Any]
@@ -230,8 +231,9 @@ class Compare(Condition):
 
     def comparisons(self, dv: DayEvaluator, out: list[Entry]) -> None:
         lv, rv = dv.value_or_none(self.left), dv.value_or_none(self.right)
-        known = lv is not None and rv is not None
-        margin = lv - rv if lv is not None and rv is not None else None
+        margin = result = None
+        if lv is not None and rv is not None:
+            margin, result = lv - rv, bool(COMPARE[self.op](lv, rv))
         out.append(
             {
                 "left": self.left.label(),
@@ -240,7 +242,7 @@ class Compare(Condition):
                 "right": self.right.label(),
                 "right_value": rv,
                 "margin": margin,
-                "result": bool(COMPARE[self.op](lv, rv)) if known else None,
+                "result": result,
                 "by": None if margin is None else abs(margin),  # how far from flipping, whichever way it went
                 "near_tie": near_tie(lv, rv),
             }
