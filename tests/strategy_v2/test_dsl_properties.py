@@ -228,7 +228,7 @@ def test_the_one_ranking_rule(candidates: list[tuple[float, bool]], top: bool, d
     order as that day ranked among others (the live day ranks one column, a backtest every day)."""
     scores = [v for v, _ in candidates]
     fails = [0 if ok else 1 for _, ok in candidates]
-    keys = np.array([[(-v if top else v) if ok else np.inf] for v, ok in candidates])
+    keys = np.array([[(-v if top else v) if ok else np.nan] for v, ok in candidates])
     alone = [int(i) for i in rank(keys)[:, 0]]
     shuffled = np.roll(keys, 1, axis=0)
     among = rank(np.hstack([shuffled, keys, shuffled][:days] if days > 1 else [keys]))
@@ -257,5 +257,5 @@ def test_ranking_tolerance_is_relative_plus_absolute_and_never_ties_the_unscorab
     # 1e-12 absolute near zero
     assert rank(np.array([[5e-13], [0.0]]))[:, 0].tolist() == [0, 1]
     assert rank(np.array([[3e-12], [0.0]]))[:, 0].tolist() == [1, 0]
-    # an unscorable candidate (inf) never ties a score, however large, nor does it move ahead of one
-    assert rank(np.array([[np.inf], [1e308], [np.inf]]))[:, 0].tolist() == [1, 0, 2]
+    # an unscorable candidate (NaN) never ties a score, however large, nor does it move ahead of one
+    assert rank(np.array([[np.nan], [1e308], [np.nan]]))[:, 0].tolist() == [1, 0, 2]

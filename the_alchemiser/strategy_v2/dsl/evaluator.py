@@ -328,8 +328,8 @@ class DayEvaluator:
     # ---- scores: an asset on its own closes, a composite on its synthetic NAV ----
     def scores(self, children: tuple[Allocation, ...], spec: IndicatorSpec) -> tuple[Array, Array]:
         """Candidates' scores and failure codes on the day, as one-column arrays (rows: candidates)."""
-        found = [self.score(child, spec) for child in children]
-        return np.array([[value] for value, _ in found]), np.array([[code] for _, code in found])
+        values, codes = zip(*[self.score(child, spec) for child in children], strict=True)
+        return np.array(values)[:, None], np.array(codes)[:, None]
 
     def score(self, child: Allocation, spec: IndicatorSpec) -> tuple[float, int]:
         """(value, failure code) of the metric for the candidate on the day."""
@@ -354,13 +354,16 @@ class DayEvaluator:
             self.at(first).allocation(child)
         except DayFailure:
             return None  # not started on the window's first day: did it start earlier? the whole axis knows
+        returns = self.ev.market.calendar_returns
         nav = [NAV_START]
         for day in range(first + 1, self.t + 1):
             try:
                 held = self.at(day - 1).allocation(child)
             except DayFailure:
                 held = {}  # once started, a day without an allocation is cash
-            change = sum(weight * float(self.ev.market.calendar_returns(s)[day]) for s, weight in held.items())
+            change = 0.0
+            for symbol, weight in held.items():
+                change += weight * float(returns(symbol)[day])
             nav.append(nav[-1] * (1.0 + change))
         value = float(compute(spec, np.array(nav))[-1])
         if not math.isfinite(value):

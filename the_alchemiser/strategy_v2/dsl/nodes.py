@@ -59,13 +59,27 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 N = TypeVar("N", bound="Node")
 
 
-_FIELDS: dict[type[Node], tuple[str, ...]] = {}
+_NODE_FIELDS: dict[type[Node], tuple[tuple[str, bool], ...]] = {}
 
 
-def _field_names(kind: type[Node]) -> tuple[str, ...]:
-    found = _FIELDS.get(kind)
+def _node_fields(kind: type[Node]) -> tuple[tuple[str, bool], ...]:
+    """The kind's fields that hold sub-nodes, in order: (name, holds a tuple of them), from the fields'
+    declared types (a node class, or `tuple[<node class>, ...]`)."""
+    found = _NODE_FIELDS.get(kind)
     if found is None:
-        found = _FIELDS[kind] = tuple(field.name for field in dataclasses.fields(kind))  # type: ignore[arg-type]
+        names, pending = set(), [Node]
+        while pending:
+            cls = pending.pop()
+            names.add(cls.__name__)
+            pending.extend(cls.__subclasses__())
+        fields = []
+        for field in dataclasses.fields(kind):  # type: ignore[arg-type]
+            declared = str(field.type).replace(" ", "")
+            many = declared.startswith("tuple[") and declared.endswith(",...]")
+            held = declared[6:-5] if many else declared
+            if held.rsplit(".", maxsplit=1)[-1] in names:  # `Allocation` or `n.Allocation`
+                fields.append((field.name, many))
+        found = _NODE_FIELDS[kind] = tuple(fields)
     return found
 
 
@@ -102,12 +116,11 @@ class Node:
     def subnodes(self) -> tuple[Node, ...]:
         """Direct sub-nodes (allocations, conditions, expressions): the node-valued fields, in order."""
         found: list[Node] = []
-        for name in _field_names(type(self)):
-            value = getattr(self, name)
-            if isinstance(value, Node):
-                found.append(value)
-            elif isinstance(value, tuple):
-                found.extend(item for item in value if isinstance(item, Node))
+        for name, many in _node_fields(type(self)):
+            if many:
+                found.extend(getattr(self, name))
+            else:
+                found.append(getattr(self, name))
         return tuple(found)
 
     def lookback(self, need: Mapping[int, int]) -> int:
@@ -227,7 +240,7 @@ class Compare(Condition):
         return Values(result, first_failure(left.fail, right.fail))
 
     def day(self, dv: DayEvaluator) -> bool:
-        return bool(COMPARE[self.op](dv.value(self.left), dv.value(self.right)))
+        return COMPARE[self.op](dv.value(self.left), dv.value(self.right))  # type: ignore[no-any-return]
 
     def comparisons(self, dv: DayEvaluator, out: list[Entry]) -> None:
         lv, rv = dv.value_or_none(self.left), dv.value_or_none(self.right)
@@ -654,18 +667,19 @@ class If(Allocation):
 
 def rank(keys: Array) -> Array:
     """The one ranking rule. Per column (day), candidate indices best first for ascending `keys`
-    (+inf: unscorable, last). Sorted keys within the tie tolerance of the previous one join its tie
-    class (an unscorable key never ties a score); candidates are ordered by class, then by list order
-    (a stable sort, as Clojure's sort-by is). The live day ranks one column, a backtest every day."""
+    (NaN: unscorable, last). Sorted keys within the tie tolerance of the previous one join its tie
+    class (NaN ties nothing, so an unscorable candidate never ties a score); candidates are ordered by
+    class, then by list order (a stable sort, as Clojure's sort-by is). The live day ranks one column,
+    a backtest every day."""
     columns = np.arange(keys.shape[1])
     order = keys.argsort(axis=0, kind="stable")
     ordered = keys[order, columns]
-    later, earlier = ordered[1:], ordered[:-1]
-    with np.errstate(invalid="ignore"):  # inf - inf: not a tie, and an unscorable key never ties
-        tied = np.abs(later - earlier) <= TIE_RELATIVE * np.maximum(np.abs(later), np.abs(earlier)) + TIE_ABSOLUTE
-    classes = np.empty(keys.shape, dtype=np.intp)
-    classes[0] = 0
-    classes[1:] = np.cumsum(~tied | np.isinf(later), axis=0)
+    size = np.abs(ordered)
+    tied = np.abs(ordered[1:] - ordered[:-1]) <= TIE_RELATIVE * np.maximum(size[1:], size[:-1]) + TIE_ABSOLUTE
+    if not np.count_nonzero(tied):  # every class one candidate: the order by class is the sorted order
+        return order
+    classes = np.zeros(keys.shape, dtype=np.intp)
+    classes[1:] = (~tied).cumsum(axis=0)
     by_candidate = np.empty_like(classes)
     by_candidate[order, columns] = classes
     ranked: Array = by_candidate.argsort(axis=0, kind="stable")
@@ -712,10 +726,8 @@ class Filter(Allocation):
     def selection(self, scores: Array, fails: Array) -> tuple[Array, Array]:
         """(candidates best first, kept mask) per candidate (rows) and day (columns)."""
         scorable = fails == OK
-        order = rank(np.where(scorable, -scores if self.select == "top" else scores, np.inf))
-        kept = np.zeros(scores.shape, dtype=bool)
-        kept[order[: self.count], np.arange(scores.shape[1])] = True
-        return order, kept & scorable
+        order = rank(np.where(scorable, -scores if self.select == "top" else scores, np.nan))
+        return order, (order.argsort(axis=0) < self.count) & scorable  # a candidate's place < K
 
     def axis(self, ev: Evaluator) -> Weights:
         _, kept = self.selection(*ev.scores(self.children, self.metric))
