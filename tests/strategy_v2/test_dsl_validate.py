@@ -104,3 +104,14 @@ def test_validate_text_prints_every_error_and_warning_on_stderr(tmp_path: Path) 
     assert [line.split(": ")[0] for line in lines] == ["error", "error", "error", "warning"]
     assert "three.clj:5:72: unknown operator 'frobnicate'" in lines[2]
     assert "weights.clj: OK" in result.stdout and "three.clj" not in result.stdout
+
+
+def test_a_repeated_subtree_is_built_once_and_counted_as_written() -> None:
+    branch = '(if (> (rsi "A" {:window 3}) 50) [(asset "A")] [(asset "B")])'
+    strategy = parse_strategy(f'(defsymphony "T" {{}} (weight-equal [{branch} {branch} (group "g" [{branch}])]))')
+    assert strategy.node_count == 3 * 6 + 2  # each copy: if, compare, rsi, 50, two assets; group, weight-equal
+    assert strategy.distinct_nodes == 8  # the copy's six once, the group, the weight-equal
+    bad = '(if (> (rsi "A" {:window 0}) 50) [(asset "A")] [(asset "B")])'
+    with pytest.raises(DslValidationError) as caught:
+        parse_strategy(f'(defsymphony "T" {{}}\n (weight-equal [{bad}\n {bad}]))')
+    assert [e.line for e in caught.value.errors] == [2]  # an invalid subtree repeated: named once, where first

@@ -78,6 +78,7 @@ class Builder:
         self.make = self.interner.make
         self.errors: list[DslValidationError] = []
         self.warnings: list[str] = []
+        self._built: dict[tuple[int, type[n.Node]], tuple[n.Node, int]] = {}  # (form, role) -> node, nodes in it
         self.describe = describe
 
     # ---- errors and warnings ----
@@ -161,7 +162,19 @@ class Builder:
         return self._node(form, at, n.Condition)
 
     def _node(self, form: Form, at: int, base: type[K]) -> K:
-        """The node the operator's kind builds; an invalid one is recorded and a placeholder returned."""
+        """The node the operator's kind builds, once per distinct form (the reader shares equal forms);
+        an invalid one is recorded and a placeholder returned."""
+        key = (id(form), base)
+        found = self._built.get(key)
+        if found is not None:
+            self.interner.requests += found[1]  # the nodes as written, repeats included
+            return found[0]  # type: ignore[return-value]
+        requests = self.interner.requests
+        node = self._build_node(form, at, base)
+        self._built[key] = (node, self.interner.requests - requests)
+        return node
+
+    def _build_node(self, form: Form, at: int, base: type[K]) -> K:
         try:
             name, args, at = self.call(form, at)
             kind = n.OPERATORS.get(name)

@@ -1,7 +1,9 @@
 """The reader: strategy text -> forms (lists, vectors, maps, strings, numbers, keywords, symbols).
 
 One regular expression tokenises; an explicit stack builds the nested forms, so nesting depth never
-touches Python's recursion limit and a 2 MB export reads in a fraction of a second. Nothing is eval-ed."""
+touches Python's recursion limit and a 2 MB export reads in a fraction of a second. Nothing is eval-ed.
+Equal forms are read as one object (at the first one's position): real exports repeat whole subtrees,
+and the builder then builds each distinct one once."""
 
 from __future__ import annotations
 
@@ -115,7 +117,8 @@ def read(source: Source) -> Form:
     items = top
     # Each open form: (opener char, its items, its offset, the enclosing items list).
     stack: list[tuple[str, list[Form], int, list[Form]]] = []
-    atoms: dict[str, Atom] = {}
+    atoms: dict[str, Atom] = {}  # by token text: equal atoms are one object
+    forms: dict[tuple[object, ...], Form] = {}  # by opener and items' identities: equal forms are one object
     for m in _TOKEN.finditer(text):
         kind = m.lastindex
         if kind == 4:
@@ -141,10 +144,18 @@ def read(source: Source) -> Form:
                     f"{':'.join(map(str, source.position(offset)))}, found '{closer}'",
                     m.start(3),
                 )
-            parent.append(_close(source, opener, body, offset))
+            key = (opener, *map(id, body))
+            form = forms.get(key)
+            if form is None:
+                form = forms[key] = _close(source, opener, body, offset)
+            parent.append(form)
             items = parent
         elif kind == 1:
-            items.append(_unescape(m.group(1)[1:-1]))
+            quoted = m.group(1)
+            value = atoms.get(quoted)
+            if value is None:
+                value = atoms[quoted] = _unescape(quoted[1:-1])
+            items.append(value)
         else:  # 5: end of text or a lone quote
             if m.group(5) == '"':
                 raise source.error("unterminated string: expected a closing '\"'", m.start(5))
