@@ -120,28 +120,21 @@ def read(source: Source) -> Form:
     atoms: dict[str, Atom] = {}  # by token text: equal atoms are one object
     forms: dict[tuple[object, ...], Form] = {}  # by opener and items' identities: equal forms are one object
     for m in _TOKEN.finditer(text):
-        kind = m.lastindex
-        if kind == 4:
-            word = m.group(4)
-            value = atoms.get(word)
-            if value is None:
-                value = atoms[word] = _atom(word)
-            items.append(value)
-        elif kind == 2:
+        kind = m.lastindex  # by frequency in real exports: openers and closers, then atoms, then strings
+        if kind == 2:
             if len(stack) >= MAX_NESTING:
                 raise source.error(f"nesting deeper than {MAX_NESTING} levels", m.start(2))
             new: list[Form] = []
-            stack.append((m.group(2), new, m.start(2), items))
+            stack.append((m[2], new, m.start(2), items))
             items = new
         elif kind == 3:
-            closer = m.group(3)
             if not stack:
-                raise source.error(f"unexpected '{closer}' with no open form", m.start(3))
+                raise source.error(f"unexpected '{m[3]}' with no open form", m.start(3))
             opener, body, offset, parent = stack.pop()
-            if _CLOSER_OF[opener] != closer:
+            if _CLOSER_OF[opener] != m[3]:
                 raise source.error(
                     f"expected '{_CLOSER_OF[opener]}' to close '{opener}' opened at "
-                    f"{':'.join(map(str, source.position(offset)))}, found '{closer}'",
+                    f"{':'.join(map(str, source.position(offset)))}, found '{m[3]}'",
                     m.start(3),
                 )
             key = (opener, *map(id, body))
@@ -150,14 +143,14 @@ def read(source: Source) -> Form:
                 form = forms[key] = _close(source, opener, body, offset)
             parent.append(form)
             items = parent
-        elif kind == 1:
-            quoted = m.group(1)
-            value = atoms.get(quoted)
+        elif kind in (4, 1):
+            word = m[kind]
+            value = atoms.get(word)
             if value is None:
-                value = atoms[quoted] = _unescape(quoted[1:-1])
+                value = atoms[word] = _atom(word) if kind == 4 else _unescape(word[1:-1])
             items.append(value)
         else:  # 5: end of text or a lone quote
-            if m.group(5) == '"':
+            if m[5] == '"':
                 raise source.error("unterminated string: expected a closing '\"'", m.start(5))
             break
     if stack:

@@ -59,10 +59,11 @@ def distinct_nodes(root: n.Node) -> list[n.Node]:
     return order
 
 
-def lookbacks(root: n.Node) -> dict[int, int]:
-    """Closes each node needs before it is defined (by node id), assuming all series start together."""
+def lookbacks(order: list[n.Node]) -> dict[int, int]:
+    """Closes each node needs before it is defined (by node id), assuming all series start together;
+    `order` is `distinct_nodes` (children first)."""
     need: dict[int, int] = {}
-    for node in distinct_nodes(root):
+    for node in order:
         need[id(node)] = node.lookback(need)
     return need
 
@@ -97,7 +98,7 @@ def parse_strategy(text: str, file: str | None = None) -> Strategy:
         metadata=definition.metadata,
         traded_symbols=traded,
         indicator_symbols=indicator,
-        max_lookback=lookbacks(definition.root)[id(definition.root)],
+        max_lookback=lookbacks(order)[id(definition.root)],
         node_count=definition.node_requests,
         distinct_nodes=len(order),
         rebalance_threshold=None if threshold is None else float(threshold),
