@@ -1,27 +1,40 @@
-"""Strategy-engine benchmark (`make bench`): parse time per corpus file, one-day evaluation of all 16
-corpus files together, and a 10-year daily backtest of all 16 (evaluation only), on the synthetic market.
+"""Strategy-engine benchmark (`make bench`), on the synthetic market, all figures side by side in one run:
 
-Targets on a 2-core machine: one-day all 16 < 1 s in total, 10-year < 60 s, parsing the 2.2 MB file
-< 0.3 s. The corpus lives in ../shared/corpus/symphonies relative to the repository.
+- in process: parse time per corpus file; one-day evaluation of all 16 corpus files (the live path
+  reading a port, the same on prepared markets, and the whole-axis path) on two history lengths (what the
+  local stack loads, and what production's datalake holds: every trading day since 2016); a 10-year daily
+  backtest of all 16 (evaluation only);
+- whole commands, each a fresh `python` on a market written once as CSV files: `signals
+  ftl_starburst.clj --data DIR --json` (wall time and the child's peak RSS, with its breakdown into
+  interpreter start, import, parse, read and evaluate), and one day of all 16 corpus files in one process.
 
-Each figure is wall time and the process's CPU time: on a shared machine the CPU time is the steadier
-one (the load average is printed first). The one-day figure is measured on both evaluation paths (the
-live top-down path and the whole-axis path) and on two history lengths (what the local stack loads, and
-what production's datalake holds: every trading day since 2016)."""
+Targets on a 2-core machine: one-day all 16 in process < 1 s; 10-year < 60 s; parsing the 2.2 MB file
+< 0.3 s; the `signals` command < 0.6 s and < 120 MiB; all 16 in one process < 1.2 s.
+
+In-process figures are wall time and the process's CPU time: on a shared machine the CPU time is the
+steadier one (the load average is printed first). Whole commands are best of a few runs.
+
+    python benchmarks/dsl.py [--corpus DIR]    (default: ../shared/corpus/symphonies beside the repo)
+
+Exits non-zero when it cannot measure (no corpus, a command that fails)."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
-
 from the_alchemiser.local.synthetic_market import generate_market
 from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.market_data.bars import DailyBars
+from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
 from the_alchemiser.strategy_v2.dsl import (
     Market,
     Strategy,
@@ -33,33 +46,61 @@ from the_alchemiser.strategy_v2.dsl import (
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "symphonies"
+COMMAND_FILE = "ftl_starburst.clj"
 AS_OF = date(2026, 11, 20)
 LOCAL_HISTORY_DAYS = 900  # the local stack's synthetic history (longest corpus lookback is 560)
 PRODUCTION_HISTORY_DAYS = 2740  # the datalake is seeded from 2016-01-04
+COMMAND_HISTORY_DAYS = 1500  # the whole-command market (as measured in issue #16)
 BACKTEST_DAYS = 2520  # 10 years of trading days
 WARM_UP_DAYS = 600  # history before the first backtest day (longest lookback 560)
 REPEATS = 3
 TARGET_ONE_DAY_S = 1.0
 TARGET_BACKTEST_S = 60.0
 TARGET_PARSE_S = 0.3
+TARGET_COMMAND_S = 0.6
+TARGET_COMMAND_MIB = 120.0
+TARGET_ALL_IN_ONE_PROCESS_S = 1.2
+
+# One day of every corpus file in one fresh process, as the worker would: import, read, parse, evaluate.
+ALL_IN_ONE_PROCESS = """
+import sys, time
+from datetime import date
+from pathlib import Path
+start = time.perf_counter()
+from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
+from the_alchemiser.strategy_v2.dsl import evaluate_strategy, load_strategy
+port = CsvDirectoryMarketData(sys.argv[1])
+for path in sorted(Path(sys.argv[2]).glob("*.clj")):
+    evaluate_strategy(load_strategy(path), port, date.fromisoformat(sys.argv[3]))
+print(time.perf_counter() - start)
+"""
+
+# The `signals` command's stages, timed inside a fresh process (the breakdown of its wall time).
+SIGNALS_STAGES = """
+import json, sys, time
+t0 = time.perf_counter()
+from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
+from the_alchemiser.strategy_v2.dsl import Market, evaluate_on, load_strategy
+t1 = time.perf_counter()
+strategy = load_strategy(sys.argv[2])
+t2 = time.perf_counter()
+bars = CsvDirectoryMarketData(sys.argv[1]).daily_bars(sorted(strategy.universe))
+t3 = time.perf_counter()
+market = Market(bars, strategy.universe)
+json.dumps(evaluate_on(strategy, market).to_json())
+t4 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "parse": t2 - t1, "read": t3 - t2, "evaluate": t4 - t3}))
+"""
 
 
-class FramesMarketData:
-    """MarketDataPort over frames in memory (the benchmark measures evaluation, not I/O)."""
+class BarsMarketData:
+    """MarketDataPort over DailyBars in memory (the benchmark measures evaluation, not I/O)."""
 
-    def __init__(self, bars: dict[str, pd.DataFrame]) -> None:
+    def __init__(self, bars: dict[str, DailyBars]) -> None:
         self.bars = bars
 
-    def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, pd.DataFrame]:
-        if end is None:
-            return {s: self.bars[s] for s in symbols}
-        limit = pd.Timestamp(end)
-        out = {}
-        for symbol in symbols:
-            frame = self.bars[symbol]
-            cut = frame.index.searchsorted(limit, side="right")
-            out[symbol] = frame if cut == len(frame) else frame.iloc[:cut]
-        return out
+    def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, DailyBars]:
+        return {s: self.bars[s].until(end) for s in symbols}
 
 
 def timed(repeats: int, run: Callable[[], object]) -> tuple[float, float]:
@@ -82,6 +123,42 @@ def verdict(wall: float, cpu: float, target: float) -> str:
     return f"target < {target:g} s: MISSED"
 
 
+class MeasureError(Exception):
+    """A figure could not be measured (the benchmark then fails)."""
+
+
+# Starts the measured command from a small process and reports its wall time and rusage: a child's peak
+# RSS counts the memory of the process it was started from (Linux keeps it across exec), so the
+# benchmark's own hundreds of MiB must not be that process.
+LAUNCHER = """
+import os, sys, time
+wall = time.perf_counter()
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - wall
+cpu = usage.ru_utime + usage.ru_stime
+sys.stderr.write(f"\\nLAUNCHER {wall} {cpu} {usage.ru_maxrss}\\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_child(args: list[str]) -> tuple[float, float, float, str]:
+    """(wall s, user+sys CPU s, peak RSS MiB, stdout) of one child process, from its own rusage."""
+    launched = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", LAUNCHER, *args], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    head, _, tail = launched.stderr.rpartition("\nLAUNCHER ")
+    if launched.returncode or not tail:
+        raise MeasureError(f"{' '.join(args[1:4])} ... exited {launched.returncode}: {head.strip()[-400:]}")
+    wall, cpu, max_rss_kib = tail.split()
+    return float(wall), float(cpu), int(max_rss_kib) / 1024, launched.stdout
+
+
+def best_child(args: list[str], repeats: int = REPEATS) -> tuple[float, float, float, str]:
+    runs = [run_child(args) for _ in range(repeats)]
+    return min(runs, key=lambda r: r[0])
+
+
 def parse_all(files: list[Path]) -> list[Strategy]:
     print(f"parse (read + validate + share identical subtrees), best of {REPEATS}, wall / CPU:")
     strategies: list[Strategy] = []
@@ -99,25 +176,27 @@ def parse_all(files: list[Path]) -> list[Strategy]:
 
 
 def one_day(strategies: list[Strategy], symbols: list[str], days: int) -> None:
-    bars = generate_market(symbols, end=AS_OF, days=days)
-    port = FramesMarketData(bars)
+    frames = generate_market(symbols, end=AS_OF, days=days)
+    bars = {s: DailyBars.from_frame(f) for s, f in frames.items()}
+    port = BarsMarketData(bars)
     print(f"one-day evaluation of all {len(strategies)} files, {days} days of history, best of {REPEATS}:")
     wall, cpu = timed(REPEATS, lambda: [evaluate_strategy(s, port, AS_OF) for s in strategies])
     print(
-        f"  live path (evaluate_strategy, reads the port): {wall:6.3f} s wall, {cpu:6.3f} s CPU  "
+        f"  live path (evaluate_strategy, reads the port):  {wall:6.3f} s wall, {cpu:6.3f} s CPU  "
         f"{verdict(wall, cpu, TARGET_ONE_DAY_S)}"
     )
     markets = [Market(bars, s.universe, end=AS_OF) for s in strategies]
     wall, cpu = timed(REPEATS, lambda: [evaluate_on(s, m) for s, m in zip(strategies, markets, strict=True)])
-    print(f"  live path on prepared markets (evaluate_on):    {wall:6.3f} s wall, {cpu:6.3f} s CPU")
+    print(f"  live path on prepared markets (evaluate_on):     {wall:6.3f} s wall, {cpu:6.3f} s CPU")
     wall, cpu = timed(1, lambda: [evaluate_on(s, m, whole_axis=True) for s, m in zip(strategies, markets, strict=True)])
-    print(f"  whole-axis path (evaluate_on whole_axis=True):   {wall:6.3f} s wall, {cpu:6.3f} s CPU")
+    print(f"  whole-axis path (evaluate_on whole_axis=True):    {wall:6.3f} s wall, {cpu:6.3f} s CPU")
 
 
 def backtest(strategies: list[Strategy], symbols: list[str]) -> None:
     history = BACKTEST_DAYS + WARM_UP_DAYS
-    bars = generate_market(symbols, end=AS_OF, days=history)
-    start = bars[symbols[0]].index[-BACKTEST_DAYS].date()
+    frames = generate_market(symbols, end=AS_OF, days=history)
+    bars = {s: DailyBars.from_frame(f) for s, f in frames.items()}
+    start = frames[symbols[0]].index[-BACKTEST_DAYS].date()
     rows = 0
 
     def run() -> None:
@@ -132,16 +211,72 @@ def backtest(strategies: list[Strategy], symbols: list[str]) -> None:
     )
 
 
-def main() -> int:
+def whole_commands(corpus: Path, strategies: list[Strategy], symbols: list[str]) -> None:
+    command_file = corpus / COMMAND_FILE
+    if not command_file.is_file():
+        raise MeasureError(f"{command_file} not found: the whole-command figures need it")
+    with tempfile.TemporaryDirectory(prefix="dsl-bench-") as tmp:
+        data = CsvDirectoryMarketData(Path(tmp) / "bars")
+        for symbol, frame in generate_market(symbols, end=AS_OF, days=COMMAND_HISTORY_DAYS).items():
+            data.write(symbol, frame)
+        python = sys.executable
+        print(
+            f"whole commands, a fresh process each, on {len(symbols)} CSV files of {COMMAND_HISTORY_DAYS} days, "
+            f"best of {REPEATS}:"
+        )
+        signals = [
+            python,
+            "-m",
+            "the_alchemiser",
+            "signals",
+            str(command_file),
+            "--data",
+            str(data.directory),
+            "--json",
+        ]
+        wall, cpu, rss, out = best_child(signals)
+        if not json.loads(out)["weights"]:
+            raise MeasureError("signals printed no weights")
+        wall_ok = "met" if wall < TARGET_COMMAND_S else "MISSED"
+        rss_ok = "met" if rss < TARGET_COMMAND_MIB else "MISSED"
+        print(
+            f"  signals {COMMAND_FILE} --data DIR --json: {wall:6.3f} s wall ({cpu:.3f} s CPU), peak RSS "
+            f"{rss:5.1f} MiB  target < {TARGET_COMMAND_S:g} s: {wall_ok}, < {TARGET_COMMAND_MIB:g} MiB: {rss_ok}"
+        )
+        start_wall, _, start_rss, _ = best_child([python, "-c", "pass"])
+        _, _, _, stages_out = best_child([python, "-c", SIGNALS_STAGES, str(data.directory), str(command_file)])
+        stages = json.loads(stages_out)
+        breakdown = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in stages.items())
+        print(f"    breakdown: interpreter start {start_wall:.3f} s ({start_rss:.0f} MiB), {breakdown}")
+        day = AS_OF.isoformat()
+        wall, cpu, rss, _ = best_child([python, "-c", ALL_IN_ONE_PROCESS, str(data.directory), str(corpus), day])
+        print(
+            f"  one day of all {len(strategies)} corpus files in one process (import, read, parse, evaluate): "
+            f"{wall:6.3f} s wall ({cpu:.3f} s CPU), peak RSS {rss:5.1f} MiB  "
+            f"target < {TARGET_ALL_IN_ONE_PROCESS_S:g} s: {'met' if wall < TARGET_ALL_IN_ONE_PROCESS_S else 'MISSED'}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--corpus", type=Path, default=CORPUS, metavar="DIR", help=f"the .clj corpus (default {CORPUS})"
+    )
+    args = parser.parse_args(argv)
     configure_logging(level="WARNING", stream=sys.stderr)  # the engine logs each evaluation at info
-    files = sorted(CORPUS.glob("*.clj"))
+    files = sorted(args.corpus.glob("*.clj"))
     if not files:
-        print(f"corpus not found at {CORPUS}: nothing to measure")
-        return 0
+        print(f"error: no .clj files in {args.corpus}: nothing to measure (give --corpus DIR)", file=sys.stderr)
+        return 1
     print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     strategies = parse_all(files)
     symbols = sorted(set().union(*(s.universe for s in strategies)))
     print(f"{len(symbols)} distinct symbols in the corpus")
+    try:
+        whole_commands(args.corpus, strategies, symbols)
+    except MeasureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     one_day(strategies, symbols, LOCAL_HISTORY_DAYS)
     one_day(strategies, symbols, PRODUCTION_HISTORY_DAYS)
     backtest(strategies, symbols)

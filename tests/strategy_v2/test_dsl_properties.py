@@ -22,8 +22,8 @@ from the_alchemiser.strategy_v2.dsl import (
     parse_strategy,
 )
 from the_alchemiser.strategy_v2.dsl.build import ensure_recursion_limit
-from the_alchemiser.strategy_v2.dsl.evaluator import ranked_candidates, ranking_order
 from the_alchemiser.strategy_v2.dsl.market import Market
+from the_alchemiser.strategy_v2.dsl.nodes import rank
 from the_alchemiser.strategy_v2.dsl.reader import Source, read
 
 # The engine raises the recursion limit on first use; doing it up front keeps hypothesis from warning
@@ -217,18 +217,45 @@ finite_or_unscorable = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(finite_or_unscorable, st.booleans()), min_size=1, max_size=8), st.booleans())
-def test_day_ranking_equals_whole_axis_ranking(candidates: list[tuple[float, bool]], top: bool) -> None:
+@given(
+    st.lists(st.tuples(finite_or_unscorable, st.booleans()), min_size=1, max_size=8),
+    st.booleans(),
+    st.integers(1, 3),
+)
+def test_the_one_ranking_rule(candidates: list[tuple[float, bool]], top: bool, days: int) -> None:
+    """`rank` orders scorable candidates best first (ties within dsl.md's tolerance keep list order),
+    unscorable ones last, and ranks each day (column) on its own: one day ranked alone gives the same
+    order as that day ranked among others (the live day ranks one column, a backtest every day)."""
     scores = [v for v, _ in candidates]
     fails = [0 if ok else 1 for _, ok in candidates]
-    select = "top" if top else "bottom"
-    ranked = ranked_candidates(scores, fails, select)
-    keys = np.array([[(-v if top else v) if ok else np.inf] for v, ok in candidates])
-    full = [int(i) for i in ranking_order(keys)[:, 0]]
-    assert ranked == full[: len(ranked)]  # the scorable ones first, in the same order
-    assert all(fails[i] for i in full[len(ranked) :])
-    assert sorted(ranked) == [i for i, f in enumerate(fails) if f == 0]
-    # best first; a worse candidate can precede a better one only inside a chain of near-ties
-    for a, b in itertools.pairwise(ranked):
+    keys = np.array([[(-v if top else v) if ok else np.nan] for v, ok in candidates])
+    alone = [int(i) for i in rank(keys)[:, 0]]
+    shuffled = np.roll(keys, 1, axis=0)
+    among = rank(np.hstack([shuffled, keys, shuffled][:days] if days > 1 else [keys]))
+    assert [int(i) for i in among[:, 1 if days > 1 else 0]] == alone
+    scorable = [i for i in alone if fails[i] == 0]
+    assert alone[: len(scorable)] == scorable  # the scorable ones first
+    assert sorted(scorable) == [i for i, f in enumerate(fails) if f == 0]
+    assert [i for i in alone[len(scorable) :]] == [i for i, f in enumerate(fails) if f]  # then list order
+    # best first; a worse candidate can precede a better one only inside a chain of near-ties, and then
+    # only in list order
+    for a, b in itertools.pairwise(scorable):
         better = scores[a] - scores[b] if top else scores[b] - scores[a]
         assert better >= -len(scores) * (1e-9 * max(abs(scores[a]), abs(scores[b])) + 1e-12)
+        if better < 0:
+            assert a < b
+    # exactly equal scores always keep list order
+    for a, b in itertools.combinations(scorable, 2):
+        if scores[a] == scores[b]:
+            assert scorable.index(a) < scorable.index(b) if a < b else scorable.index(a) > scorable.index(b)
+
+
+def test_ranking_tolerance_is_relative_plus_absolute_and_never_ties_the_unscorable() -> None:
+    # 1e-9 relative: 1000 and 1000 + 5e-7 tie (list order), 1000 + 2e-6 does not
+    assert rank(np.array([[1000.0 + 5e-7], [1000.0]]))[:, 0].tolist() == [0, 1]
+    assert rank(np.array([[1000.0 + 2e-6], [1000.0]]))[:, 0].tolist() == [1, 0]
+    # 1e-12 absolute near zero
+    assert rank(np.array([[5e-13], [0.0]]))[:, 0].tolist() == [0, 1]
+    assert rank(np.array([[3e-12], [0.0]]))[:, 0].tolist() == [1, 0]
+    # an unscorable candidate (NaN) never ties a score, however large, nor does it move ahead of one
+    assert rank(np.array([[np.nan], [1e308], [np.nan]]))[:, 0].tolist() == [1, 0, 2]

@@ -6,9 +6,10 @@ Loading (no market data needed):
     parse_strategy(text: str, file: str | None = None) -> Strategy
         Strategy.name, .universe (every ticker mentioned: the bars an evaluation needs),
         .traded_symbols, .indicator_symbols, .indicator_only_symbols, .max_lookback (daily closes),
-        .rebalance_threshold (float | None), .metadata, .node_count, .distinct_nodes
+        .rebalance_threshold (float | None), .metadata, .node_count, .distinct_nodes, .warnings
         Raise DslParseError (file:line:col) or DslValidationError (unknown operator, bad arguments,
-        unreadable file); both are DslError.
+        unreadable file); both are DslError. A DslValidationError's .errors lists every invalid node
+        found (itself first).
 
 Evaluating:
 
@@ -17,18 +18,23 @@ Evaluating:
         bar date on or before it (closes up to and including that day).
     evaluate_on(strategy: Strategy, market: Market, requested: date | None = None, *,
                 whole_axis: bool = False) -> StrategyResult
-        The same on prepared bars: Market(bars: Mapping[str, DataFrame], symbols, end=None).
-    evaluate_range(strategy: Strategy, bars: Mapping[str, DataFrame], start: date, end: date) -> DataFrame
-        Backtest: daily weights (rows: days in [start, end], columns: symbols) in one evaluation.
+        The same on prepared bars: Market(bars: Mapping[str, DailyBars | DataFrame], symbols, end=None).
+    evaluate_range(strategy: Strategy, bars: Mapping[str, DailyBars | DataFrame], start: date, end: date,
+                   *, late_start: bool = False) -> DataFrame
+        Backtest: daily weights (rows: days in [start, end], columns: symbols) in one evaluation; with
+        late_start the rows begin at the first evaluable day in the range.
 
     StrategyResult.weights (dict symbol -> float, summing to 1, zero weights left out), .as_of (the
     day used), .requested_as_of, .trace (JSON-able decisions: ifs with values and margins, filter
     rankings with scores, excluded candidates, near-ties), .trace_summary (short lines for logs and
     the report), .rebalance_threshold, .to_json() (the `signals --json` object).
 
-    Evaluation raises DslEvaluationError (too-short history naming symbol, indicator and window; an
-    undecidable `if`; no scorable filter candidate...) and the market-data port's errors
-    (MissingMarketDataError naming every symbol without bars, from the_alchemiser.shared.market_data).
+    Evaluation raises DslEvaluationError (too-short history naming symbol, indicator and window; a day
+    before a needed symbol's first bar, naming that date; an undecidable `if`; no scorable filter
+    candidate...) and the market-data port's errors (MissingMarketDataError naming every symbol without
+    bars at all, from the_alchemiser.shared.market_data).
+
+    Importing this package loads no pandas (only `evaluate_range` does, for its DataFrame).
 
 Example:
 

@@ -1,55 +1,39 @@
-"""Forms -> validated, hash-consed nodes. Every load-time rule of dsl.md is checked here, each error
-naming file:line:col: known operators, arity, windows, weights, empty vectors."""
+"""Forms -> validated, hash-consed nodes. The top level (`defsymphony`, metadata) is checked here; each
+operator is built by its node kind (`build` in nodes.py) with the helpers below. Every error names
+file:line:col. Building goes on past an invalid node (it is recorded and stands in as a placeholder),
+so one pass finds the errors of every node; the first is raised, carrying them all."""
 
 from __future__ import annotations
 
+import difflib
 import math
-import sys
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from the_alchemiser.strategy_v2.dsl import nodes as n
 from the_alchemiser.strategy_v2.dsl.errors import DslValidationError
-from the_alchemiser.strategy_v2.dsl.reader import Form, Keyword, ListForm, MapForm, Source, Symbol, VectorForm
+from the_alchemiser.strategy_v2.dsl.reader import (
+    Form,
+    Keyword,
+    ListForm,
+    MapForm,
+    Source,
+    Symbol,
+    VectorForm,
+    ensure_recursion_limit,
+)
+
+__all__ = ["Builder", "Definition", "build", "ensure_recursion_limit"]
 
 ALIASES = {
     "relative-strength-index": "rsi",
     "standard-deviation-return": "stdev-return",
     "standard-deviation-price": "stdev-price",
 }
-ALLOCATION_OPERATORS = (
-    "asset",
-    "weight-equal",
-    "weight-specified",
-    "weight-inverse-volatility",
-    "group",
-    "if",
-    "filter",
-)
-COMPARATORS = (">", "<", ">=", "<=", "=")
-LOGICAL = ("and", "or", "not")
-KNOWN_OPERATORS = frozenset(
-    [
-        "defsymphony",
-        *ALLOCATION_OPERATORS,
-        *COMPARATORS,
-        *LOGICAL,
-        "select-top",
-        "select-bottom",
-        *n.INDICATORS,
-        *ALIASES,
-    ]
-)
+# Words that are operators without being node kinds (the kinds are n.OPERATORS, read when a form is built).
+OTHER_OPERATORS = frozenset(["defsymphony", "select-top", "select-bottom", *ALIASES])
+K = TypeVar("K", bound=n.Node)
 _PARAM_KEYS = {"window": "window", "short-window": "short", "long-window": "long", "smooth-window": "smooth"}
-RECURSION_LIMIT = 20_000
-
-
-def ensure_recursion_limit() -> None:
-    """The builder and evaluator recurse a few frames per nesting level (at most reader.MAX_NESTING).
-    They recurse through Python frames only (no generator handed to a builtin per level), so C-level
-    recursion limits are not reached either; a RecursionError all the same becomes a DslError."""
-    if sys.getrecursionlimit() < RECURSION_LIMIT:
-        sys.setrecursionlimit(RECURSION_LIMIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +43,11 @@ class Definition:
     root: n.Allocation
     node_requests: int
     distinct_nodes: int
+    warnings: tuple[str, ...] = ()
 
 
-def _describe(form: Form) -> str:
+def describe(form: Form) -> str:
+    """A form as an error message names it."""
     if isinstance(form, ListForm):
         head = form.items[0] if form.items else None
         return f"({head} ...)" if isinstance(head, Symbol) else "a list"
@@ -78,26 +64,45 @@ def _describe(form: Form) -> str:
     return repr(form)
 
 
+def _misplaced(name: str, expected: type[n.Node]) -> str:
+    if issubclass(expected, n.Allocation):
+        allocations = ", ".join(kind for kind, cls in n.OPERATORS.items() if issubclass(cls, n.Allocation))
+        return f"'{name}' is not an allocation node here (expected one of {allocations})"
+    return f"expected a condition (> < >= <= = and or not), found ({name} ...)"
+
+
 class Builder:
     def __init__(self, source: Source) -> None:
         self.source = source
         self.interner = n.Interner()
+        self.make = self.interner.make
+        self.errors: list[DslValidationError] = []
+        self.warnings: list[str] = []
+        self._built: dict[tuple[int, type[n.Node]], tuple[n.Node, int]] = {}  # (form, role) -> node, nodes in it
+        self.describe = describe
 
-    # ---- errors ----
+    # ---- errors and warnings ----
+    def _where(self, form: Form | None, at: int) -> tuple[int, int]:
+        return self.source.position(form.offset if isinstance(form, ListForm | VectorForm | MapForm) else at)
+
     def fail(self, message: str, form: Form | None, at: int) -> NoReturn:
-        offset = form.offset if isinstance(form, ListForm | VectorForm | MapForm) else at
-        line, column = self.source.position(offset)
+        line, column = self._where(form, at)
         raise DslValidationError(message, line, column, self.source.file)
+
+    def warn(self, message: str, form: Form | None, at: int) -> None:
+        line, column = self._where(form, at)
+        self.warnings.append(f"{self.source.file or '<text>'}:{line}:{column}: {message}")
 
     def call(self, form: Form, at: int) -> tuple[str, tuple[Form, ...], int]:
         """A call form's operator name (aliases resolved) and its arguments."""
         if not isinstance(form, ListForm):
-            self.fail(f"expected an operator call '( ... )', found {_describe(form)}", form, at)
+            self.fail(f"expected an operator call '( ... )', found {describe(form)}", form, at)
         if not form.items or not isinstance(form.items[0], Symbol):
             self.fail("expected an operator name after '('", form, at)
         name = str(form.items[0])
-        if name not in KNOWN_OPERATORS:
-            self.fail(f"unknown operator '{name}'", form, at)
+        if name not in n.OPERATORS and name not in OTHER_OPERATORS:
+            close = difflib.get_close_matches(name, sorted([*n.OPERATORS, *OTHER_OPERATORS]), n=1)
+            self.fail(f"unknown operator '{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""), form, at)
         return ALIASES.get(name, name), form.items[1:], form.offset
 
     # ---- top level ----
@@ -105,7 +110,7 @@ class Builder:
         name, args, at = self.call(form, 0)
         if name != "defsymphony":
             self.fail(f'expected (defsymphony "Name" {{...}} body), found ({name} ...)', form, at)
-        if not args or not isinstance(args[0], str) or isinstance(args[0], Symbol | Keyword):
+        if not args or not self.is_text(args[0]):
             self.fail("defsymphony needs a name string first", form, at)
         rest = list(args[1:])
         metadata: dict[str, Any] = {}
@@ -115,13 +120,18 @@ class Builder:
         if len(rest) != 1:
             self.fail(f"defsymphony needs exactly one body after the name and metadata, found {len(rest)}", form, at)
         root = self.branch(rest[0], at)
-        return Definition(str(args[0]), metadata, root, self.interner.requests, self.interner.distinct)
+        if self.errors:
+            first = self.errors[0]
+            first.errors, first.warnings = list(self.errors), tuple(self.warnings)
+            raise first
+        requests, distinct = self.interner.requests, self.interner.distinct
+        return Definition(str(args[0]), metadata, root, requests, distinct, tuple(self.warnings))
 
     def metadata(self, form: MapForm, at: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in form.pairs:
             if not isinstance(key, Keyword):
-                self.fail(f"metadata keys are keywords like :rebalance-threshold, found {_describe(key)}", form, at)
+                self.fail(f"metadata keys are keywords like :rebalance-threshold, found {describe(key)}", form, at)
             if isinstance(value, ListForm | VectorForm | MapForm):
                 self.fail(f"metadata :{key} must be a plain value", value, at)
             out[str(key)] = str(value) if isinstance(value, Keyword | Symbol) else value
@@ -130,115 +140,67 @@ class Builder:
             self.fail(":rebalance-threshold must be a number between 0 and 1", form, at)
         return out
 
-    # ---- allocations ----
+    # ---- nodes: each operator is built by its kind; an invalid one is recorded and stood in for ----
     def branch(self, form: Form, at: int) -> n.Allocation:
         """A node, or a vector of nodes (one is that node, several are equal-weighted)."""
         if isinstance(form, VectorForm):
             children = self.vector(form, at)
-            return children[0] if len(children) == 1 else self.interner.make(n.WeightEqual, children)
+            return children[0] if len(children) == 1 else self.make(n.WeightEqual, children)
         return self.allocation(form, at)
 
     def vector(self, form: Form, at: int) -> tuple[n.Allocation, ...]:
         if not isinstance(form, VectorForm):
-            self.fail(f"expected a vector '[ ... ]' of nodes, found {_describe(form)}", form, at)
+            self.fail(f"expected a vector '[ ... ]' of nodes, found {describe(form)}", form, at)
         if not form.items:
             self.fail("empty vector: expected at least one node", form, at)
         return tuple([self.allocation(item, form.offset) for item in form.items])
 
     def allocation(self, form: Form, at: int) -> n.Allocation:
-        name, args, at = self.call(form, at)
-        make = self.interner.make
-        if name == "asset":
-            if not 1 <= len(args) <= 2 or not self.is_text(args[0]) or not str(args[0]).strip():
-                self.fail('asset needs a ticker string: (asset "SYM" "Long name")', form, at)
-            return make(n.Asset, str(args[0]).strip().upper())
-        if name == "weight-equal":
-            self.arity(form, args, 1, "(weight-equal [child ...])", at)
-            return make(n.WeightEqual, self.vector(args[0], at))
-        if name == "weight-specified":
-            return self.weight_specified(form, args, at)
-        if name == "weight-inverse-volatility":
-            self.arity(form, args, 2, "(weight-inverse-volatility N [child ...])", at)
-            return make(n.WeightInverseVolatility, self.window(args[0], "window", at), self.vector(args[1], at))
-        if name == "group":
-            if len(args) < 2 or not self.is_text(args[0]):
-                self.fail('group needs a name and a body: (group "Name" [child ...])', form, at)
-            bodies = [self.branch(item, at) for item in args[1:]]
-            body = bodies[0] if len(bodies) == 1 else make(n.WeightEqual, tuple(bodies))
-            return make(n.Group, str(args[0]), body)
-        if name == "if":
-            self.arity(form, args, 3, "(if condition [then ...] [else ...])", at)
-            return make(n.If, self.condition(args[0], at), self.branch(args[1], at), self.branch(args[2], at))
-        if name == "filter":
-            return self.filter(form, args, at)
-        self.fail(
-            f"'{name}' is not an allocation node here (expected one of {', '.join(ALLOCATION_OPERATORS)})", form, at
-        )
+        return self._node(form, at, n.Allocation)
 
-    def weight_specified(self, form: Form, args: tuple[Form, ...], at: int) -> n.Allocation:
-        if not args or len(args) % 2:
-            self.fail("weight-specified needs weight/child pairs: (weight-specified w1 child1 w2 child2 ...)", form, at)
-        weights: list[float] = []
-        children: list[n.Allocation] = []
-        for weight, child in zip(args[0::2], args[1::2], strict=True):
-            if not isinstance(weight, int | float) or isinstance(weight, str):
-                self.fail(f"weight-specified weight must be a number, found {_describe(weight)}", form, at)
-            if not math.isfinite(weight) or weight < 0:
-                self.fail(f"weight-specified weight must be finite and >= 0, found {weight}", form, at)
-            built = self.branch(child, at)  # validated even when its weight is 0
-            if weight > 0:
-                weights.append(float(weight))
-                children.append(built)
-        if not weights:
-            self.fail("weight-specified weights are all zero", form, at)
-        total = sum(weights)
-        return self.interner.make(n.WeightSpecified, tuple(w / total for w in weights), tuple(children))
-
-    def filter(self, form: Form, args: tuple[Form, ...], at: int) -> n.Allocation:
-        self.arity(form, args, 3, "(filter (metric {:window N}) (select-top K) [child ...])", at)
-        metric_name, metric_args, metric_at = self.call(args[0], at)
-        if metric_name not in n.INDICATORS:
-            self.fail(f"filter metric must be an indicator, found '{metric_name}'", args[0], at)
-        if metric_args and not isinstance(metric_args[0], MapForm):
-            self.fail("a filter metric names no ticker: (metric {:window N})", args[0], at)
-        spec = self.indicator_spec(metric_name, metric_args, args[0], metric_at)
-        select_name, select_args, select_at = self.call(args[1], at)
-        if select_name not in ("select-top", "select-bottom") or len(select_args) != 1:
-            self.fail("expected (select-top K) or (select-bottom K)", args[1], at)
-        count = self.window(select_args[0], "K", select_at)
-        select: Literal["top", "bottom"] = "top" if select_name == "select-top" else "bottom"
-        return self.interner.make(n.Filter, spec, select, count, self.vector(args[2], at))
-
-    # ---- conditions and expressions ----
     def condition(self, form: Form, at: int) -> n.Condition:
-        name, args, at = self.call(form, at)
-        make = self.interner.make
-        if name in COMPARATORS:
-            self.arity(form, args, 2, f"({name} left right)", at)
-            return make(n.Compare, name, self.expr(args[0], at), self.expr(args[1], at))
-        if name in ("and", "or"):
-            if not args:
-                self.fail(f"({name} ...) needs at least one condition", form, at)
-            items = tuple([self.condition(a, at) for a in args])
-            return make(n.And, items) if name == "and" else make(n.Or, items)
-        if name == "not":
-            self.arity(form, args, 1, "(not condition)", at)
-            return make(n.Not, self.condition(args[0], at))
-        self.fail(f"expected a condition (> < >= <= = and or not), found ({name} ...)", form, at)
+        return self._node(form, at, n.Condition)
+
+    def _node(self, form: Form, at: int, base: type[K]) -> K:
+        """The node the operator's kind builds, once per distinct form (the reader shares equal forms);
+        an invalid one is recorded and a placeholder returned."""
+        key = (id(form), base)
+        found = self._built.get(key)
+        if found is not None:
+            self.interner.requests += found[1]  # the nodes as written, repeats included
+            return found[0]  # type: ignore[return-value]
+        requests = self.interner.requests
+        node = self._build_node(form, at, base)
+        self._built[key] = (node, self.interner.requests - requests)
+        return node
+
+    def _build_node(self, form: Form, at: int, base: type[K]) -> K:
+        try:
+            name, args, at = self.call(form, at)
+            kind = n.OPERATORS.get(name)
+            if kind is None or not issubclass(kind, base):
+                self.fail(_misplaced(name, base), form, at)
+            if kind.arity is not None:
+                self.arity(form, args, kind.arity, kind.usage.format(name=name), at)
+            built = kind.build(self, name, form, args, at)
+            assert isinstance(built, base)
+            return built
+        except DslValidationError as error:
+            self.errors.append(error)
+            placeholder = self.make(n.Asset, "?") if base is n.Allocation else self.make(n.And, ())
+            assert isinstance(placeholder, base)
+            return placeholder
 
     def expr(self, form: Form, at: int) -> n.Expr:
         if isinstance(form, int | float):
             value = float(form)
             if not math.isfinite(value):
                 self.fail("comparison constant must be finite", form, at)
-            return self.interner.make(n.Constant, value)
+            return self.make(n.Constant, value)
         name, args, at = self.call(form, at)
         if name not in n.INDICATORS:
             self.fail(f"expected an indicator or a number, found ({name} ...)", form, at)
-        if not args or not self.is_text(args[0]) or not str(args[0]).strip():
-            self.fail(f'{name} needs a ticker: ({name} "SYM" {{:window N}})', form, at)
-        spec = self.indicator_spec(name, args[1:], form, at)
-        return self.interner.make(n.Indicator, str(args[0]).strip().upper(), spec)
+        return n.Indicator.build(self, name, form, args, at)
 
     def indicator_spec(self, name: str, params: tuple[Form, ...], form: Form, at: int) -> n.IndicatorSpec:
         if len(params) > 1 or (params and not isinstance(params[0], MapForm)):
@@ -248,7 +210,7 @@ class Builder:
             assert isinstance(params[0], MapForm)
             for key, value in params[0].pairs:
                 if not isinstance(key, Keyword) or str(key) not in _PARAM_KEYS:
-                    self.fail(f"unknown {name} parameter {_describe(key)}", form, at)
+                    self.fail(f"unknown {name} parameter {describe(key)}", form, at)
                 values[_PARAM_KEYS[str(key)]] = self.window(value, f":{key}", at)
         if name in (n.PPO, n.PPO_SIGNAL):
             if "window" in values:
@@ -267,7 +229,7 @@ class Builder:
     # ---- small checks ----
     def window(self, form: Form, what: str, at: int) -> int:
         if isinstance(form, bool) or not isinstance(form, int | float) or isinstance(form, str):
-            self.fail(f"{what} must be a whole number >= 1, found {_describe(form)}", form, at)
+            self.fail(f"{what} must be a whole number >= 1, found {describe(form)}", form, at)
         if not math.isfinite(form) or form != int(form) or form < 1:
             self.fail(f"{what} must be a whole number >= 1, found {form}", form, at)
         return int(form)

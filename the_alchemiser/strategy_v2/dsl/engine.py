@@ -1,4 +1,7 @@
-"""The public entry points: evaluate a loaded strategy for one day or over a date range."""
+"""The public entry points: evaluate a loaded strategy for one day or over a date range.
+
+No pandas at import (the live path never needs it): `evaluate_range` imports it, since the DataFrame
+it returns is what its users get."""
 
 from __future__ import annotations
 
@@ -6,19 +9,22 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from the_alchemiser.shared.logging import get_logger
-from the_alchemiser.shared.market_data import MarketDataPort
-from the_alchemiser.strategy_v2.dsl.day import DayEvaluator, DayFailure
 from the_alchemiser.strategy_v2.dsl.errors import DslEvaluationError
-from the_alchemiser.strategy_v2.dsl.evaluator import OK, Evaluator
+from the_alchemiser.strategy_v2.dsl.evaluator import OK, DayEvaluator, DayFailure, Evaluator
 from the_alchemiser.strategy_v2.dsl.market import Market
 from the_alchemiser.strategy_v2.dsl.strategy import Strategy
-from the_alchemiser.strategy_v2.dsl.trace import TraceBuilder, summarise
+from the_alchemiser.strategy_v2.dsl.trace import Tracer, summarise
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from the_alchemiser.shared.market_data import MarketDataPort
+    from the_alchemiser.shared.market_data.bars import DailyBars
 
 logger = get_logger(__name__)
 # Weights below this are float dust from masking, not allocations.
@@ -85,7 +91,7 @@ def evaluate_on(
             found = live.allocation(strategy.root)
         except DayFailure as failure:
             raise DslEvaluationError(f"{strategy.name}: {evaluator.reason(failure.code)} (as of {as_of})") from None
-        trace = TraceBuilder(live).walk(strategy.root)
+        trace = Tracer(live).walk(strategy.root)
     result_weights = _normalised(found)
     return StrategyResult(
         name=strategy.name,
@@ -100,7 +106,11 @@ def evaluate_on(
 
 def evaluate_strategy(strategy: Strategy, market_data: MarketDataPort, as_of: date) -> StrategyResult:
     """Weights as of `as_of` (closes up to and including the last bar date on or before it)."""
-    bars = market_data.daily_bars(sorted(strategy.universe), end=as_of)
+    symbols = sorted(strategy.universe)
+    bars: dict[str, DailyBars | pd.DataFrame] = dict(market_data.daily_bars(symbols, end=as_of))
+    listed_later = [s for s in symbols if s in bars and len(bars[s]) == 0]
+    if listed_later:  # no bar up to as_of: not missing if it lists later, and the errors name its first bar
+        bars |= market_data.daily_bars(listed_later)
     result = evaluate_on(strategy, Market(bars, strategy.universe, end=as_of), requested=as_of)
     logger.info(
         "strategy evaluated",
@@ -116,7 +126,7 @@ def evaluate_strategy(strategy: Strategy, market_data: MarketDataPort, as_of: da
 
 def evaluate_range(
     strategy: Strategy,
-    bars: Mapping[str, pd.DataFrame],
+    bars: Mapping[str, DailyBars | pd.DataFrame],
     start: date,
     end: date,
     *,
@@ -129,6 +139,8 @@ def evaluate_range(
     With `late_start`, the days before the strategy's first evaluable day in the range are left out
     (history too short or a symbol not listed yet at `start`); a failing day after it is still an error,
     and so is a range with no evaluable day."""
+    import pandas as pd
+
     market = Market(bars, strategy.universe, end=end)
     evaluator = Evaluator(market)
     with _recursion_as_error(strategy):

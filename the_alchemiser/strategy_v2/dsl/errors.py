@@ -26,6 +26,8 @@ class DslValidationError(DslError):
         self.line = line
         self.column = column
         self.file = file
+        self.errors: list[DslValidationError] = [self]  # every error the validation found, this one first
+        self.warnings: tuple[str, ...] = ()  # what the validation warned of before it failed
         where = f"{file or '<text>'}:{line}:{column}: " if line is not None else (f"{file}: " if file else "")
         super().__init__(f"{where}{message}")
 

@@ -2,18 +2,64 @@
 
 Each function takes the closes (oldest first) and returns an array of the same length whose value at i
 is the indicator as of close i, NaN while the history is too short. Units: RSI 0-100; returns,
-drawdowns and stdev-return in percent; prices in dollars. RSI and EMA run over all the history given."""
+drawdowns and stdev-return in percent; prices in dollars. RSI and EMA run over all the history given.
+`IndicatorSpec` names an indicator with its parameters and says how many closes it needs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from the_alchemiser.strategy_v2.dsl.nodes import PPO, PPO_SIGNAL, IndicatorSpec
-
 FloatArray = np.ndarray
+
+# Minimum closes per indicator as a function of its window (dsl.md, edge rules).
+_NEED_EXTRA = {
+    "current-price": None,
+    "moving-average-price": 0,
+    "exponential-moving-average-price": 0,
+    "stdev-price": 0,
+    "max-drawdown": 0,
+    "rsi": 1,
+    "cumulative-return": 1,
+    "moving-average-return": 1,
+    "stdev-return": 1,
+}
+PPO = "percentage-price-oscillator"
+PPO_SIGNAL = "percentage-price-oscillator-signal"
+INDICATORS = frozenset([*_NEED_EXTRA, PPO, PPO_SIGNAL])
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorSpec:
+    """An indicator with its parameters, without the series it applies to (value semantics)."""
+
+    name: str
+    window: int = 1
+    short: int = 12
+    long: int = 26
+    smooth: int = 9
+
+    @property
+    def need(self) -> int:
+        """Closes needed before the indicator is defined."""
+        if self.name == PPO:
+            return max(self.short, self.long)
+        if self.name == PPO_SIGNAL:
+            return max(self.short, self.long) + self.smooth - 1
+        extra = _NEED_EXTRA[self.name]
+        return 1 if extra is None else self.window + extra
+
+    @property
+    def label(self) -> str:
+        if self.name in (PPO, PPO_SIGNAL):
+            suffix = f" {self.smooth}" if self.name == PPO_SIGNAL else ""
+            return f"{self.name}({self.short}/{self.long}{suffix})"
+        if self.name == "current-price":
+            return self.name
+        return f"{self.name}({self.window})"
 
 
 def _empty(x: FloatArray) -> FloatArray:

@@ -1,18 +1,22 @@
 """The reader: strategy text -> forms (lists, vectors, maps, strings, numbers, keywords, symbols).
 
 One regular expression tokenises; an explicit stack builds the nested forms, so nesting depth never
-touches Python's recursion limit and a 2 MB export reads in a fraction of a second. Nothing is eval-ed."""
+touches Python's recursion limit and a 2 MB export reads in a fraction of a second. Nothing is eval-ed.
+Equal forms are read as one object (at the first one's position): real exports repeat whole subtrees,
+and the builder then builds each distinct one once."""
 
 from __future__ import annotations
 
 import bisect
 import re
+import sys
 from dataclasses import dataclass, field
 
 from the_alchemiser.strategy_v2.dsl.errors import DslParseError
 
 # Deeper forms are refused: real exports nest up to ~220 deep; the builder and evaluator recurse per level.
 MAX_NESTING = 2000
+RECURSION_LIMIT = 20_000
 
 _TOKEN = re.compile(
     r"""[\s,]*(?:;[^\n]*[\s,]*)*"""  # whitespace, commas and comments before the token
@@ -27,6 +31,14 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _INTEGER = re.compile(r"[-+]?\d+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 _CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
+
+
+def ensure_recursion_limit() -> None:
+    """The builder and evaluators recurse a few frames per nesting level (at most MAX_NESTING). They
+    recurse through Python frames only (no generator handed to a builtin per level), so C-level
+    recursion limits are not reached either; a RecursionError all the same becomes a DslError."""
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
 
 
 class Symbol(str):
@@ -105,38 +117,40 @@ def read(source: Source) -> Form:
     items = top
     # Each open form: (opener char, its items, its offset, the enclosing items list).
     stack: list[tuple[str, list[Form], int, list[Form]]] = []
-    atoms: dict[str, Atom] = {}
+    atoms: dict[str, Atom] = {}  # by token text: equal atoms are one object
+    forms: dict[tuple[object, ...], Form] = {}  # by opener and items' identities: equal forms are one object
     for m in _TOKEN.finditer(text):
-        kind = m.lastindex
-        if kind == 4:
-            word = m.group(4)
-            value = atoms.get(word)
-            if value is None:
-                value = atoms[word] = _atom(word)
-            items.append(value)
-        elif kind == 2:
+        kind = m.lastindex  # by frequency in real exports: openers and closers, then atoms, then strings
+        if kind == 2:
             if len(stack) >= MAX_NESTING:
                 raise source.error(f"nesting deeper than {MAX_NESTING} levels", m.start(2))
             new: list[Form] = []
-            stack.append((m.group(2), new, m.start(2), items))
+            stack.append((m[2], new, m.start(2), items))
             items = new
         elif kind == 3:
-            closer = m.group(3)
             if not stack:
-                raise source.error(f"unexpected '{closer}' with no open form", m.start(3))
+                raise source.error(f"unexpected '{m[3]}' with no open form", m.start(3))
             opener, body, offset, parent = stack.pop()
-            if _CLOSER_OF[opener] != closer:
+            if _CLOSER_OF[opener] != m[3]:
                 raise source.error(
                     f"expected '{_CLOSER_OF[opener]}' to close '{opener}' opened at "
-                    f"{':'.join(map(str, source.position(offset)))}, found '{closer}'",
+                    f"{':'.join(map(str, source.position(offset)))}, found '{m[3]}'",
                     m.start(3),
                 )
-            parent.append(_close(source, opener, body, offset))
+            key = (opener, *map(id, body))
+            form = forms.get(key)
+            if form is None:
+                form = forms[key] = _close(source, opener, body, offset)
+            parent.append(form)
             items = parent
-        elif kind == 1:
-            items.append(_unescape(m.group(1)[1:-1]))
+        elif kind in (4, 1):
+            word = m[kind]
+            value = atoms.get(word)
+            if value is None:
+                value = atoms[word] = _atom(word) if kind == 4 else _unescape(word[1:-1])
+            items.append(value)
         else:  # 5: end of text or a lone quote
-            if m.group(5) == '"':
+            if m[5] == '"':
                 raise source.error("unterminated string: expected a closing '\"'", m.start(5))
             break
     if stack:

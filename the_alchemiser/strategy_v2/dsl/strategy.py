@@ -30,6 +30,7 @@ class Strategy:
     node_count: int  # allocation/condition nodes as written
     distinct_nodes: int  # after sharing identical subtrees
     rebalance_threshold: float | None = field(default=None)
+    warnings: tuple[str, ...] = ()  # "file:line:col: message" for what loads but looks unintended
 
     @property
     def universe(self) -> frozenset[str]:
@@ -54,27 +55,16 @@ def distinct_nodes(root: n.Node) -> list[n.Node]:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        stack.extend((child, False) for child in reversed(n.children_of(node)) if id(child) not in seen)
+        stack.extend((child, False) for child in reversed(node.subnodes()) if id(child) not in seen)
     return order
 
 
-def lookbacks(root: n.Node) -> dict[int, int]:
-    """Closes each node needs before it is defined (by node id), assuming all series start together."""
+def lookbacks(order: list[n.Node]) -> dict[int, int]:
+    """Closes each node needs before it is defined (by node id), assuming all series start together;
+    `order` is `distinct_nodes` (children first)."""
     need: dict[int, int] = {}
-    for node in distinct_nodes(root):
-        kids = [need[id(c)] for c in n.children_of(node)]
-        if isinstance(node, n.Asset):
-            value = 1
-        elif isinstance(node, n.Indicator):
-            value = node.spec.need
-        elif isinstance(node, n.Constant):
-            value = 0
-        elif isinstance(node, n.Filter | n.WeightInverseVolatility):
-            metric = node.metric.need if isinstance(node, n.Filter) else node.window + 1
-            value = max(max(1, metric) if isinstance(c, n.Asset) else need[id(c)] + metric - 1 for c in node.children)
-        else:
-            value = max(kids)
-        need[id(node)] = value
+    for node in order:
+        need[id(node)] = node.lookback(need)
     return need
 
 
@@ -108,8 +98,9 @@ def parse_strategy(text: str, file: str | None = None) -> Strategy:
         metadata=definition.metadata,
         traded_symbols=traded,
         indicator_symbols=indicator,
-        max_lookback=lookbacks(definition.root)[id(definition.root)],
+        max_lookback=lookbacks(order)[id(definition.root)],
         node_count=definition.node_requests,
         distinct_nodes=len(order),
         rebalance_threshold=None if threshold is None else float(threshold),
+        warnings=definition.warnings,
     )
