@@ -102,11 +102,6 @@ def test_weights_csv_equals_signals_after_every_listing(
         assert rows[day] == pytest.approx(_signals(strategy, listing_market, date.fromisoformat(day)), abs=1e-12), day
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signals --as-of a day before TQQQ's first bar fails (an empty series is 'missing', and "
-    "Market.calendar_returns indexes an empty array): being fixed in the DSL engine (dsl engineer)",
-)
 def test_weights_csv_equals_signals_before_a_listing(
     listing_market: Path, rotation_backtest: tuple[Path, Path]
 ) -> None:
