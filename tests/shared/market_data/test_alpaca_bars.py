@@ -188,7 +188,9 @@ def test_a_429_waits_for_the_window_reset_the_headers_name(
     broker = sim_broker_factory(price_source=prices, clock_start=after_close(DAY_1), rate_limit_per_minute=3)
     wall = FakeWall()
     broker.app.rate_limiter.clock = wall.clock
-    retry = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=120, sleep=wall.sleep, clock=wall.clock)
+    retry = RetryPolicy(
+        max_attempts=3, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=120, sleep=wall.sleep, clock=wall.clock
+    )
     source = source_for(broker, page_limit=400, retry=retry, rate_limiter=RateLimiter(1000))
 
     bars = source.daily_bars(list(SYMBOLS), FIRST, DAY_1)  # 2 x 3 pages: the 4th request meets a 429

@@ -237,9 +237,12 @@ class SimBrokerApp:
         end = parse_time(q["end"]).astimezone(NEW_YORK).date() if q.get("end") else date(2100, 1, 1)
         limit = min(int(q.get("limit") or 1000), MAX_BARS_PAGE)
         offset = int(q.get("page_token") or 0)
+        adjustment = q.get("adjustment", "raw")
+        if adjustment not in ("raw", "split", "dividend", "all"):
+            raise SimApiError(400, f"invalid adjustment {adjustment!r}", code=40010001)
         flat = [
             (symbol, bar)
-            for symbol, bars in self.engine.daily_bars(sorted(symbols), start, end).items()
+            for symbol, bars in self.engine.daily_bars(sorted(symbols), start, end, adjustment).items()
             for bar in bars
         ]
         if q.get("sort") == "desc":

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from the_alchemiser.shared.market_data import MissingMarketDataError
+from the_alchemiser.shared.market_data.bars import DailyBars, as_daily_bars
 from the_alchemiser.strategy_v2.dsl.errors import DslEvaluationError
 
 Array = npt.NDArray[Any]
@@ -21,7 +22,9 @@ class Market:
     them), the index of its last bar on or before each calendar day, and its daily returns on the
     calendar with the close carried forward over days it lacks (synthetic series use them)."""
 
-    def __init__(self, bars: Mapping[str, pd.DataFrame], symbols: Collection[str], end: date | None = None) -> None:
+    def __init__(
+        self, bars: Mapping[str, DailyBars | pd.DataFrame], symbols: Collection[str], end: date | None = None
+    ) -> None:
         missing = sorted(s for s in symbols if s not in bars or bars[s] is None or len(bars[s]) == 0)
         if missing:
             raise MissingMarketDataError(missing)
@@ -29,12 +32,8 @@ class Market:
         self.own_dates: dict[str, Array] = {}
         self.own_closes: dict[str, Array] = {}
         for symbol in sorted(symbols):
-            frame = bars[symbol]
-            index = frame.index
-            if not isinstance(index, pd.DatetimeIndex) or index.tz is not None:
-                index = pd.DatetimeIndex(index)
-            dates = index.values.astype("datetime64[D]")
-            closes = frame["close"].to_numpy(dtype=float)
+            series = as_daily_bars(bars[symbol])
+            dates, closes = series.dates, series.close
             if len(dates) > 1 and not bool(np.all(dates[1:] > dates[:-1])):
                 raise DslEvaluationError(f"bars of {symbol} are not in strictly ascending date order")
             if limit is not None and len(dates) and dates[-1] > limit:
