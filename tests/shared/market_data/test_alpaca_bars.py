@@ -185,7 +185,7 @@ def test_a_429_waits_for_the_window_reset_the_headers_name(
 ) -> None:
     """Past the broker's budget the 429 says when a slot frees (X-RateLimit-Reset): the source waits for
     it instead of burning its retries on more 429s, and no day is lost or doubled."""
-    broker = sim_broker_factory(price_source=prices, clock_start=after_close(DAY_1), rate_limit_per_minute=3)
+    broker = sim_broker_factory(price_source=prices, clock_start=after_close(DAY_1), rate_limit_per_minute=2)
     wall = FakeWall()
     broker.app.rate_limiter.clock = wall.clock
     retry = RetryPolicy(
@@ -193,7 +193,7 @@ def test_a_429_waits_for_the_window_reset_the_headers_name(
     )
     source = source_for(broker, page_limit=400, retry=retry, rate_limiter=RateLimiter(1000))
 
-    bars = source.daily_bars(list(SYMBOLS), FIRST, DAY_1)  # 2 x 3 pages: the 4th request meets a 429
+    bars = source.daily_bars(list(SYMBOLS), FIRST, DAY_1)  # 2 x 3 pages: 429s between pages, mid-paging
 
     days = trading_days(FIRST, DAY_1)
     assert all([ts.date() for ts in bars[s].index] == days for s in SYMBOLS)
