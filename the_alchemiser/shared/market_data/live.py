@@ -3,8 +3,9 @@
 Composer evaluates near the close on the price of the moment; the completed-bars mode (the default) uses
 the previous trading day's closes. In live-bar mode every symbol gets one more bar, dated `day`, whose
 open/high/low/close are the quote's midpoint (volume 0), after its completed bars up to `completed_through`
-(the trading day before `day`). A symbol without a two-sided quote fails the request by name: a strategy
-must never run on a mix of live and stale prices."""
+(the trading day before `day`). A symbol without a two-sided quote fails the request by name, and so do
+completed bars that stop before `completed_through` (StaleMarketDataError): a strategy must never run on a
+mix of live and stale prices."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from the_alchemiser.shared.market_data.bars import DailyBars
-from the_alchemiser.shared.market_data.port import MarketDataError, MarketDataPort
+from the_alchemiser.shared.market_data.port import MarketDataError, MarketDataPort, StaleMarketDataError
 
 if TYPE_CHECKING:
     from the_alchemiser.shared.broker.models import Quote
@@ -70,6 +71,11 @@ class LiveBarMarketData:
 
     def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, DailyBars]:
         completed = self.inner.daily_bars(symbols, end=self.completed_through)
+        newest = max((b.last_date for b in completed.values() if b.last_date is not None), default=None)
+        if newest != self.completed_through:
+            raise StaleMarketDataError(
+                f"completed bars end on {newest}; a live bar on {self.day} needs them through {self.completed_through}"
+            )
         if end is not None and end < self.day:
             return {s: b.until(end) for s, b in completed.items()}
         prices = midpoints(self.quotes([s.replace("/", ".") for s in symbols]), symbols)
