@@ -7,7 +7,7 @@ does once a split's ex-date has passed; `adjustment=raw` (Alpaca's default) serv
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -123,6 +123,20 @@ class BarsPriceSource:
                 pd.DatetimeIndex(window.index), window.to_dict("records"), factor.to_numpy(), strict=True
             )
         ]
+
+
+def cached_market(location: str, symbols: Sequence[str], end: date) -> dict[str, pd.DataFrame]:
+    """Bar frames (adjusted, through `end`) from a `--data` cache, for BarsPriceSource: `run --data DIR`
+    quotes and serves these real bars instead of the synthetic market. Raises MarketDataError (missing
+    symbols named, or a symbol with no bar on or before `end`)."""
+    from the_alchemiser.shared.market_data import MarketDataError
+    from the_alchemiser.shared.market_data.location import open_market_data
+
+    bars = open_market_data(location).daily_bars(list(symbols), end=end)
+    empty = sorted(s for s, b in bars.items() if not len(b))
+    if empty:
+        raise MarketDataError(f"{location} has no bars on or before {end} for: {', '.join(empty)}")
+    return {symbol: series.to_frame() for symbol, series in bars.items()}
 
 
 class SyntheticPriceSource(BarsPriceSource):

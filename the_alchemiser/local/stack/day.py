@@ -52,6 +52,7 @@ class DayOptions:
     env_overrides: dict[str, str] = field(default_factory=dict)
     before_run: Callable[[LocalRouter], None] | None = None
     paper: bool = False  # the real Alpaca paper account (keys from the environment) instead of the local broker
+    market_data: str | None = None  # a `data fetch` cache (CSV/datalake dir, s3://): real bars, not synthetic
 
 
 @dataclass
@@ -159,8 +160,12 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                 overrides = {**env, "STRATEGIES_DIR": str(strategies_dir), **options.env_overrides}
                 say(f"  Alpaca paper account at {broker.base_url} (real clock, real market data)")
             else:
-                market = _synthetic_market(strategies_dir, day)
-                say(f"  synthetic market: {len(market)} symbols through {day}, served by the local broker")
+                if options.market_data:
+                    market = _cached_market(options.market_data, strategies_dir, day)
+                    say(f"  cached bars from {options.market_data}: {len(market)} symbols, served by the local broker")
+                else:
+                    market = _synthetic_market(strategies_dir, day)
+                    say(f"  synthetic market: {len(market)} symbols through {day}, served by the local broker")
                 broker = stack.enter_context(_broker(options, market, trading_day))
                 for fault in options.broker_faults:
                     broker.inject_fault(**fault)
@@ -318,6 +323,14 @@ def _synthetic_market(strategies_dir: Path, day: date) -> dict[str, Any]:
     from the_alchemiser.local.synthetic_market import generate_market
 
     return generate_market(strategy_universe(strategies_dir).symbols, end=day, days=MARKET_HISTORY_DAYS)
+
+
+def _cached_market(location: str, strategies_dir: Path, day: date) -> dict[str, Any]:
+    """The cache's bars for the same symbols: the local broker quotes around these real closes."""
+    from the_alchemiser.data_v2.universe import strategy_universe
+    from the_alchemiser.local.sim_broker.prices import cached_market
+
+    return cached_market(location, strategy_universe(strategies_dir).symbols, day)
 
 
 @contextmanager
