@@ -53,7 +53,8 @@ def strategies_dir(tmp_path: Path, market: dict[str, Any]) -> Path:
     folder = tmp_path / "strategies"
     folder.mkdir()
     (folder / "jump.clj").write_text(
-        f'(defsymphony "Jump" {{}} (if (> (current-price "SPY") {threshold:.4f}) [(asset "QQQ" nil)] [(asset "TLT" nil)]))'
+        f'(defsymphony "Jump" {{}}\n  (if (> (current-price "SPY") {threshold:.4f})\n'
+        '    [(asset "QQQ" nil)] [(asset "TLT" nil)]))'
     )
     return folder
 
