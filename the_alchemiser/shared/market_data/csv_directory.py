@@ -48,7 +48,8 @@ def _days_from_civil(year: Array, month: Array, day: Array) -> Array:
     era = year // 400
     yoe = year - era * 400
     doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
-    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    days: Array = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days
 
 
 def _line_of(body: bytes, offset: int) -> tuple[int, str]:
@@ -97,7 +98,8 @@ def _check_and_parse_dates(path: Path, body: bytes) -> Array:
     if not valid.all():
         number, text = _line_of(body, int(starts[int(np.argmax(~valid))]))
         raise MarketDataError(f"{path}: line {number}: bad date in {text!r}")
-    return (first_day + day - 1).astype("datetime64[D]")
+    dates: Array = (first_day + day - 1).astype("datetime64[D]")
+    return dates
 
 
 def _parse_columns(path: Path, body: bytes, columns: tuple[int, ...]) -> Array:
