@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from tests.strategy_v2.dsl_helpers import frame, random_walk_market
@@ -128,8 +127,8 @@ def test_csv_directory_adapter(tmp_path: Path) -> None:
     assert text[0] == "date,open,high,low,close,volume"
     assert text[1].startswith("2024-06-26,")
     read = CsvDirectoryMarketData(tmp_path).daily_bars(["BRK/B"], end=date(2024, 6, 27))["BRK/B"]
-    assert read["close"].tolist() == [1.0, 2.0]
-    assert read.index.name == "date" and isinstance(read.index, pd.DatetimeIndex)
+    assert read.close.tolist() == [1.0, 2.0]
+    assert read.last_date == date(2024, 6, 27)
     from the_alchemiser.shared.market_data import MarketDataError, MissingMarketDataError
 
     with pytest.raises(MissingMarketDataError) as caught:

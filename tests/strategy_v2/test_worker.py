@@ -275,10 +275,11 @@ def test_todays_forming_bar_is_never_used_the_worker_evaluates_as_of_the_previou
     symbols = project_universe()
     for symbol, bars in CsvDirectoryMarketData(market_dir).daily_bars(symbols).items():
         # a violent intraday move that would flip any momentum/RSI branch if it were read
-        last = bars.iloc[-1]
+        frame = bars.to_frame()
+        last = frame.iloc[-1]
         today = pd.DataFrame([last * [0.3, 0.3, 0.3, 0.3, 1.0]], index=pd.DatetimeIndex([trading_day], name="date"))
-        market.write(symbol, pd.concat([bars, today]))
-    assert all(bars.index[-1] == trading_day for bars in market.daily_bars(symbols).values())
+        market.write(symbol, pd.concat([frame, today]))
+    assert all(bars.last_date == trading_day.date() for bars in market.daily_bars(symbols).values())
 
     for dsl_file in PROJECT_FILES:
         baseline = make_worker(strategies_dir, market_dir, InMemoryPublisher(), sessions, s3).run(request_for(dsl_file))

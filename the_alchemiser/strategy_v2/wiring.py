@@ -12,6 +12,7 @@ from the_alchemiser.shared.events import EventBridgePublisher, S3PayloadStore
 from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.market_data import MarketDataPort
 from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
+from the_alchemiser.shared.market_data.live import QuoteSource
 from the_alchemiser.shared.market_data.s3_adapter import S3MarketData
 from the_alchemiser.shared.sessions import AggregationSessionRepository
 from the_alchemiser.strategy_v2.worker_service import MarketDataFactory, StrategyWorker
@@ -41,6 +42,15 @@ def market_data_factory(settings: Settings, s3_client: Any | None = None) -> Mar
     raise MissingConfiguration("set MARKET_DATA_BUCKET (S3 datalake) or MARKET_DATA_DIR (CSV directory)")
 
 
+def live_quote_source(settings: Settings) -> QuoteSource | None:
+    """STRATEGY_LIVE_BAR on: the latest quotes through the Alpaca data API (the broker adapter's client)."""
+    if not settings.strategy_live_bar:
+        return None
+    from the_alchemiser.shared.broker.alpaca_adapter import AlpacaBroker
+
+    return AlpacaBroker.from_settings(settings).get_latest_quotes
+
+
 def build_worker(settings: Settings) -> StrategyWorker:
     s3 = boto3.client("s3")
     store = S3PayloadStore(s3, settings.event_payloads_bucket) if settings.event_payloads_bucket else None
@@ -51,6 +61,7 @@ def build_worker(settings: Settings) -> StrategyWorker:
         sessions=AggregationSessionRepository(boto3.client("dynamodb"), settings.aggregation_sessions_table_name),
         trace_store=store,
         clock=settings.clock(),
+        live_quotes=live_quote_source(settings),
     )
 
 

@@ -2,10 +2,15 @@
 
 Success or failure, the worker always publishes one `PartialSignalGenerated`, so the session never
 waits on a strategy that cannot answer. A failure is also written into the session at once (the
-same conditional partial write the aggregator does), so it counts even if the event is lost."""
+same conditional partial write the aggregator does), so it counts even if the event is lost.
+
+With `live_quotes` (STRATEGY_LIVE_BAR, off by default) the strategy is evaluated on the completed bars
+through the session's `as_of` plus the trading day's bar built from the latest quotes (dsl.md's live
+mode); the signal still names `as_of`, the last completed bar, and its trace says "live-bar"."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -17,6 +22,7 @@ from the_alchemiser.shared.calendar import Clock
 from the_alchemiser.shared.events import EventPublisher, PartialSignalGenerated, PayloadStore
 from the_alchemiser.shared.logging import get_logger, workflow_context
 from the_alchemiser.shared.market_data import MarketDataPort, StaleMarketDataError
+from the_alchemiser.shared.market_data.live import LiveBarMarketData, QuoteSource
 from the_alchemiser.shared.schemas import StrategySignal, StrategyWorkerRequest
 from the_alchemiser.shared.sessions import AggregationSessionRepository, PartialResult
 from the_alchemiser.strategy_v2.dsl import StrategyResult, evaluate_strategy, load_strategy
@@ -107,6 +113,7 @@ class StrategyWorker:
         sessions: AggregationSessionRepository,
         trace_store: PayloadStore | None,
         clock: Clock,
+        live_quotes: QuoteSource | None = None,
     ) -> None:
         self._strategies_dir = strategies_dir
         # a factory, called per request: a warm Lambda must never serve yesterday's cached bars
@@ -115,6 +122,7 @@ class StrategyWorker:
         self._sessions = sessions
         self._trace_store = trace_store
         self._clock = clock
+        self._live_quotes = live_quotes
 
     def run(self, request: StrategyWorkerRequest) -> WorkerOutcome:
         with workflow_context(
@@ -148,10 +156,16 @@ class StrategyWorker:
                 f"as_of {request.as_of} is not a completed day before the trading date {request.trading_date}"
             )
         strategy = load_strategy(self._strategies_dir / request.dsl_file)
-        result = evaluate_strategy(strategy, self._market_data(), request.as_of)
-        if result.as_of != request.as_of:
+        if self._live_quotes is None:
+            result = evaluate_strategy(strategy, self._market_data(), request.as_of)
+            evaluated, expected = result.as_of, request.as_of
+        else:
+            live = LiveBarMarketData(self._market_data(), self._live_quotes, request.trading_date, request.as_of)
+            result = dataclasses.replace(evaluate_strategy(strategy, live, request.trading_date), mode="live-bar")
+            evaluated, expected = result.as_of, request.trading_date
+        if evaluated != expected:
             raise StaleMarketDataError(
-                f"market data for {strategy.name} ends on {result.as_of}, the session needs {request.as_of}"
+                f"market data for {strategy.name} ends on {evaluated}, the session needs {expected}"
             )
         weights = decimal_weights(result.weights)
         return StrategySignal(
@@ -159,11 +173,14 @@ class StrategyWorker:
             strategy_name=result.name,
             allocation=request.allocation,
             weights=weights,
-            as_of=result.as_of,
+            as_of=request.as_of,
             rebalance_threshold=None
             if result.rebalance_threshold is None
             else Decimal(repr(result.rebalance_threshold)),
-            trace_summary=bounded_summary(list(result.trace_summary)),
+            trace_summary=bounded_summary(
+                ([f"live bar: {request.trading_date} from the latest quotes"] if result.mode == "live-bar" else [])
+                + list(result.trace_summary)
+            ),
             trace_s3_key=self._store_trace(request, result),
         )
 

@@ -16,6 +16,7 @@ from tests.fixtures.sim_broker import SIM_API_KEY, SIM_SECRET_KEY, fast_retry
 from tests.shared.market_data.bars import CALENDAR, SwappableBarsPriceSource, after_close, raw_bars, trading_days
 from the_alchemiser.local.sim_broker import SimBrokerHandle
 from the_alchemiser.shared.broker.errors import AuthenticationError, BrokerUnavailableError
+from the_alchemiser.shared.broker.retry import RetryPolicy
 from the_alchemiser.shared.calendar import FixedClock
 from the_alchemiser.shared.market_data.alpaca_bars import AlpacaBarsSource, RateLimiter
 from the_alchemiser.shared.market_data.datalake import Datalake
@@ -162,3 +163,39 @@ def test_refresh_through_the_broker_seeds_appends_and_re_seeds_a_split(
     stored, spy_info = found
     assert spy_info.last_bar == DAY_2
     np.testing.assert_allclose(stored["adjusted"].to_numpy(), spy["close"].to_numpy(), atol=1e-4)  # cents to 4 dp
+
+
+class FakeWall:
+    """One wall clock for the broker's rate-limit window and the client's retry policy."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_429_waits_for_the_window_reset_the_headers_name(
+    sim_broker_factory: Callable[..., SimBrokerHandle], prices: SwappableBarsPriceSource
+) -> None:
+    """Past the broker's budget the 429 says when a slot frees (X-RateLimit-Reset): the source waits for
+    it instead of burning its retries on more 429s, and no day is lost or doubled."""
+    broker = sim_broker_factory(price_source=prices, clock_start=after_close(DAY_1), rate_limit_per_minute=2)
+    wall = FakeWall()
+    broker.app.rate_limiter.clock = wall.clock
+    retry = RetryPolicy(
+        max_attempts=3, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=120, sleep=wall.sleep, clock=wall.clock
+    )
+    source = source_for(broker, page_limit=400, retry=retry, rate_limiter=RateLimiter(1000))
+
+    bars = source.daily_bars(list(SYMBOLS), FIRST, DAY_1)  # 2 x 3 pages: 429s between pages, mid-paging
+
+    days = trading_days(FIRST, DAY_1)
+    assert all([ts.date() for ts in bars[s].index] == days for s in SYMBOLS)
+    assert [status for status in (r.status for r in broker.requests("/v2/stocks/bars"))].count(429) >= 1
+    assert wall.slept and max(wall.slept) >= 59  # until the oldest request leaves the 60 s window

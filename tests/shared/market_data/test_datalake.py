@@ -1,18 +1,22 @@
-"""The datalake's objects on moto S3: layout, metadata, round trip and the errors a reader must see."""
+"""The datalake's objects on moto S3 and in a directory: layout, metadata, round trip, the objects pyarrow
+wrote before (schema 1), and the errors a reader must see."""
 
 from __future__ import annotations
 
 import io
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import fastparquet
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from tests.shared.market_data.bars import raw_bars, trading_days, with_adjusted
-from the_alchemiser.shared.market_data.datalake import Datalake, DatalakeError
+from the_alchemiser.shared.market_data.datalake import Datalake, DatalakeError, parquet_to_frame
+
+PYARROW_FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "data" / "pyarrow_zstd_v1.parquet"
 
 DAYS = trading_days(date(2024, 1, 2), date(2024, 3, 28))
 
@@ -29,13 +33,14 @@ def test_seed_writes_one_parquet_per_symbol_with_the_documented_columns_and_meta
         "first-bar-date": "2024-01-02",
         "last-bar-date": "2024-03-28",
         "row-count": str(len(DAYS)),
-        "schema-version": "1",
+        "schema-version": "2",
     }
     body = s3_client.get_object(Bucket=bucket, Key="SPY/daily.parquet")["Body"].read()
-    table = pq.read_table(io.BytesIO(body))
-    assert table.column_names == ["date", "open", "high", "low", "close", "volume", "adjusted"]
-    assert str(table.schema.field("date").type) == "date32[day]"
-    assert table.column("date").to_pylist()[0] == date(2024, 1, 2)
+    parquet = fastparquet.ParquetFile(io.BytesIO(body))
+    assert parquet.columns == ["date", "open", "high", "low", "close", "volume", "adjusted"]
+    assert parquet.key_value_metadata["last-bar-date"] == "2024-03-28"  # the footer carries it too
+    assert [c.meta_data.codec for c in parquet.row_groups[0].columns] == [6] * 7  # ZSTD
+    assert parquet.to_pandas()["date"].iloc[0] == pd.Timestamp(2024, 1, 2)
 
     stored, read_info = datalake.read("SPY") or pytest.fail("object not found")
     pd.testing.assert_frame_equal(stored, frame.loc[:, list(stored.columns)], check_freq=False)
@@ -117,3 +122,45 @@ def test_an_unreadable_object_and_a_metadata_mismatch_are_loud(datalake: Datalak
     s3_client.put_object(Bucket=bucket, Key="NOMETA/daily.parquet", Body=body)
     with pytest.raises(DatalakeError, match="lacks valid bar metadata"):
         datalake.head("NOMETA")
+
+
+def test_objects_pyarrow_wrote_before_stay_readable(datalake: Datalake, s3_client: Any, bucket: str) -> None:
+    """A 5-row object written by the former pyarrow writer (zstd, `date` as date32), committed as a fixture."""
+    body = PYARROW_FIXTURE.read_bytes()
+    frame = parquet_to_frame("OLD", body)
+    assert [ts.date() for ts in frame.index] == trading_days(date(2024, 6, 3), date(2024, 6, 7))
+    assert frame["close"].tolist() == [100.75, 102.0, 100.0, 102.5, 103.5]
+    assert frame["adjusted"].tolist() == [50.375, 51.0, 50.0, 51.25, 51.75]
+    assert frame["open"].iloc[-1] == 103.125 and frame["volume"].iloc[0] == 1_000_000.0
+
+    metadata = {"first-bar-date": "2024-06-03", "last-bar-date": "2024-06-07", "row-count": "5", "schema-version": "1"}
+    s3_client.put_object(Bucket=bucket, Key="OLD/daily.parquet", Body=body, Metadata=metadata)
+    stored, info = datalake.read("OLD") or pytest.fail("object not found")
+    assert info.last_bar == date(2024, 6, 7) and len(stored) == 5
+
+
+def test_a_directory_datalake_has_the_same_layout_and_reads_old_objects(tmp_path: Path) -> None:
+    lake = Datalake.in_directory(tmp_path)
+    frame = with_adjusted(raw_bars(DAYS))
+    info = lake.write("BRK/B", frame)
+    assert (tmp_path / "BRK.B" / "daily.parquet").is_file() and info.key == "BRK.B/daily.parquet"
+    assert lake.head("BRK/B") == info
+    stored, read_info = lake.read("BRK/B") or pytest.fail("object not found")
+    pd.testing.assert_frame_equal(stored, frame.loc[:, list(stored.columns)], check_freq=False)
+    assert read_info == info and lake.stored_symbols() == ["BRK.B"]
+
+    # an object synced from S3 keeps no object metadata on disk: the bars themselves tell it
+    (tmp_path / "OLD").mkdir()
+    (tmp_path / "OLD" / "daily.parquet").write_bytes(PYARROW_FIXTURE.read_bytes())
+    old = lake.head("OLD")
+    assert old is not None and (old.first_bar, old.last_bar, old.row_count) == (date(2024, 6, 3), date(2024, 6, 7), 5)
+    assert lake.head("NOPE") is None and lake.read("NOPE") is None
+
+
+def test_writing_the_same_bars_again_gives_the_same_bytes(tmp_path: Path) -> None:
+    lake = Datalake.in_directory(tmp_path)
+    frame = with_adjusted(raw_bars(DAYS))
+    lake.write("SPY", frame)
+    first = (tmp_path / "SPY" / "daily.parquet").read_bytes()
+    lake.write("SPY", lake.read("SPY")[0])  # type: ignore[index]
+    assert (tmp_path / "SPY" / "daily.parquet").read_bytes() == first

@@ -1,24 +1,37 @@
-"""`data synth`: write a synthetic market as the CSV-directory format the `signals` command reads.
+"""`data fetch` (real daily bars from Alpaca into a local cache) and `data synth` (a synthetic market).
 
+    python -m the_alchemiser data fetch --symbols-from strategies/ --start 2019-01-02 --out bars/ [--end D]
+                                        [--format csv|parquet]
     python -m the_alchemiser data synth --symbols-from strategies/ --days 1300 --out DIR [--end D] [--seed N]
     python -m the_alchemiser data synth --symbols SPY,QQQ,TQQQ --days 300 --out DIR
 
-One `<SYMBOL>.csv` per symbol (`/` in a symbol written as `.`), header date,open,high,low,close,volume."""
+`csv` (the default) writes dsl.md's CSV directory: one `<SYMBOL>.csv` per symbol (`/` written as `.`),
+header date,open,high,low,close,volume, prices adjusted for splits and dividends. `parquet` writes the
+datalake layout (`<SYMBOL>/daily.parquet`, raw bars plus the adjusted close, metadata in the footer).
+Both are what `signals`, `backtest`, `compare` and `run` read with `--data DIR`.
+
+`fetch` asks Alpaca (ALPACA_API_KEY/ALPACA_SECRET_KEY; ALPACA_DATA_URL to point elsewhere, e.g. the local
+paper broker) through the data refresh's own machinery (shared/market_data/refresh.py): a second fetch
+asks only for the days after the cache's last bar (plus a few stored days, to notice a changed history),
+leaves files untouched when nothing is new, and re-seeds a symbol whose adjusted history changed (a
+split). Symbols Alpaca has no bars for are named on stderr; the others are written. An earlier --start
+than a symbol's cached first bar does not backfill: delete that symbol's file to fetch it again."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from the_alchemiser.shared.market_data.csv_directory import bars_to_csv, csv_file_name, write_atomically
+
 if TYPE_CHECKING:
-    import pandas as pd
+    from the_alchemiser.shared.market_data.refresh import BarStore, RefreshReport
 
 NAME = "data"
-HELP = "market-data tools: `data synth` writes a deterministic synthetic market as CSV files"
+HELP = "market-data tools: `data fetch` caches real daily bars from Alpaca, `data synth` writes a synthetic market"
 
 DEFAULT_DAYS = 1300  # about five years: enough for the longest lookbacks in real strategies
 
@@ -49,10 +62,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     synth.add_argument("--seed", type=int, default=7, help="market seed (7)")
 
-
-def csv_file_name(symbol: str) -> str:
-    """`BRK/B` -> `BRK.B.csv` (dsl.md's CSV-directory format)."""
-    return symbol.replace("/", ".") + ".csv"
+    fetch = sub.add_parser(
+        "fetch",
+        help="fetch real daily bars (split- and dividend-adjusted) from Alpaca into a local cache",
+        description="Fetch daily bars from the Alpaca data API (ALPACA_API_KEY/ALPACA_SECRET_KEY; free paper keys "
+        "suffice; ALPACA_DATA_URL points elsewhere) into DIR; a second fetch adds only what is new.",
+    )
+    fetch.add_argument(
+        "--symbols-from",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help=".clj strategy files or directories of them: every symbol each mentions",
+    )
+    fetch.add_argument(
+        "--symbols", action="extend", nargs="+", default=[], metavar="SYM", help="symbols (spaces or commas)"
+    )
+    fetch.add_argument("--start", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD", help="first day")
+    fetch.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="last day (default: the last complete trading day)",
+    )
+    fetch.add_argument("--out", required=True, type=Path, metavar="DIR", help="the cache directory")
+    fetch.add_argument(
+        "--format",
+        choices=("csv", "parquet"),
+        default="csv",
+        help="csv: <SYMBOL>.csv (dsl.md); parquet: <SYMBOL>/daily.parquet (the datalake layout)",
+    )
 
 
 def strategy_files(paths: list[str]) -> list[Path]:
@@ -83,37 +124,16 @@ def collect_symbols(symbols_from: list[str], explicit: list[str]) -> list[str]:
     return sorted(symbols)
 
 
-CSV_HEADER = "date,open,high,low,close,volume\n"
-
-
-def frame_to_csv(frame: pd.DataFrame) -> bytes:
-    """Bars as CSV with `YYYY-MM-DD` dates and shortest round-trip floats (Arrow's C++ writer: fast)."""
-    import io
-
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-
-    columns = {"date": pa.array(frame.index.values.astype("datetime64[D]"))}
-    columns |= {
-        name: pa.array(frame[name].to_numpy(dtype="float64")) for name in ("open", "high", "low", "close", "volume")
-    }
-    buffer = io.BytesIO()
-    buffer.write(CSV_HEADER.encode("ascii"))
-    pa_csv.write_csv(pa.table(columns), buffer, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
-    return buffer.getvalue()
-
-
-def _write_csv(content: bytes, target: Path) -> None:
-    # Write beside the target, then rename: a reader never sees half a file.
-    partial = target.with_name(target.name + ".partial")
-    partial.write_bytes(content)
-    os.replace(partial, target)
+def _fail(message: str, code: int = 2) -> int:
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return code
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.data_command == "fetch":
+        return run_fetch(args)
     if args.data_command != "synth":  # argparse enforces the choices; kept for clarity
-        print(f"error: unknown data command {args.data_command!r}", file=sys.stderr)
-        return 2
+        return _fail(f"unknown data command {args.data_command!r}")
     from the_alchemiser.strategy_v2.dsl import DslError
 
     try:
@@ -136,9 +156,85 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     for symbol, frame in market.items():
-        _write_csv(frame_to_csv(frame), out / csv_file_name(symbol))
+        write_atomically(out / csv_file_name(symbol), bars_to_csv(frame))
     first = next(iter(market.values())).index
     print(
         f"wrote {len(market)} symbols x {len(first)} days ({first[0].date()} .. {first[-1].date()}) to {out}",
     )
     return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from the_alchemiser.shared.logging import configure_logging
+    from the_alchemiser.strategy_v2.dsl import DslError
+
+    configure_logging(level="ERROR", stream=sys.stderr)  # progress and the outcome are printed below
+    try:
+        symbols = collect_symbols(args.symbols_from, args.symbols)
+    except (DslError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    if not symbols:
+        return _fail("no symbols: give --symbols SYM... or --symbols-from PATH...")
+    if args.end is not None and args.end < args.start:
+        return _fail(f"--end {args.end} is before --start {args.start}")
+
+    from the_alchemiser.shared.broker.errors import BrokerError
+    from the_alchemiser.shared.calendar import SystemClock, nyse_calendar
+    from the_alchemiser.shared.config.settings import Settings
+    from the_alchemiser.shared.market_data.alpaca_bars import AlpacaBarsSource
+    from the_alchemiser.shared.market_data.refresh import MarketDataRefresher, RefreshPolicy
+
+    try:
+        source = AlpacaBarsSource.from_settings(Settings())
+    except BrokerError as exc:
+        return _fail(f"{exc} (free Alpaca paper keys suffice for daily bars)")
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        return _fail(f"--out {out} is not a directory")
+    store = _store(out, args.format)
+    calendar = nyse_calendar()
+
+    def progress(done: int, total: int, batch: list[str]) -> None:
+        shown = ", ".join(batch[:5]) + (" ..." if len(batch) > 5 else "")
+        print(f"  fetched {done}/{total} symbols ({shown})", file=sys.stderr)
+
+    refresher = MarketDataRefresher(
+        store,
+        source,
+        clock=SystemClock(),
+        calendar=calendar,
+        policy=RefreshPolicy(seed_start=args.start),
+        progress=progress,
+    )
+    latest = refresher.target_day()
+    target = calendar.latest_trading_day(min(args.end, latest) if args.end is not None else latest)
+    if target < args.start:
+        return _fail(f"no trading day from {args.start} to {args.end or latest}")
+    print(f"fetching {len(symbols)} symbols, {args.start} .. {target}, into {out} ({args.format})", file=sys.stderr)
+    report = refresher.refresh(symbols, target)
+    return _report(report, source.requests_made)
+
+
+def _store(out: Path, format_: str) -> BarStore:
+    if format_ == "parquet":
+        from the_alchemiser.shared.market_data.datalake import Datalake
+
+        return Datalake.in_directory(out)
+    from the_alchemiser.shared.market_data.csv_store import CsvBarStore
+
+    return CsvBarStore(out)
+
+
+def _report(report: RefreshReport, requests: int) -> int:
+    unknown = [r.symbol for r in report.results if r.action == "no_data"]
+    others = [r for r in report.problems if r.action != "no_data"]
+    if unknown:
+        print(f"error: Alpaca has no bars for: {', '.join(unknown)} (unknown or not listed then)", file=sys.stderr)
+    for result in others:
+        print(f"error: {result.symbol}: {result.action} {result.detail}".rstrip(), file=sys.stderr)
+    for result in report.results:
+        if result.action == "reseeded":
+            print(f"  {result.symbol}: history changed, fetched again ({result.detail})", file=sys.stderr)
+    counts = ", ".join(f"{action} {count}" for action, count in report.counts().items())
+    print(f"{len(report.results)} symbols through {report.target}: {counts} ({requests} requests)")
+    return 0 if report.ok else 1

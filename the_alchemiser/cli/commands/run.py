@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -24,6 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: ./output)")
     parser.add_argument("--no-dynamodb-local", action="store_true", help="use moto for DynamoDB too")
     parser.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="real daily bars from `data fetch` (CSV or datalake directory, s3://bucket/prefix): the local broker "
+        "quotes around their closes instead of the synthetic market",
+    )
+    parser.add_argument(
         "--paper",
         action="store_true",
         help="trade the real Alpaca paper account (needs ALPACA_API_KEY/ALPACA_SECRET_KEY) instead of the local broker",
@@ -42,8 +50,13 @@ def run(args: argparse.Namespace) -> int:
             return 0
 
     from the_alchemiser.local.stack.day import DEFAULT_OUTPUT, DayOptions, run_trading_day
+    from the_alchemiser.shared.market_data import MarketDataError
 
+    if args.data and args.paper:
+        print("error: --data feeds the local broker; --paper trades Alpaca's own market: give one", file=sys.stderr)
+        return 2
     options = DayOptions(
+        market_data=args.data,
         paper=args.paper,
         day=args.date,
         strategies=args.strategies,
@@ -51,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
         output_dir=args.output or DEFAULT_OUTPUT,
         use_dynamodb_local=not args.no_dynamodb_local,
     )
-    result = run_trading_day(options)
+    try:
+        result = run_trading_day(options)
+    except MarketDataError as exc:  # a bad --data: one line, before anything trades
+        print(f"error: market data: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     if result.outcome == "none" and result.notes:
         return 0  # a holiday, or the day already ran: nothing to do is a success
     return 0 if result.outcome == "completed" else 1

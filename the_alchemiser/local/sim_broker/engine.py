@@ -481,8 +481,11 @@ class SimBrokerEngine:
                 }
             return {"quotes": quotes}
 
-    def daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, list[dict[str, Any]]]:
-        """Bars up to the simulated today (today's only after its close): no bars from the future."""
+    def daily_bars(
+        self, symbols: Sequence[str], start: date, end: date, adjustment: str = "raw"
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Bars up to the simulated today (today's only after its close): no bars from the future.
+        `adjustment` as Alpaca's (raw, split, dividend, all); only a bar-frame source knows splits."""
         now = self.now()
         ny_now = now.astimezone(NEW_YORK)
         close_today = self.calendar.close_time(ny_now.date()) if self.calendar.is_trading_day(ny_now.date()) else None
@@ -493,16 +496,16 @@ class SimBrokerEngine:
         result: dict[str, list[dict[str, Any]]] = {}
         for requested in symbols:
             symbol = requested.upper()
-            bars = self._bars_for(symbol, start, end)
+            bars = self._bars_for(symbol, start, end, adjustment)
             if bars:
                 result[symbol] = [_bar_json(bar) for bar in bars]
         return result
 
-    def _bars_for(self, symbol: str, start: date, end: date) -> list[DailyBar]:
+    def _bars_for(self, symbol: str, start: date, end: date, adjustment: str = "raw") -> list[DailyBar]:
         if end < start:
             return []
         if isinstance(self.price_source, BarsSource):
-            return self.price_source.daily_bars(symbol, start, end)
+            return self.price_source.daily_bars(symbol, start, end, adjustment)
         bars = []
         for day in self.calendar.trading_days(start, end):
             price = self.price_source.reference_price(symbol, day)

@@ -1,9 +1,13 @@
-"""Where the simulated broker gets its reference (mid) prices: a dict, bar frames, or the synthetic market."""
+"""Where the simulated broker gets its reference (mid) prices: a dict, bar frames, or the synthetic market.
+
+Bar frames are the tape as traded. Splits recorded with `BarsPriceSource.split` re-base the history the data
+API serves with `adjustment=split|all` (earlier prices divided by the ratio, volume multiplied), as Alpaca's
+does once a split's ex-date has passed; `adjustment=raw` (Alpaca's default) serves the tape as traded."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -38,7 +42,10 @@ class DailyBar:
 class BarsSource(Protocol):
     """Optional: a price source that also has daily OHLCV (served by the data API's /v2/stocks/bars)."""
 
-    def daily_bars(self, symbol: str, start: date, end: date) -> list[DailyBar]: ...
+    def daily_bars(self, symbol: str, start: date, end: date, adjustment: str = "raw") -> list[DailyBar]: ...
+
+
+ADJUSTED = frozenset({"split", "all"})  # the adjustments that re-base history for splits (no dividends here)
 
 
 class DictPriceSource:
@@ -66,8 +73,16 @@ class BarsPriceSource:
 
     def __init__(self, frames: Mapping[str, pd.DataFrame]) -> None:
         self._frames: dict[str, pd.DataFrame] = {}
+        self._splits: dict[str, list[tuple[date, float]]] = {}
         for symbol, frame in frames.items():
             self._add(symbol, frame)
+
+    def split(self, symbol: str, ex_date: date, ratio: float) -> None:
+        """Record a split (2.0 = 2-for-1) whose ex-date has passed; the frame must already trade at the
+        post-split price from `ex_date` on (it is the tape as traded)."""
+        if ratio <= 0:
+            raise ValueError("a split ratio must be positive")
+        self._splits.setdefault(symbol.upper(), []).append((ex_date, float(ratio)))
 
     def _add(self, symbol: str, frame: pd.DataFrame) -> None:
         ordered = frame.copy()
@@ -86,22 +101,42 @@ class BarsPriceSource:
             return None
         return _money(frame["close"].iloc[position]).quantize(CENT)
 
-    def daily_bars(self, symbol: str, start: date, end: date) -> list[DailyBar]:
+    def daily_bars(self, symbol: str, start: date, end: date, adjustment: str = "raw") -> list[DailyBar]:
         frame = self._frame(symbol)
         if frame is None:
             return []
         window = frame.loc[pd.Timestamp(start) : pd.Timestamp(end)]
+        factor = pd.Series(1.0, index=window.index)
+        if adjustment in ADJUSTED:
+            for ex_date, ratio in self._splits.get(symbol.upper(), []):
+                factor[window.index < pd.Timestamp(ex_date)] /= ratio
         return [
             DailyBar(
                 day=ts.date(),
-                open=_money(row["open"]),
-                high=_money(row["high"]),
-                low=_money(row["low"]),
-                close=_money(row["close"]),
-                volume=Decimal(int(row["volume"])),
+                open=_money(row["open"] * f),
+                high=_money(row["high"] * f),
+                low=_money(row["low"] * f),
+                close=_money(row["close"] * f),
+                volume=Decimal(round(row["volume"] / f)),
             )
-            for ts, row in zip(pd.DatetimeIndex(window.index), window.to_dict("records"), strict=True)
+            for ts, row, f in zip(
+                pd.DatetimeIndex(window.index), window.to_dict("records"), factor.to_numpy(), strict=True
+            )
         ]
+
+
+def cached_market(location: str, symbols: Sequence[str], end: date) -> dict[str, pd.DataFrame]:
+    """Bar frames (adjusted, through `end`) from a `--data` cache, for BarsPriceSource: `run --data DIR`
+    quotes and serves these real bars instead of the synthetic market. Raises MarketDataError (missing
+    symbols named, or a symbol with no bar on or before `end`)."""
+    from the_alchemiser.shared.market_data import MarketDataError
+    from the_alchemiser.shared.market_data.location import open_market_data
+
+    bars = open_market_data(location).daily_bars(list(symbols), end=end)
+    empty = sorted(s for s, b in bars.items() if not len(b))
+    if empty:
+        raise MarketDataError(f"{location} has no bars on or before {end} for: {', '.join(empty)}")
+    return {symbol: series.to_frame() for symbol, series in bars.items()}
 
 
 class SyntheticPriceSource(BarsPriceSource):

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -109,6 +109,7 @@ class RequestRecord:
     method: str
     path: str
     status: int
+    query: dict[str, str] = field(default_factory=dict)  # e.g. what a bars request asked for (start, end)
 
 
 @dataclass
@@ -237,9 +238,12 @@ class SimBrokerApp:
         end = parse_time(q["end"]).astimezone(NEW_YORK).date() if q.get("end") else date(2100, 1, 1)
         limit = min(int(q.get("limit") or 1000), MAX_BARS_PAGE)
         offset = int(q.get("page_token") or 0)
+        adjustment = q.get("adjustment", "raw")
+        if adjustment not in ("raw", "split", "dividend", "all"):
+            raise SimApiError(400, f"invalid adjustment {adjustment!r}", code=40010001)
         flat = [
             (symbol, bar)
-            for symbol, bars in self.engine.daily_bars(sorted(symbols), start, end).items()
+            for symbol, bars in self.engine.daily_bars(sorted(symbols), start, end, adjustment).items()
             for bar in bars
         ]
         if q.get("sort") == "desc":
@@ -294,10 +298,12 @@ class SimBrokerApp:
         self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes
     ) -> tuple[int, Any, dict[str, str]]:
         status, body, extra = self._dispatch(method, raw_path, headers, raw_body)
-        path = unquote(urlsplit(raw_path).path).rstrip("/") or "/"
+        split = urlsplit(raw_path)
+        path = unquote(split.path).rstrip("/") or "/"
         if not path.startswith("/_sim/"):
+            query = {k: v[-1] for k, v in parse_qs(split.query).items()}
             with self._log_lock:
-                self.request_log.append(RequestRecord(method, path, status))
+                self.request_log.append(RequestRecord(method, path, status, query))
         return status, body, extra
 
     def requests(self, path: str = "", method: str | None = None) -> list[RequestRecord]:

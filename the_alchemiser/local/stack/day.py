@@ -66,6 +66,7 @@ class DayOptions:
     before_run: Callable[[LocalRouter], None] | None = None
     paper: bool = False  # the real Alpaca paper account (keys from the environment) instead of the local broker
     today: date | None = None  # the real date (tests fix it): the synthetic market has bars up to it
+    market_data: str | None = None  # a `data fetch` cache (CSV/datalake dir, s3://): real bars, not synthetic
 
 
 @dataclass
@@ -162,10 +163,11 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
     today = options.today or runs.today_in_new_york()
     if options.paper and options.day is not None and options.day != today:
         raise SystemExit("--paper trades the real paper account now: --date must be today or omitted")
-    day = today if options.paper else runs.choose_day(options.day, today)
+    market_last_day = _cache_last_day(options) if options.market_data else today
+    day = today if options.paper else runs.choose_day(options.day, market_last_day)
     run_at = nyse_calendar().run_time(day)
     if run_at is not None and not options.paper:
-        refusal = timeline_refusal(day, Timeline.read(_state_dir(options)), today, fresh=options.fresh_broker)
+        refusal = timeline_refusal(day, Timeline.read(_state_dir(options)), market_last_day, fresh=options.fresh_broker)
         if refusal:
             raise SystemExit(refusal)
     run_dir = new_run_dir(options.output_dir, day)
@@ -209,8 +211,12 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                 overrides = {**env, "STRATEGIES_DIR": str(strategies_dir), **options.env_overrides}
                 say(f"  Alpaca paper account at {broker.base_url} (real clock, real market data)")
             else:
-                market = _synthetic_market(strategies_dir, day)
-                say(f"  synthetic market: {len(market)} symbols through {day}, served by the local broker")
+                if options.market_data:
+                    market = _cached_market(options.market_data, strategies_dir, day)
+                    say(f"  cached bars from {options.market_data}: {len(market)} symbols, served by the local broker")
+                else:
+                    market = _synthetic_market(strategies_dir, day)
+                    say(f"  synthetic market: {len(market)} symbols through {day}, served by the local broker")
                 broker = stack.enter_context(_broker(options, market, run_at))
                 clock.follow(broker.now)  # from here on events and log lines carry the broker's simulated time
                 for fault in options.broker_faults:
@@ -432,6 +438,29 @@ def _synthetic_market(strategies_dir: Path, day: date) -> dict[str, Any]:
     from the_alchemiser.local.synthetic_market import generate_market
 
     return generate_market(strategy_universe(strategies_dir).symbols, end=day, days=MARKET_HISTORY_DAYS)
+
+
+def _cache_last_day(options: DayOptions) -> date:
+    """The newest bar in the `--data` cache among the strategies' symbols: the market's last day."""
+    from the_alchemiser.data_v2.universe import strategy_universe
+    from the_alchemiser.shared.market_data import MarketDataError
+    from the_alchemiser.shared.market_data.location import open_market_data
+
+    assert options.market_data is not None
+    symbols = strategy_universe(options.strategies_dir).symbols
+    bars = open_market_data(options.market_data).daily_bars(list(symbols))
+    last = [series.last_date for series in bars.values() if series.last_date is not None]
+    if not last:
+        raise MarketDataError(f"{options.market_data} has no bars for the strategies' symbols")
+    return max(last)
+
+
+def _cached_market(location: str, strategies_dir: Path, day: date) -> dict[str, Any]:
+    """The cache's bars for the same symbols: the local broker quotes around these real closes."""
+    from the_alchemiser.data_v2.universe import strategy_universe
+    from the_alchemiser.local.sim_broker.prices import cached_market
+
+    return cached_market(location, strategy_universe(strategies_dir).symbols, day)
 
 
 @contextmanager

@@ -214,6 +214,14 @@ def _same_order(existing: Order, request: OrderRequest) -> bool:
     )
 
 
+def pause_before_retry(retry: RetryPolicy, attempt: int, error: BrokerError) -> float:
+    """Back off before the next attempt; after a 429 from a spent budget, until the window resets."""
+    reset_at = None
+    if isinstance(error, RateLimitedError) and not error.remaining:  # 0 left, or not said
+        reset_at = error.reset_at
+    return retry.wait(attempt, reset_at=reset_at)
+
+
 def _default_data_url(base_url: str | None) -> str | None:
     """A non-Alpaca trading URL (the local paper broker) serves the data API at the same base."""
     if base_url and "alpaca.markets" not in base_url:
@@ -284,11 +292,7 @@ class AlpacaBroker:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _pause(self, attempt: int, error: BrokerError) -> float:
-        """Back off before the next attempt; after a 429 from a spent budget, until the window resets."""
-        reset_at = None
-        if isinstance(error, RateLimitedError) and not error.remaining:  # 0 left, or not said
-            reset_at = error.reset_at
-        return self.retry.wait(attempt, reset_at=reset_at)
+        return pause_before_retry(self.retry, attempt, error)
 
     # ----- account and market
     def get_account(self) -> Account:

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         validation_alias="MARKET_DATA_DIR",
         description="a folder of <SYMBOL>.csv daily bars; used when MARKET_DATA_BUCKET is unset",
     )
+    strategy_live_bar: bool = Field(
+        default=False,
+        validation_alias="STRATEGY_LIVE_BAR",
+        description="workers append the trading day's bar built from the latest quotes (dsl.md's live mode)",
+    )
     session_deadline_seconds: int = Field(
         default=600, ge=1, le=900, validation_alias="SESSION_DEADLINE_SECONDS", description="SQS DelaySeconds <= 900"
     )

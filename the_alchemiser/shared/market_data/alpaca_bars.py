@@ -20,6 +20,7 @@ from alpaca.data.historical import StockHistoricalDataClient
 from the_alchemiser.shared.broker.alpaca_adapter import (
     _keys_from_secret,  # the broker adapter's Secrets Manager lookup: one place reads the secret's shape
     _quiet_client,  # no alpaca-py retries (ours govern) and a request timeout
+    pause_before_retry,
     translate_error,
 )
 from the_alchemiser.shared.broker.errors import AuthenticationError, TransientBrokerError
@@ -182,7 +183,7 @@ class AlpacaBarsSource:
                 error = translate_error(exc)
                 if not isinstance(error, TransientBrokerError) or attempt == attempts - 1:
                     raise error from exc
-                delay = self.retry.wait(attempt)
+                delay = pause_before_retry(self.retry, attempt, error)  # a 429: until X-RateLimit-Reset
                 log.warning("bars request retried", attempt=attempt + 1, error=str(error), delay=delay)
         raise AssertionError("unreachable")  # pragma: no cover
 

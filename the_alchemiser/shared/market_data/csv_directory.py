@@ -1,74 +1,227 @@
 """MarketDataPort over a directory of `<SYMBOL>.csv` files (dsl.md's format), so the engine runs offline.
 
 File name: the symbol with `/` written as `.` (`BRK/B` -> `BRK.B.csv`). Header
-`date,open,high,low,close,volume`, dates `YYYY-MM-DD`, ascending."""
+`date,open,high,low,close,volume`, dates `YYYY-MM-DD`, ascending. Prices adjusted for splits and dividends.
+
+The reader is numpy only (no pandas on the signals path). Reading a file checks, up front, the header, the
+shape of every line (a `YYYY-MM-DD` date and five fields, no empty field, only number characters), the
+dates (valid, unique, ascending) and parses the dates and closes exactly (the strategies read closes).
+Open, high, low and volume are parsed on first use (`LazyDailyBars`): a signal never pays for columns it
+does not read, and a value that still fails to parse raises MarketDataError naming the file then."""
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import numpy as np
 
+from the_alchemiser.shared.market_data.bars import Array, DailyBars, as_daily_bars
 from the_alchemiser.shared.market_data.port import BAR_COLUMNS, MarketDataError, MissingMarketDataError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 HEADER = ("date", *BAR_COLUMNS)
+HEADER_LINE = ",".join(HEADER).encode("ascii")
+FILE_SUFFIX = ".csv"
+_FIELDS = len(HEADER)
+_DATE_WIDTH = 10  # YYYY-MM-DD
+# bytes a number field may hold (digits, sign, point, exponent, and the letters of nan/inf)
+_NUMBER_BYTES = np.zeros(256, dtype=bool)
+_NUMBER_BYTES[list(b"0123456789+-.eEnaifNAIF,\n")] = True
+_LAZY_COLUMNS = ("open", "high", "low", "volume")
 
 
 def csv_file_name(symbol: str) -> str:
-    return symbol.replace("/", ".") + ".csv"
+    """`BRK/B` -> `BRK.B.csv` (dsl.md's CSV-directory format)."""
+    return symbol.replace("/", ".") + FILE_SUFFIX
+
+
+def _days_from_civil(year: Array, month: Array, day: Array) -> Array:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm), vectorised."""
+    year = year - (month <= 2)
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days: Array = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days
+
+
+def _line_of(body: bytes, offset: int) -> tuple[int, str]:
+    """The file line number (header = 1) and text of the body line holding byte `offset`, for messages."""
+    start = body.rfind(b"\n", 0, offset) + 1
+    end = body.find(b"\n", offset)
+    text = body[start : None if end < 0 else end].decode("utf-8", errors="replace")
+    return body.count(b"\n", 0, start) + 2, text
+
+
+def _check_and_parse_dates(path: Path, body: bytes) -> Array:
+    """Every line's shape (a date, then five non-empty number fields) and its date, vectorised."""
+    chars = np.frombuffer(body, dtype=np.uint8)
+    bad_bytes = ~_NUMBER_BYTES[chars]
+    if bad_bytes.any():
+        number, text = _line_of(body, int(np.argmax(bad_bytes)))
+        raise MarketDataError(f"{path}: line {number}: bad value in {text!r}")
+    newlines = np.flatnonzero(chars == ord("\n"))
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(chars)]))
+    short = ends - starts < _DATE_WIDTH + 2
+    commas = np.flatnonzero(chars == ord(","))
+    per_line = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+    wrong = short | (per_line != _FIELDS - 1)
+    if wrong.any():
+        number, text = _line_of(body, int(starts[int(np.argmax(wrong))]))
+        raise MarketDataError(f"{path}: line {number}: expected {_FIELDS} fields, found {text!r}")
+    after = chars[np.minimum(commas + 1, len(chars) - 1)]
+    empty = (after == ord(",")) | (after == ord("\n")) | (commas == len(chars) - 1)
+    if empty.any():
+        number, text = _line_of(body, int(commas[int(np.argmax(empty))]))
+        raise MarketDataError(f"{path}: line {number}: empty field in {text!r}")
+    heads = chars[starts[:, None] + np.arange(_DATE_WIDTH + 1)]
+    digits = heads[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - ord("0")
+    shape_ok = ((digits >= 0) & (digits <= 9)).all(axis=1) & (heads[:, [4, 7, 10]] == np.array(list(b"--,"))).all(
+        axis=1
+    )
+    year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+    month = digits[:, 4] * 10 + digits[:, 5]
+    day = digits[:, 6] * 10 + digits[:, 7]
+    month_ok = (month >= 1) & (month <= 12)
+    safe_month = np.where(month_ok, month, 1)
+    first_day = _days_from_civil(year, safe_month, np.ones_like(day))
+    following = _days_from_civil(np.where(safe_month == 12, year + 1, year), safe_month % 12 + 1, np.ones_like(day))
+    valid = shape_ok & month_ok & (day >= 1) & (day <= following - first_day)
+    if not valid.all():
+        number, text = _line_of(body, int(starts[int(np.argmax(~valid))]))
+        raise MarketDataError(f"{path}: line {number}: bad date in {text!r}")
+    dates: Array = (first_day + day - 1).astype("datetime64[D]")
+    return dates
+
+
+def _parse_columns(path: Path, body: bytes, columns: tuple[int, ...]) -> Array:
+    try:
+        values = np.loadtxt(
+            io.BytesIO(body), delimiter=",", usecols=columns, dtype=np.float64, ndmin=2, comments=None, quotechar=None
+        )
+    except ValueError as exc:
+        raise MarketDataError(f"{path}: bad value: {' '.join(str(exc).split())}") from None
+    return values
+
+
+class LazyDailyBars(DailyBars):
+    """DailyBars whose open, high, low and volume are parsed from the file's text on first use."""
+
+    __slots__ = ("_body", "_path", "_rows")
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached while a column slot is unset (normal lookup failed)
+        if name not in _LAZY_COLUMNS:
+            raise AttributeError(name)
+        values = _parse_columns(self._path, self._body, (1, 2, 3, 5))[: self._rows]
+        for column, values_of in zip(_LAZY_COLUMNS, values.T, strict=True):
+            object.__setattr__(self, column, np.ascontiguousarray(values_of))
+        object.__setattr__(self, "_body", b"")
+        return object.__getattribute__(self, name)
+
+    def until(self, end: date | None) -> DailyBars:
+        if end is None or not len(self.dates) or self.dates[-1] <= np.datetime64(end, "D"):
+            return self
+        if not self._body:  # already parsed: a plain cut
+            return DailyBars.until(self, end)
+        cut = int(np.searchsorted(self.dates, np.datetime64(end, "D"), side="right"))
+        return self._new(self._path, self._body, self.dates[:cut], self.close[:cut])
+
+    @classmethod
+    def _new(cls, path: Path, body: bytes, dates: Array, close: Array) -> LazyDailyBars:
+        bars = object.__new__(cls)
+        for name, value in (("dates", dates), ("close", close), ("_path", path), ("_body", body)):
+            object.__setattr__(bars, name, value)
+        object.__setattr__(bars, "_rows", len(dates))
+        return bars
+
+    @classmethod
+    def parse(cls, path: Path, raw: bytes) -> LazyDailyBars:
+        header, _, body = raw.partition(b"\n")
+        header = header.rstrip(b"\r")
+        if header != HEADER_LINE:
+            found = header.decode("utf-8", errors="replace")
+            raise MarketDataError(f"{path}: header must be {','.join(HEADER)}, found {found}")
+        body = (body.replace(b"\r\n", b"\n") if b"\r" in body else body).rstrip(b"\n")
+        if not body:
+            return cls._new(path, b"", np.array([], dtype="datetime64[D]"), np.array([], dtype=np.float64))
+        dates = _check_and_parse_dates(path, body)
+        if len(dates) > 1 and not bool((dates[1:] > dates[:-1]).all()):
+            raise MarketDataError(f"{path}: dates must be unique and ascending")
+        close = np.ascontiguousarray(_parse_columns(path, body, (4,))[:, 0])
+        return cls._new(path, body, dates, close)
+
+
+def read_csv_bars(path: Path) -> DailyBars:
+    """One CSV file's bars (see the module docstring); MarketDataError naming the file when it is bad."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MarketDataError(f"{path}: cannot read bars: {exc}") from exc
+    return LazyDailyBars.parse(path, raw)
+
+
+def _number(value: float) -> str:
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def bars_to_csv(bars: DailyBars | pd.DataFrame) -> bytes:
+    """Bars in dsl.md's format, floats in their shortest round-trip form (integral ones without `.0`), so
+    reading and writing again gives the same bytes."""
+    bars = as_daily_bars(bars)
+    out = io.StringIO()
+    out.write(",".join(HEADER) + "\n")
+    columns = [getattr(bars, name).tolist() for name in BAR_COLUMNS]
+    for day, *values in zip(np.datetime_as_string(bars.dates, unit="D").tolist(), *columns, strict=True):
+        out.write(day + "," + ",".join(map(_number, values)) + "\n")
+    return out.getvalue().encode("ascii")
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Write beside the target, then rename: a reader never sees half a file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)
 
 
 class CsvDirectoryMarketData:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        self._cache: dict[str, pd.DataFrame] = {}
+        self._cache: dict[str, DailyBars] = {}
 
     def path_for(self, symbol: str) -> Path:
         return self.directory / csv_file_name(symbol)
 
-    def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, pd.DataFrame]:
+    def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, DailyBars]:
         if not self.directory.is_dir():
             raise MarketDataError(f"market data directory not found: {self.directory}")
         missing = [s for s in symbols if not self.path_for(s).is_file()]
         if missing:
             raise MissingMarketDataError(missing)
-        out: dict[str, pd.DataFrame] = {}
+        out: dict[str, DailyBars] = {}
         for symbol in symbols:
-            frame = self._cache.get(symbol)
-            if frame is None:
-                frame = self._cache[symbol] = self._read(symbol)
-            out[symbol] = frame if end is None else frame.loc[: pd.Timestamp(end)]
+            bars = self._cache.get(symbol)
+            if bars is None:
+                bars = read_csv_bars(self.path_for(symbol))
+                if not len(bars):  # a header and no bars: no series at all
+                    raise MissingMarketDataError([symbol])
+                self._cache[symbol] = bars
+            out[symbol] = bars.until(end)
         return out
 
-    def write(self, symbol: str, frame: pd.DataFrame) -> Path:
+    def write(self, symbol: str, bars: DailyBars | pd.DataFrame) -> Path:
         """Write bars in the same format (used by tools and tests that prepare a data directory)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.path_for(symbol)
-        out = frame.loc[:, list(BAR_COLUMNS)].copy()
-        out.index = pd.DatetimeIndex(out.index).strftime("%Y-%m-%d")
-        out.index.name = "date"
-        out.to_csv(path)
+        write_atomically(path, bars_to_csv(bars))
         self._cache.pop(symbol, None)
         return path
-
-    def _read(self, symbol: str) -> pd.DataFrame:
-        path = self.path_for(symbol)
-        try:
-            raw = pd.read_csv(path, dtype={"date": str})
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
-            raise MarketDataError(f"{path}: cannot read bars: {exc}") from exc
-        if tuple(raw.columns) != HEADER:
-            raise MarketDataError(f"{path}: header must be {','.join(HEADER)}, found {','.join(map(str, raw.columns))}")
-        try:
-            index = pd.DatetimeIndex(pd.to_datetime(raw["date"], format="%Y-%m-%d"), name="date")
-            frame = raw.loc[:, list(BAR_COLUMNS)].astype(float)
-        except (ValueError, TypeError) as exc:
-            raise MarketDataError(f"{path}: bad value: {exc}") from exc
-        frame.index = index
-        if not index.is_monotonic_increasing or not index.is_unique:
-            raise MarketDataError(f"{path}: dates must be unique and ascending")
-        if len(frame) == 0:
-            raise MissingMarketDataError([symbol])
-        return frame

@@ -1,16 +1,22 @@
-"""The daily-bar datalake in S3: one Parquet object per symbol at `<prefix><SYMBOL>/daily.parquet`.
+"""The daily-bar datalake: one Parquet object per symbol at `<prefix><SYMBOL>/daily.parquet`, in S3 or in a
+local directory of the same layout (what `data fetch --format parquet` writes; `aws s3 sync` either way).
 
 Columns: date, open, high, low, close, volume, adjusted.
 - open/high/low/close/volume are the bars as traded (Alpaca `adjustment=raw`);
 - adjusted is the close adjusted for splits and dividends (Alpaca `adjustment=all`), as of the day the
-  object was written. Strategies read adjusted prices (see s3_adapter); keeping the raw bars too lets a
-  person check a split or dividend against the tape.
-Object metadata (S3 user metadata, strings): first-bar-date, last-bar-date, row-count, schema-version,
-so freshness is known from a HEAD or a listing's ETag without reading the body.
+  object was written. Strategies read adjusted prices (`adjusted_daily_bars`); keeping the raw bars too lets
+  a person check a split or dividend against the tape.
+Metadata (strings): first-bar-date, last-bar-date, row-count, schema-version, in the Parquet footer's
+key-value metadata and, in S3, also as object user metadata, so freshness is known from a HEAD or a
+listing's ETag without reading the body.
+
+Parquet through fastparquet + cramjam (zstd), not pyarrow (118 MB of the layer for these small files).
+Schema 2 (fastparquet) stores `date` as a timestamp at midnight; schema 1 objects (pyarrow, `date32`) are
+read the same way, so the objects already in S3 stay readable.
 
 `/` in a symbol is written as `.` in the key (`BRK/B` -> `BRK.B/daily.parquet`), as in the CSV format.
 One writer per bucket (the data-refresh function, reserved concurrency 1); readers never see a partial
-object because S3 PUTs are atomic."""
+object because S3 PUTs (and the directory's rename) are atomic."""
 
 from __future__ import annotations
 
@@ -18,23 +24,21 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from the_alchemiser.shared.market_data.bars import DailyBars
+from the_alchemiser.shared.market_data.csv_directory import write_atomically
 from the_alchemiser.shared.market_data.port import MarketDataError
 
 DATALAKE_COLUMNS = ("open", "high", "low", "close", "volume", "adjusted")
 OBJECT_NAME = "daily.parquet"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 CONTENT_TYPE = "application/vnd.apache.parquet"
-
-_SCHEMA = pa.schema(
-    [("date", pa.date32())] + [(name, pa.float64()) for name in DATALAKE_COLUMNS],
-)
+METADATA_KEYS = ("first-bar-date", "last-bar-date", "row-count", "schema-version")
 
 
 class DatalakeError(MarketDataError):
@@ -80,28 +84,54 @@ def validate_bars(symbol: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def frame_to_parquet(frame: pd.DataFrame) -> bytes:
-    columns: dict[str, Any] = {"date": pa.array(frame.index.values.astype("datetime64[D]"), type=pa.date32())}
-    columns |= {name: pa.array(frame[name].to_numpy(dtype=np.float64)) for name in DATALAKE_COLUMNS}
-    buffer = io.BytesIO()
-    pq.write_table(pa.table(columns, schema=_SCHEMA), buffer, compression="zstd")
-    return buffer.getvalue()
+class _Sink(io.BytesIO):
+    """fastparquet closes the file it writes; the bytes must outlive that."""
+
+    def close(self) -> None:
+        pass
+
+
+def frame_to_parquet(frame: pd.DataFrame, metadata: dict[str, str] | None = None) -> bytes:
+    """A validated frame (see validate_bars) as one zstd Parquet object with `metadata` in its footer."""
+    import fastparquet
+
+    table = pd.DataFrame({"date": frame.index.values.astype("datetime64[ns]")})
+    for name in DATALAKE_COLUMNS:
+        table[name] = frame[name].to_numpy(dtype=np.float64)
+    sink = _Sink()
+    fastparquet.write(
+        OBJECT_NAME,
+        table,
+        compression="ZSTD",
+        write_index=False,
+        stats=False,
+        custom_metadata=metadata or {},
+        open_with=lambda path, mode="wb": sink,
+    )
+    return sink.getvalue()
+
+
+def _parquet_file(symbol: str, source: Any) -> Any:
+    import fastparquet
+
+    try:
+        return fastparquet.ParquetFile(source)
+    except Exception as exc:  # fastparquet raises whatever the bytes provoke: all mean "not our Parquet"
+        raise DatalakeError(f"{symbol}: unreadable Parquet object: {type(exc).__name__}: {exc}") from exc
 
 
 def parquet_to_frame(symbol: str, body: bytes) -> pd.DataFrame:
-    try:
-        table = pq.read_table(io.BytesIO(body))
-    except (pa.ArrowException, OSError) as exc:
-        raise DatalakeError(f"{symbol}: unreadable Parquet object: {exc}") from exc
-    names = set(table.column_names)
+    parquet = _parquet_file(symbol, io.BytesIO(body))
+    names = set(parquet.columns)
     if "date" not in names or not set(DATALAKE_COLUMNS) <= names:
         raise DatalakeError(f"{symbol}: Parquet object has columns {sorted(names)}")
-    dates = np.asarray(table.column("date").to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+    try:
+        table = parquet.to_pandas(columns=["date", *DATALAKE_COLUMNS], index=False)
+    except Exception as exc:
+        raise DatalakeError(f"{symbol}: unreadable Parquet object: {type(exc).__name__}: {exc}") from exc
+    dates = np.asarray(table["date"].to_numpy(), dtype="datetime64[D]")
     frame = pd.DataFrame(
-        {
-            name: np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
-            for name in DATALAKE_COLUMNS
-        },
+        {name: table[name].to_numpy(dtype=np.float64) for name in DATALAKE_COLUMNS},
         index=pd.DatetimeIndex(dates.astype("datetime64[ns]"), name="date"),
     )
     if not frame.index.is_monotonic_increasing or not frame.index.is_unique:
@@ -109,18 +139,158 @@ def parquet_to_frame(symbol: str, body: bytes) -> pd.DataFrame:
     return frame
 
 
-class Datalake:
-    """Read and write per-symbol bar objects through a boto3 S3 client."""
+def adjusted_daily_bars(stored: pd.DataFrame) -> DailyBars:
+    """The strategies' bars from the datalake's: prices scaled to the adjusted close (open/high/low by the
+    day's factor adjusted/close), volume inversely (exact for splits)."""
+    close = stored["close"].to_numpy(dtype=np.float64)
+    adjusted = stored["adjusted"].to_numpy(dtype=np.float64)
+    factor = adjusted / close
+    return DailyBars(
+        stored.index.values.astype("datetime64[D]"),
+        stored["open"].to_numpy(dtype=np.float64) * factor,
+        stored["high"].to_numpy(dtype=np.float64) * factor,
+        stored["low"].to_numpy(dtype=np.float64) * factor,
+        adjusted,
+        stored["volume"].to_numpy(dtype=np.float64) / factor,
+    )
 
-    def __init__(self, s3_client: Any, bucket: str, prefix: str = "") -> None:
+
+class _Objects(Protocol):
+    """Where the datalake's objects live: an S3 bucket or a local directory."""
+
+    def head(self, key: str) -> tuple[str, dict[str, str]] | None: ...
+
+    def get(self, key: str) -> tuple[bytes, str, dict[str, str]] | None: ...
+
+    def put(self, key: str, body: bytes, metadata: dict[str, str]) -> str: ...
+
+    def listing(self, prefix: str) -> Iterator[tuple[str, str]]: ...
+
+
+class _S3Objects:
+    def __init__(self, s3_client: Any, bucket: str) -> None:
+        self.s3 = s3_client
+        self.bucket = bucket
+
+    def head(self, key: str) -> tuple[str, dict[str, str]] | None:
+        try:
+            response = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except self.s3.exceptions.ClientError as exc:
+            if _status(exc) == 404:
+                return None
+            raise
+        return response["ETag"], response.get("Metadata", {})
+
+    def get(self, key: str) -> tuple[bytes, str, dict[str, str]] | None:
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return response["Body"].read(), response["ETag"], response.get("Metadata", {})
+
+    def put(self, key: str, body: bytes, metadata: dict[str, str]) -> str:
+        response = self.s3.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE, Metadata=metadata
+        )
+        return str(response["ETag"])
+
+    def listing(self, prefix: str) -> Iterator[tuple[str, str]]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"], item["ETag"]
+
+
+class _DirectoryObjects:
+    """Objects as files under a directory; the metadata is the Parquet footer's (a synced copy of an S3
+    datalake has none there: the bars themselves tell it then)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @staticmethod
+    def _etag(path: Path) -> str:
+        stat = path.stat()
+        return f"{stat.st_mtime_ns}-{stat.st_size}"
+
+    def _metadata(self, key: str, path: Path, body: bytes | None = None) -> dict[str, str]:
+        parquet = _parquet_file(key, str(path) if body is None else io.BytesIO(body))
+        found = {k: v for k, v in (parquet.key_value_metadata or {}).items() if k in METADATA_KEYS}
+        if {"first-bar-date", "last-bar-date", "row-count"} <= set(found):
+            return found
+        # written without it in the footer (pyarrow's schema 1, synced from S3): the bars tell it
+        frame = parquet_to_frame(key, path.read_bytes() if body is None else body)
+        return _metadata_of(frame, found.get("schema-version", "1"))
+
+    def head(self, key: str) -> tuple[str, dict[str, str]] | None:
+        path = self.root / key
+        if not path.is_file():
+            return None
+        return self._etag(path), self._metadata(key, path)
+
+    def get(self, key: str) -> tuple[bytes, str, dict[str, str]] | None:
+        path = self.root / key
+        if not path.is_file():
+            return None
+        body = path.read_bytes()
+        return body, self._etag(path), self._metadata(key, path, body)
+
+    def put(self, key: str, body: bytes, metadata: dict[str, str]) -> str:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, body)
+        return self._etag(path)
+
+    def listing(self, prefix: str) -> Iterator[tuple[str, str]]:
+        base = self.root / prefix if prefix else self.root
+        if not base.is_dir():
+            return
+        for path in sorted(base.glob(f"*/{OBJECT_NAME}")):
+            yield path.relative_to(self.root).as_posix(), self._etag(path)
+
+
+def _metadata_of(bars: pd.DataFrame, schema_version: str = SCHEMA_VERSION) -> dict[str, str]:
+    return {
+        "first-bar-date": bars.index[0].date().isoformat(),
+        "last-bar-date": bars.index[-1].date().isoformat(),
+        "row-count": str(len(bars)),
+        "schema-version": schema_version,
+    }
+
+
+class Datalake:
+    """Read and write per-symbol bar objects in an S3 bucket (`Datalake(s3_client, bucket, prefix)`) or a
+    local directory (`Datalake.in_directory(path)`)."""
+
+    keeps_raw_bars = True  # the refresh's BarStore: raw bars and the adjusted close
+
+    def __init__(self, s3_client: Any, bucket: str, prefix: str = "", *, objects: _Objects | None = None) -> None:
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         self.s3 = s3_client
         self.bucket = bucket
         self.prefix = prefix
+        self.objects: _Objects = objects or _S3Objects(s3_client, bucket)
+
+    @classmethod
+    def in_directory(cls, directory: str | Path) -> Datalake:
+        root = Path(directory)
+        return cls(None, "", objects=_DirectoryObjects(root))
+
+    @property
+    def location(self) -> str:
+        if isinstance(self.objects, _DirectoryObjects):
+            return str(self.objects.root)
+        return f"s3://{self.bucket}/{self.prefix}"
 
     def key_for(self, symbol: str) -> str:
         return f"{self.prefix}{symbol_to_key_part(symbol)}/{OBJECT_NAME}"
+
+    def url_for(self, symbol: str) -> str:
+        """Where the symbol's object is, for people: a file path or an s3:// URL."""
+        if isinstance(self.objects, _DirectoryObjects):
+            return str(self.objects.root / self.key_for(symbol))
+        return f"s3://{self.bucket}/{self.key_for(symbol)}"
 
     def _info(self, symbol: str, key: str, etag: str, metadata: dict[str, str]) -> StoredBarsInfo:
         try:
@@ -138,23 +308,17 @@ class Datalake:
     def head(self, symbol: str) -> StoredBarsInfo | None:
         """The stored object's metadata, or None when the symbol has no object."""
         key = self.key_for(symbol)
-        try:
-            response = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except self.s3.exceptions.ClientError as exc:
-            if _status(exc) == 404:
-                return None
-            raise
-        return self._info(symbol, key, response["ETag"], response.get("Metadata", {}))
+        found = self.objects.head(key)
+        return None if found is None else self._info(symbol, key, *found)
 
     def read(self, symbol: str) -> tuple[pd.DataFrame, StoredBarsInfo] | None:
         """The symbol's bars and their object info, or None when the symbol has no object."""
         key = self.key_for(symbol)
-        try:
-            response = self.s3.get_object(Bucket=self.bucket, Key=key)
-        except self.s3.exceptions.NoSuchKey:
+        found = self.objects.get(key)
+        if found is None:
             return None
-        body = response["Body"].read()
-        info = self._info(symbol, key, response["ETag"], response.get("Metadata", {}))
+        body, etag, metadata = found
+        info = self._info(symbol, key, etag, metadata)
         frame = parquet_to_frame(symbol, body)
         if len(frame) != info.row_count or frame.index[-1].date() != info.last_bar:
             raise DatalakeError(f"{symbol}: object {key} disagrees with its metadata")
@@ -164,29 +328,15 @@ class Datalake:
         """Replace the symbol's object with `frame` (the whole history)."""
         bars = validate_bars(symbol, frame)
         key = self.key_for(symbol)
-        metadata = {
-            "first-bar-date": bars.index[0].date().isoformat(),
-            "last-bar-date": bars.index[-1].date().isoformat(),
-            "row-count": str(len(bars)),
-            "schema-version": SCHEMA_VERSION,
-        }
-        response = self.s3.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=frame_to_parquet(bars),
-            ContentType=CONTENT_TYPE,
-            Metadata=metadata,
-        )
-        return self._info(symbol, key, response["ETag"], metadata)
+        metadata = _metadata_of(bars)
+        etag = self.objects.put(key, frame_to_parquet(bars, metadata), metadata)
+        return self._info(symbol, key, etag, metadata)
 
     def listing(self) -> Iterator[tuple[str, str]]:
-        """(key, ETag) of every bar object under the prefix: one request per 1000 objects."""
-        paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
-            for item in page.get("Contents", []):
-                key = item["Key"]
-                if key.endswith("/" + OBJECT_NAME):
-                    yield key, item["ETag"]
+        """(key, ETag) of every bar object under the prefix: one request per 1000 objects in S3."""
+        for key, etag in self.objects.listing(self.prefix):
+            if key.endswith("/" + OBJECT_NAME):
+                yield key, etag
 
     def stored_symbols(self) -> list[str]:
         """Key names of the stored symbols (`BRK.B` for `BRK/B`)."""

@@ -1,4 +1,4 @@
-"""The market-data port the strategy engine reads daily bars through."""
+"""The market-data port the strategy engine reads daily bars through (no pandas: the hot path is numpy)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
-import pandas as pd
+from the_alchemiser.shared.market_data.bars import DailyBars
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -28,10 +28,10 @@ class StaleMarketDataError(MarketDataError):
 
 
 class MarketDataPort(Protocol):
-    def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, pd.DataFrame]:
+    def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, DailyBars]:
         """Daily bars per symbol up to and including `end` (all when None).
 
-        Each frame: a sorted, unique DatetimeIndex of dates (tz-naive midnight) named `date`, float
-        columns open, high, low, close, volume; closes adjusted for splits and dividends. Raises
-        MissingMarketDataError naming every symbol that has no data."""
+        Closes (and open/high/low) adjusted for splits and dividends. A symbol whose series starts after
+        `end` is not missing: it is served with no bars (the engine's first-bar rule decides). Raises
+        MissingMarketDataError naming every symbol that has no series at all."""
         ...

@@ -10,7 +10,11 @@ daily bar, and keeps a free data plan's "no SIP data from the last 15 minutes" o
   raw close: the tape was corrected), the whole history is fetched again and the object replaced
   (re-seed). Else the new days are appended.
 Symbols are fetched in batches sharing a start date (one source request per batch); the source pages
-and rate-limits its own HTTP calls. A failure is reported per symbol and the others go on."""
+and rate-limits its own HTTP calls. A failure is reported per symbol and the others go on.
+
+The store is the S3 datalake, its directory twin, or a CSV directory (`csv_store.CsvBarStore`, what
+`data fetch` writes by default). A CSV directory keeps only the adjusted bars (`keeps_raw_bars` False):
+its overlap check compares adjusted closes alone."""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ import pandas as pd
 
 from the_alchemiser.shared.calendar import NEW_YORK, Clock, NyseCalendar, nyse_calendar
 from the_alchemiser.shared.logging import get_logger
-from the_alchemiser.shared.market_data.datalake import DATALAKE_COLUMNS, Datalake, validate_bars
+from the_alchemiser.shared.market_data.datalake import DATALAKE_COLUMNS, StoredBarsInfo, validate_bars
 
 log = get_logger(__name__)
 
@@ -39,6 +43,21 @@ class BarsSource(Protocol):
         tz-naive DatetimeIndex of dates, columns open, high, low, close, volume (as traded) and adjusted
         (the close adjusted for splits and dividends). Symbols without any bar are left out."""
         ...
+
+
+class BarStore(Protocol):
+    """Where refreshed bars are kept (datalake.Datalake, csv_store.CsvBarStore): frames in the datalake's shape."""
+
+    keeps_raw_bars: bool  # False: only adjusted bars are kept, so only adjusted closes can be compared
+
+    def head(self, symbol: str) -> StoredBarsInfo | None: ...
+
+    def read(self, symbol: str) -> tuple[pd.DataFrame, StoredBarsInfo] | None: ...
+
+    def write(self, symbol: str, frame: pd.DataFrame) -> StoredBarsInfo: ...
+
+
+Progress = Callable[[int, int, list[str]], None]  # (symbols done, symbols to fetch, the batch just fetched)
 
 
 @dataclass(frozen=True)
@@ -99,7 +118,7 @@ def last_complete_trading_day(calendar: NyseCalendar, moment: datetime, settle: 
     return calendar.previous_trading_day(today)
 
 
-def find_change(stored: pd.DataFrame, fetched: pd.DataFrame, rtol: float) -> str | None:
+def find_change(stored: pd.DataFrame, fetched: pd.DataFrame, rtol: float, *, raw: bool = True) -> str | None:
     """Why the fetched overlap disagrees with the stored bars, or None when it agrees."""
     absent = stored.index.difference(fetched.index)
     if len(absent):
@@ -108,7 +127,7 @@ def find_change(stored: pd.DataFrame, fetched: pd.DataFrame, rtol: float) -> str
     gained = inside.difference(stored.index)
     if len(gained):
         return f"source now has day {gained[0].date()} that the store lacks"
-    for column, what in (("adjusted", "adjusted close"), ("close", "raw close")):
+    for column, what in (("adjusted", "adjusted close"), ("close", "raw close"))[: 2 if raw else 1]:
         old = stored[column].to_numpy()
         new = fetched.loc[stored.index, column].to_numpy()
         differs = ~np.isclose(new, old, rtol=rtol, atol=0.0)
@@ -123,14 +142,17 @@ class MarketDataRefresher:
 
     def __init__(
         self,
-        datalake: Datalake,
+        datalake: BarStore,
         source: BarsSource,
         *,
         clock: Clock,
         calendar: NyseCalendar | None = None,
         policy: RefreshPolicy | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.datalake = datalake
+        self.progress = progress
+        self._to_fetch = self._fetched = 0
         self.source = source
         self.clock = clock
         self.calendar = calendar or nyse_calendar()
@@ -164,6 +186,7 @@ class MarketDataRefresher:
             except Exception as exc:
                 results[symbol] = _failed(symbol, exc)
 
+        self._to_fetch, self._fetched = len(to_seed) + sum(len(p) for p in to_extend.values()), 0
         for batch in _batches(to_seed, self.policy.batch_size):
             self._fetch_batch(batch, self.policy.seed_start, target, results, self._seed)
         stored_frames = {symbol: stored for pairs in to_extend.values() for symbol, stored in pairs}
@@ -202,6 +225,10 @@ class MarketDataRefresher:
             for symbol in batch:
                 results[symbol] = _failed(symbol, exc)
             return
+        finally:
+            self._fetched += len(batch)
+            if self.progress is not None:
+                self.progress(self._fetched, self._to_fetch, batch)
         for symbol in batch:
             frame = fetched.get(symbol)
             if frame is None or frame.empty:
@@ -220,7 +247,7 @@ class MarketDataRefresher:
 
     def _extend(self, symbol: str, stored: pd.DataFrame, fetched: pd.DataFrame, target: date) -> SymbolRefresh:
         overlap = stored.iloc[-self.policy.overlap_days :]
-        change = find_change(overlap, fetched, self.policy.rtol)
+        change = find_change(overlap, fetched, self.policy.rtol, raw=self.datalake.keeps_raw_bars)
         if change is not None:
             return self._reseed(symbol, stored, target, change)
         last = stored.index[-1]

@@ -1,4 +1,5 @@
-"""MarketDataPort over the S3 datalake, with a freshness check and a cache that can never serve an old day.
+"""MarketDataPort over the datalake (S3, or a local directory of the same layout), with a freshness check
+and a cache that can never serve an old day.
 
 Each `daily_bars` call lists the datalake once (ETags of every object, one request per 1000 symbols) and
 re-reads any object whose ETag differs from the cached copy. The cache is process-wide (a warm Lambda
@@ -12,8 +13,10 @@ cannot change that. Only `end=None` ("everything you have") falls back to the cl
 be the previous trading day of today (New York). Otherwise StaleBarsError names each stale symbol with
 its last bar.
 
-Served frames: adjusted prices (close = the datalake's split-and-dividend adjusted close; open/high/low
-scaled by the same day's factor adjusted/close; volume divided by it, exact for splits)."""
+Served bars: DailyBars of adjusted prices (`datalake.adjusted_daily_bars`), read-only arrays shared with the
+cache (a caller cannot change what the next invocation is served). The worker checks freshness; the
+command line (`--data s3://...` or a datalake directory) does not: it evaluates the last bar it has and
+says so."""
 
 from __future__ import annotations
 
@@ -25,13 +28,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from the_alchemiser.shared.calendar import NEW_YORK, Clock, NyseCalendar, nyse_calendar
 from the_alchemiser.shared.logging import get_logger
-from the_alchemiser.shared.market_data.datalake import Datalake, StoredBarsInfo
-from the_alchemiser.shared.market_data.port import BAR_COLUMNS, MissingMarketDataError, StaleMarketDataError
+from the_alchemiser.shared.market_data.bars import DailyBars
+from the_alchemiser.shared.market_data.datalake import Datalake, StoredBarsInfo, adjusted_daily_bars
+from the_alchemiser.shared.market_data.port import MissingMarketDataError, StaleMarketDataError
 
 log = get_logger(__name__)
 
@@ -53,11 +54,11 @@ class StaleBarsError(StaleMarketDataError):
 class _CachedBars:
     etag: str
     info: StoredBarsInfo
-    frame: pd.DataFrame  # adjusted, in the port's shape
+    bars: DailyBars  # adjusted, read-only arrays
 
 
 class BarCache:
-    """Adjusted frames keyed by (S3 key, ETag); least recently used entries go first. Thread-safe."""
+    """Adjusted bars keyed by (object key, ETag); least recently used entries go first. Thread-safe."""
 
     def __init__(self, max_entries: int = 2000) -> None:
         self.max_entries = max_entries
@@ -90,21 +91,10 @@ class BarCache:
 PROCESS_CACHE = BarCache()
 
 
-def adjusted_bars(stored: pd.DataFrame) -> pd.DataFrame:
-    """The port's frame from the datalake's: prices scaled to the adjusted close, volume inversely."""
-    close = stored["close"].to_numpy(dtype=np.float64)
-    factor = stored["adjusted"].to_numpy(dtype=np.float64) / close
-    frame = pd.DataFrame(
-        {
-            "open": stored["open"].to_numpy(dtype=np.float64) * factor,
-            "high": stored["high"].to_numpy(dtype=np.float64) * factor,
-            "low": stored["low"].to_numpy(dtype=np.float64) * factor,
-            "close": stored["adjusted"].to_numpy(dtype=np.float64),
-            "volume": stored["volume"].to_numpy(dtype=np.float64) / factor,
-        },
-        index=pd.DatetimeIndex(stored.index, name="date"),
-    )
-    return frame.loc[:, list(BAR_COLUMNS)]
+def _read_only(bars: DailyBars) -> DailyBars:
+    for name in ("dates", "open", "high", "low", "close", "volume"):
+        getattr(bars, name).flags.writeable = False
+    return bars
 
 
 def required_last_bar(calendar: NyseCalendar, end: date | None, clock: Clock | None = None) -> date:
@@ -117,21 +107,19 @@ def required_last_bar(calendar: NyseCalendar, end: date | None, clock: Clock | N
     return calendar.previous_trading_day(clock.now().astimezone(NEW_YORK).date())
 
 
-class S3MarketData:
-    """The strategy engine's MarketDataPort over the datalake (see the module docstring)."""
+class DatalakeMarketData:
+    """The strategy engine's MarketDataPort over a datalake (see the module docstring)."""
 
     def __init__(
         self,
-        s3_client: Any,
-        bucket: str,
+        datalake: Datalake,
         *,
-        prefix: str = "",
         clock: Clock | None = None,
         calendar: NyseCalendar | None = None,
         cache: BarCache | None = None,
         check_freshness: bool = True,
     ) -> None:
-        self.datalake = Datalake(s3_client, bucket, prefix)
+        self.datalake = datalake
         self._clock = clock
         self.calendar = calendar or nyse_calendar()
         self.cache = PROCESS_CACHE if cache is None else cache
@@ -146,7 +134,7 @@ class S3MarketData:
             self._clock = get_settings().clock()
         return self._clock
 
-    def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, pd.DataFrame]:
+    def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, DailyBars]:
         wanted = list(dict.fromkeys(symbols))
         etags = dict(self.datalake.listing())  # the current ETags: one listing per call, never cached
         keys = {symbol: self.datalake.key_for(symbol) for symbol in wanted}
@@ -157,7 +145,7 @@ class S3MarketData:
         entries: dict[str, _CachedBars] = {}
         to_read: list[str] = []
         for symbol in wanted:
-            cached = self.cache.get(keys[symbol], etags[keys[symbol]])
+            cached = self.cache.get(self._cache_key(keys[symbol]), etags[keys[symbol]])
             if cached is None:
                 to_read.append(symbol)
             else:
@@ -174,15 +162,23 @@ class S3MarketData:
             if stale:
                 raise StaleBarsError(required, stale)
 
-        # copies: a caller that modifies its frame must not change what the next invocation is served
-        cutoff = None if end is None else pd.Timestamp(end)
-        return {s: (entries[s].frame if cutoff is None else entries[s].frame.loc[:cutoff]).copy() for s in wanted}
+        return {s: entries[s].bars.until(end) for s in wanted}
 
     def _read(self, symbol: str) -> _CachedBars:
         found = self.datalake.read(symbol)
         if found is None:  # deleted between the listing and the read
             raise MissingMarketDataError([symbol])
         stored, info = found
-        entry = _CachedBars(etag=info.etag, info=info, frame=adjusted_bars(stored))
-        self.cache.put(info.key, entry)
+        entry = _CachedBars(etag=info.etag, info=info, bars=_read_only(adjusted_daily_bars(stored)))
+        self.cache.put(self._cache_key(info.key), entry)
         return entry
+
+    def _cache_key(self, key: str) -> str:
+        return f"{self.datalake.location}|{key}"  # one process may read several datalakes (the CLI, tests)
+
+
+class S3MarketData(DatalakeMarketData):
+    """DatalakeMarketData over `s3://bucket/prefix`."""
+
+    def __init__(self, s3_client: Any, bucket: str, *, prefix: str = "", **kwargs: Any) -> None:
+        super().__init__(Datalake(s3_client, bucket, prefix), **kwargs)
