@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from the_alchemiser.strategy_v2.dsl import Strategy
     from the_alchemiser.strategy_v2.dsl import nodes as n
-    from the_alchemiser.strategy_v2.dsl.day import DayEvaluator
+    from the_alchemiser.strategy_v2.dsl.evaluator import DayEvaluator
 
 NAME = "compare"
 HELP = "compare a strategy's daily weights with what Composer showed (date,strategy,weights CSV)"
@@ -131,96 +131,79 @@ def _weights_text(weights: dict[str, float]) -> str:
     return "{" + ", ".join(f"{s}: {w:.3f}" for s, w in sorted(weights.items())) + "}"
 
 
-class Explainer:
-    """The first decision on the engine's path for one day that Composer's holdings contradict."""
+def explainer(day: DayEvaluator, engine: dict[str, float], composer: dict[str, float]) -> Any:
+    """The first decision on the engine's path for one day that Composer's holdings contradict: the day's
+    trace walk (each node's own `trace`), stopped at the first `if` or `filter` whose other choice holds
+    what Composer holds instead of what the engine holds."""
+    from the_alchemiser.strategy_v2.dsl.evaluator import OK, DayFailure
+    from the_alchemiser.strategy_v2.dsl.trace import Tracer
 
-    def __init__(self, day: DayEvaluator, engine: dict[str, float], composer: dict[str, float]) -> None:
-        self.day = day
-        self.missing = set(composer) - set(engine)  # Composer holds, the engine does not
-        self.extra = set(engine) - set(composer)  # the engine holds, Composer does not
+    missing = set(composer) - set(engine)  # Composer holds, the engine does not
+    extra = set(engine) - set(composer)  # the engine holds, Composer does not
 
-    def symbols(self, node: n.Allocation) -> set[str] | None:
-        from the_alchemiser.strategy_v2.dsl.day import DayFailure
+    class Explainer(Tracer):
+        found: str | None = None
 
-        try:
-            return {s for s, w in self.day.allocation(node).items() if w > DUST}
-        except DayFailure:
+        def explain(self, root: n.Allocation) -> str | None:
+            self._walk(root, ())
+            return self.found
+
+        def _walk(self, node: n.Allocation, path: tuple[str, ...]) -> None:
+            if self.found:
+                return
+            before = len(self.entries)
+            inner, children = node.trace(self, path)
+            if len(self.entries) > before:
+                self.found = self._contradiction(node, self.entries[-1])
+            for child in children:
+                self._walk(child, inner)
+
+        def symbols(self, node: n.Allocation) -> set[str] | None:
+            try:
+                return {s for s, w in self.day.allocation(node).items() if w > DUST}
+            except DayFailure:
+                return None
+
+        def contradicts(self, taken: set[str] | None, other: set[str] | None) -> bool:
+            return bool(taken and other and (other & missing) and (taken & extra))
+
+        def _contradiction(self, node: Any, entry: dict[str, Any]) -> str | None:
+            where = f"[{entry['path']}] " if entry["path"] else ""
+            if entry["type"] == "if":
+                taken, other = (node.then, node.otherwise) if entry["result"] else (node.otherwise, node.then)
+                if not self.contradicts(self.symbols(taken), self.symbols(other)):
+                    return None
+                sides = "; ".join(_comparison_text(c) for c in entry["comparisons"])
+                return (
+                    f"{where}if {entry['condition']}: {sides}; the engine took {entry['taken']}, Composer's "
+                    f"holdings are in {'else' if entry['result'] else 'then'}"
+                )
+            if entry["type"] == "filter":
+                scores, fails, _, kept = node.decision(self.day)
+                held = [self.symbols(child) for child in node.children]
+                wrong = [i for i, keep in enumerate(kept) if keep and held[i] and held[i] & extra]  # type: ignore[operator]
+                wanted = [
+                    j
+                    for j, keep in enumerate(kept)
+                    if not keep and fails[j] == OK and held[j] and held[j] & missing  # type: ignore[operator]
+                ]
+                if not (wrong and wanted):
+                    return None
+                i, j = wrong[0], wanted[0]
+                return (
+                    f"{where}filter {entry['metric']} {entry['select']} {entry['count']}: the engine kept "
+                    f"{node.children[i].describe()}={_fmt(scores[i])}, Composer's holdings are in "
+                    f"{node.children[j].describe()}={_fmt(scores[j])} (margin {_fmt(scores[i] - scores[j])})"
+                )
             return None
 
-    def first(self, node: n.Allocation, path: tuple[str, ...] = ()) -> str | None:
-        from the_alchemiser.strategy_v2.dsl import nodes as n
+    return Explainer(day)
 
-        if isinstance(node, n.Group):
-            return self.first(node.body, (*path, node.name))
-        if isinstance(node, n.WeightEqual | n.WeightSpecified | n.WeightInverseVolatility):
-            for child in node.children:
-                found = self.first(child, path)
-                if found:
-                    return found
-            return None
-        if isinstance(node, n.If):
-            return self._if(node, path)
-        if isinstance(node, n.Filter):
-            return self._filter(node, path)
-        return None
 
-    def _contradicts(self, taken: set[str] | None, other: set[str] | None) -> bool:
-        return bool(taken and other and (other & self.missing) and (taken & self.extra))
-
-    def _if(self, node: n.If, path: tuple[str, ...]) -> str | None:
-        from the_alchemiser.strategy_v2.dsl.trace import condition_text
-
-        truth = self.day.truth(node.condition)
-        taken, other = (node.then, node.otherwise) if truth else (node.otherwise, node.then)
-        if not self._contradicts(self.symbols(taken), self.symbols(other)):
-            return self.first(taken, path)
-        where = f"[{' > '.join(path)}] " if path else ""
-        sides = "; ".join(self._comparisons(node.condition))
-        return (
-            f"{where}if {condition_text(node.condition)}: {sides}; the engine took "
-            f"{'then' if truth else 'else'}, Composer's holdings are in {'else' if truth else 'then'}"
-        )
-
-    def _comparisons(self, condition: n.Condition) -> list[str]:
-        from the_alchemiser.strategy_v2.dsl import nodes as n
-        from the_alchemiser.strategy_v2.dsl.trace import expr_label
-
-        if isinstance(condition, n.Compare):
-            left, right = self.day.value_or_none(condition.left), self.day.value_or_none(condition.right)
-            margin = None if left is None or right is None else left - right
-            sides = [
-                label if label == _fmt(value) else f"{label}={_fmt(value)}"
-                for label, value in ((expr_label(condition.left), left), (expr_label(condition.right), right))
-            ]
-            return [f"{sides[0]} {condition.op} {sides[1]} (margin {_fmt(margin)})"]
-        if isinstance(condition, n.Not):
-            return self._comparisons(condition.item)
-        if isinstance(condition, n.And | n.Or):
-            return [text for item in condition.items for text in self._comparisons(item)]
-        return []
-
-    def _filter(self, node: n.Filter, path: tuple[str, ...]) -> str | None:
-        from the_alchemiser.strategy_v2.dsl.evaluator import OK, describe
-
-        scores, fails, selected = self.day.filter_decision(node)
-        held = {i: self.symbols(child) for i, child in enumerate(node.children)}
-        kept = [i for i in range(len(node.children)) if selected[i]]
-        dropped = [i for i in range(len(node.children)) if not selected[i] and fails[i] == OK]
-        wrong = [i for i in kept if held[i] and held[i] & self.extra]  # type: ignore[operator]
-        wanted = [j for j in dropped if held[j] and held[j] & self.missing]  # type: ignore[operator]
-        if not (wrong and wanted):
-            for i in kept:
-                found = self.first(node.children[i], path)
-                if found:
-                    return found
-            return None
-        i, j = wrong[0], wanted[0]
-        where = f"[{' > '.join(path)}] " if path else ""
-        return (
-            f"{where}filter {node.metric.label} select-{node.select} {node.count}: the engine kept "
-            f"{describe(node.children[i])}={_fmt(scores[i])}, Composer's holdings are in "
-            f"{describe(node.children[j])}={_fmt(scores[j])} (margin {_fmt(scores[i] - scores[j])})"
-        )
+def _comparison_text(c: dict[str, Any]) -> str:
+    left = f"{c['left']}={_fmt(c['left_value'])}"
+    right = c["right"] if c["right"] == _fmt(c["right_value"]) else f"{c['right']}={_fmt(c['right_value'])}"
+    return f"{left} {c['op']} {right} (margin {_fmt(c['margin'])})"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -228,8 +211,7 @@ def run(args: argparse.Namespace) -> int:
     from the_alchemiser.shared.market_data import MarketDataError
     from the_alchemiser.shared.market_data.location import open_market_data
     from the_alchemiser.strategy_v2.dsl import DslError, Market, load_strategy
-    from the_alchemiser.strategy_v2.dsl.day import DayEvaluator
-    from the_alchemiser.strategy_v2.dsl.evaluator import Evaluator
+    from the_alchemiser.strategy_v2.dsl.evaluator import DayEvaluator, Evaluator
 
     configure_logging(level="WARNING", stream=sys.stderr)
     try:
@@ -267,7 +249,7 @@ def _answers(strategy: Strategy, market: Any, root: DayEvaluator, day: date) -> 
     """The engine's weights as of D-1 (the previous trading day in the data) and as of D."""
     import numpy as np
 
-    from the_alchemiser.strategy_v2.dsl.day import DayFailure
+    from the_alchemiser.strategy_v2.dsl.evaluator import DayFailure
 
     at_d = int(np.searchsorted(market.dates, np.datetime64(day, "D"), side="right")) - 1
     at_prev = int(np.searchsorted(market.dates, np.datetime64(day, "D"), side="left")) - 1
@@ -302,7 +284,7 @@ def compare_day(strategy: Strategy, market: Any, root: DayEvaluator, row: Compos
     label, index, weights = min(evaluated, key=lambda a: difference(a[2], composer)[0])
     gap, symbol = difference(weights, composer)
     print(f"    engine {label} ({market.day(index)}): {_weights_text(weights)} (largest gap {gap:.3f} on {symbol})")
-    explained = Explainer(root.at(index), weights, composer).first(strategy.root)
+    explained = explainer(root.at(index), weights, composer).explain(strategy.root)
     print(f"    first differing decision: {explained or 'none on the path: same holdings, different weights'}")
     return False
 
