@@ -140,7 +140,7 @@ def test_scheduled_runs_seed_then_skip_then_append_and_workers_can_read_the_resu
 
     # the workers' port reads the next day's session (as_of = DAY_2) from what the refresh wrote
     bars = S3MarketData(stack.s3, stack.bucket, cache=BarCache()).daily_bars(universe, end=DAY_2)
-    assert {frame.index[-1].date() for frame in bars.values()} == {DAY_2}
+    assert {series.last_date for series in bars.values()} == {DAY_2}
 
 
 def test_a_symbol_the_source_lacks_fails_the_invocation_after_refreshing_the_rest(

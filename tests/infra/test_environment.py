@@ -44,6 +44,7 @@ PARAMETER_OF = {
     "SESSION_DEADLINE_SECONDS": "SessionDeadlineSeconds",
     "SESSION_DEADLINE_POLICY": "SessionDeadlinePolicy",
     "MIN_TRADE_VALUE": "MinTradeValue",
+    "STRATEGY_LIVE_BAR": "StrategyLiveBar",
 }
 
 
@@ -104,9 +105,9 @@ def test_a_variable_pointing_at_the_wrong_resource_is_caught(template: dict[str,
 
 def test_an_unused_variable_is_caught(template: dict[str, Any]) -> None:
     broken = copy.deepcopy(template)
-    broken["Resources"]["StrategyFunction"]["Properties"]["Environment"]["Variables"]["ALPACA_CREDENTIALS_SECRET"] = (
-        "alchemiser/dev/alpaca"
-    )
+    broken["Resources"]["StrategyAggregatorFunction"]["Properties"]["Environment"]["Variables"][
+        "ALPACA_CREDENTIALS_SECRET"
+    ] = "alchemiser/dev/alpaca"
     assert any("ALPACA_CREDENTIALS_SECRET" in error for error in environment_errors(broken))
 
 

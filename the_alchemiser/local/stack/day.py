@@ -441,7 +441,8 @@ def _synthetic_market(strategies_dir: Path, day: date) -> dict[str, Any]:
 
 
 def _cache_last_day(options: DayOptions) -> date:
-    """The newest bar in the `--data` cache among the strategies' symbols: the market's last day."""
+    """The market's last day for `--data`: the session after the cache's newest bar among the strategies'
+    symbols (at the run, 15 minutes before the close, the cache holds every completed day before it)."""
     from the_alchemiser.data_v2.universe import strategy_universe
     from the_alchemiser.shared.market_data import MarketDataError
     from the_alchemiser.shared.market_data.location import open_market_data
@@ -452,7 +453,7 @@ def _cache_last_day(options: DayOptions) -> date:
     last = [series.last_date for series in bars.values() if series.last_date is not None]
     if not last:
         raise MarketDataError(f"{options.market_data} has no bars for the strategies' symbols")
-    return max(last)
+    return nyse_calendar().next_trading_day(max(last))
 
 
 def _cached_market(location: str, strategies_dir: Path, day: date) -> dict[str, Any]:
