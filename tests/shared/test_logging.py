@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+
+import pytest
 
 from the_alchemiser.shared.logging import configure_logging, get_logger, workflow_context
 
@@ -33,3 +36,18 @@ def test_secret_looking_keys_are_redacted() -> None:
     text = stream.getvalue()
     assert "s3cr3t" not in text and "k3y" not in text
     assert json.loads(text)["symbol"] == "SPY"
+
+
+def test_logging_to_stderr_follows_a_replaced_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A command configures logging to sys.stderr; a later caller (a test's capture, a wrapper) may swap
+    # and close that stream. Lines must go to the stderr of the moment, not fail on the closed one.
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    configure_logging("INFO", stream=sys.stderr)
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    try:
+        get_logger("test").info("after the swap")
+    finally:
+        configure_logging("INFO", stream=sys.stdout)
+    assert json.loads(second.getvalue())["event"] == "after the swap"

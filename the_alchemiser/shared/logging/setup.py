@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -38,12 +38,30 @@ def _timestamp(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutable
 _redirected: TextIO | None = None
 
 
+class _CurrentStream:
+    """Whatever `sys.stdout` (or `sys.stderr`) is when a line is written, not when logging was
+    configured: a replaced stream, such as a test's capture, may be closed by then."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        stream: TextIO = getattr(sys, self.name)
+        return stream.write(text)
+
+    def flush(self) -> None:
+        stream: TextIO = getattr(sys, self.name)
+        stream.flush()
+
+
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
     """Configure structlog for JSON lines. Safe to call again: a stream given once (the local stack's log
     file) is kept by later calls that only set the level, until `stream=sys.stdout` restores it."""
     global _redirected  # noqa: PLW0603 - one logging configuration per process, like structlog's own
     if stream is not None:
         _redirected = None if stream is sys.stdout else stream
+        if stream is sys.stderr:
+            _redirected = cast(TextIO, _CurrentStream("stderr"))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -55,7 +73,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
             structlog.processors.JSONRenderer(sort_keys=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(level.upper(), 20)),
-        logger_factory=structlog.PrintLoggerFactory(_redirected or sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_redirected or cast(TextIO, _CurrentStream("stdout"))),
         cache_logger_on_first_use=False,
     )
 
