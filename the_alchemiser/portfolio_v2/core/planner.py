@@ -17,14 +17,8 @@ Decisions the spec left open, fixed here:
   from $1, but a leg's fixed costs do not shrink with it: each sell pays the SEC fee and FINRA's TAF,
   each rounded up to a cent, and every order crosses part of the spread and spends requests; at $50
   the fixed part stays under 4 bps, and a leg that small moves a $100k account by 0.05%.
-- Corridor (a strategy's rebalance_threshold t): thresholds are in the strategy's own weight units
-  (0.05 = 5 points of that strategy's sleeve). A merged symbol's drift d (current minus target
-  weight, both over deployable equity) is shared among its strategies pro rata to their
-  contributions, so strategy s sees a drift of d * attribution_s / allocation_s. A strategy holds
-  (no trades for its symbols) only when it has a threshold, none of its targets is new (all held),
-  no held symbol has dropped out of every target (someone's target set changed), and every symbol
-  it targets is within its band. A symbol is left alone only when every strategy contributing to
-  it holds; otherwise it trades back to its full merged target.
+- Corridor (a strategy's rebalance_threshold): the rule is `shared/corridor.py`, shared with the backtest;
+  drift is measured over deployable equity.
 """
 
 from __future__ import annotations
@@ -33,10 +27,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Context, Decimal, getcontext
 
 from the_alchemiser.portfolio_v2.core.snapshot import PortfolioSnapshot, SymbolState
 from the_alchemiser.shared.calendar import NEW_YORK
+from the_alchemiser.shared.corridor import symbols_inside_corridor
 from the_alchemiser.shared.schemas import ConsolidatedPortfolio, RebalancePlan, RebalancePlanItem, TradeAction
 
 UNATTRIBUTED = "UNATTRIBUTED"
@@ -81,9 +76,13 @@ def plan_id_for(correlation_id: str) -> str:
     return f"plan-{uuid.uuid5(_PLAN_NAMESPACE, correlation_id)}"
 
 
-def round_down_qty(qty: Decimal, fractionable: bool) -> Decimal:
+def shares_for(dollars: Decimal, price: Decimal, fractionable: bool) -> Decimal:
+    """The most shares `dollars` pays for at `price`, in the asset's step. The division itself rounds
+    down too: at the context's 28 digits a quotient such as 1000.00199...9 would round up to 1000.002,
+    and 1000.002 shares cost more than the dollars."""
     step = FRACTIONAL_QTY_STEP if fractionable else WHOLE_SHARE
-    rounded = qty.quantize(step, rounding=ROUND_DOWN)
+    quotient = Context(prec=getcontext().prec, rounding=ROUND_DOWN).divide(dollars, price)
+    rounded = quotient.quantize(step, rounding=ROUND_DOWN)
     return rounded if rounded > 0 else _ZERO
 
 
@@ -243,7 +242,7 @@ class RebalancePlanner:
         if delta > 0:
             row.wanted_buy = delta  # sized after the cash check
             return
-        qty = min(round_down_qty(-delta / row.price, row.state.fractionable), row.current_qty)
+        qty = min(shares_for(-delta, row.price, row.state.fractionable), row.current_qty)
         value = qty * row.price
         if qty == 0:
             row.hold("sell is less than one whole share")
@@ -259,7 +258,7 @@ class RebalancePlanner:
         scale = Decimal(1) if wanted <= available else available / wanted
         for row in buys:
             budget = row.wanted_buy * scale
-            qty = round_down_qty(budget / row.price, row.state.fractionable)
+            qty = shares_for(budget, row.price, row.state.fractionable)
             value = qty * row.price
             trimmed = f" (buys scaled to {scale:.4%}: cash after sells is {available:.2f})" if scale < 1 else ""
             if qty == 0:
@@ -279,31 +278,15 @@ class RebalancePlanner:
         held: Mapping[str, object],
         deployable: Decimal,
     ) -> set[str]:
-        if not self.config.use_corridors or not portfolio.rebalance_thresholds or deployable <= 0:
+        if not self.config.use_corridors or deployable <= 0:
             return set()
-        if any(symbol not in targets for symbol in held):
-            return set()  # a holding left every target: some strategy's target set changed
-        holding: set[str] = set()
-        for strategy, threshold in portfolio.rebalance_thresholds.items():
-            allocation = portfolio.strategy_allocations.get(strategy, _ZERO)
-            own = [s for s, c in portfolio.strategy_contributions.get(strategy, {}).items() if c > 0]
-            if allocation <= 0 or not own or any(s not in held for s in own):
-                continue  # nothing to hold, or a new target: trade to target
-            inside = True
-            for symbol in own:
-                row = rows[symbol]
-                drift = row.current_value / deployable - row.target_weight
-                share = row.attribution.get(strategy, _ZERO)
-                if abs(drift) * share / allocation > threshold:
-                    inside = False
-                    break
-            if inside:
-                holding.add(strategy)
-        return {
-            symbol
-            for symbol, row in rows.items()
-            if row.target_weight > 0 and row.attribution and set(row.attribution) <= holding
-        }
+        return symbols_inside_corridor(
+            current={symbol: rows[symbol].current_value / deployable for symbol in held},
+            target=targets,
+            contributions=portfolio.strategy_contributions,
+            allocations=portfolio.strategy_allocations,
+            thresholds=portfolio.rebalance_thresholds,
+        )
 
 
 def allocation_comparison(plan: RebalancePlan) -> dict[str, dict[str, Decimal]]:
