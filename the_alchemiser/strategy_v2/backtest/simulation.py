@@ -9,24 +9,23 @@ equity; whatever is not invested is cash, which earns nothing.
   are charged against the whole book, so they do not change the weights.
 - Timing: `composer` trades at day i into the weights decided as of i; `live` trades at day i into the
   weights decided as of i-1 (the 15:30 run on completed bars), so its first day is held in cash.
-- The corridor (a strategy's `rebalance_threshold`) follows the live planner's rule
-  (portfolio_v2/core/planner.py), in weight units: symbol drift d - T is shared among the strategies
-  pro rata to their contributions, so strategy s sees |d_i - T_i| * W_s,i / T_i. A strategy holds only
-  when it has a threshold, it holds all its targets already, no held symbol has left every target, and
-  each of its symbols is within the threshold; a symbol is left as it drifted only when every strategy
-  that wants it holds; everything else trades to the full merged target. Buys are scaled down when
-  the cash after sells cannot pay for them (the planner's rule without share rounding or minimum
-  notional). Without any threshold every day trades to the target (daily rebalancing).
+- The corridor (a strategy's `rebalance_threshold`) is the live planner's rule, one definition in
+  `shared/corridor.py`, in weight units over the book. Buys are scaled down when the cash after sells
+  cannot pay for them (the planner's rule without share rounding or minimum notional). Without any
+  threshold every day trades to the target (daily rebalancing).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from the_alchemiser.shared.corridor import symbols_inside_corridor
 
 Array = npt.NDArray[Any]
 Timing = Literal["composer", "live"]
@@ -112,32 +111,14 @@ def _account(holdings: Array, asset_returns: Array, cost: float) -> Curve:
     return Curve(equity, returns, turnover, holdings)
 
 
-@dataclass(frozen=True)
-class _Corridors:
-    """The sleeves with a threshold (their own weights, allocations, thresholds) and, per symbol,
-    whether any sleeve without one wants it (such a symbol always trades to target)."""
-
-    targets: Array  # (corridors, symbols)
-    allocations: Array
-    thresholds: Array
-    others_want: Array  # (symbols,) bool
-
-
 def _with_corridor(
     sleeves: Sequence[Sleeve], targets: Array, decided: Array, asset_returns: Array, timing: Timing
 ) -> Array:
     """Post-trade holdings day by day: each day's trade depends on how the last one drifted."""
     days, symbols = targets.shape
-    banded = [s for s in sleeves if s.threshold is not None]
-    banded_targets = np.stack([decisions_for(s.targets, timing)[0] for s in banded], axis=1)  # (days, k, symbols)
-    others = np.zeros((days, symbols), dtype=bool)
-    for sleeve in sleeves:
-        if sleeve.threshold is None:
-            others |= decisions_for(sleeve.targets, timing)[0] > 0
-    allocations = np.array([s.allocation for s in banded])
-    thresholds = np.array([s.threshold for s in banded], dtype=float)
-    if len(sleeves) == 1:
-        return _single_corridor(targets, decided, asset_returns, float(thresholds[0]))
+    own = np.stack([decisions_for(s.targets, timing)[0] for s in sleeves], axis=1)  # (days, sleeves, symbols)
+    allocations = np.array([s.allocation for s in sleeves])
+    thresholds = np.array([np.nan if s.threshold is None else s.threshold for s in sleeves], dtype=float)
     holdings = np.zeros((days, symbols))
     drifted = np.zeros(symbols)
     for day in range(days):
@@ -146,60 +127,42 @@ def _with_corridor(
             grown = previous * (1.0 + asset_returns[day])
             drifted = grown / (grown.sum() + (1.0 - previous.sum()))
         if decided[day]:
-            corridors = _Corridors(banded_targets[day], allocations, thresholds, others[day])
-            holdings[day] = _trade(drifted, targets[day], corridors)
-    return holdings
-
-
-def _single_corridor(targets: Array, decided: Array, asset_returns: Array, threshold: float) -> Array:
-    """One strategy alone: `_trade` reduces to "hold when it holds exactly its targets, each within the
-    threshold; else trade to target" (no cash shortfall can arise), which this loop does with fewer steps."""
-    days, symbols = targets.shape
-    wanted = targets > 0
-    holdings = np.zeros((days, symbols))
-    growth = 1.0 + asset_returns
-    previous = holdings[0]
-    for day in range(days):
-        if day:
-            grown = previous * growth[day]
-            drifted = grown / (grown.sum() + (1.0 - previous.sum()))
-            holds = np.array_equal(drifted > 0, wanted[day]) and np.abs(drifted - targets[day]).max() <= threshold
-            if decided[day] and holds:
-                holdings[day] = previous = drifted
-                continue
-        if decided[day]:
-            holdings[day] = previous = targets[day]
+            holdings[day] = rebalance(drifted, targets[day], own[day], allocations, thresholds)
     return holdings
 
 
 def rebalance(drifted: Array, target: Array, sleeve_targets: Array, allocations: Array, thresholds: Array) -> Array:
-    """The holdings after one day's trade (the planner's corridor rule; see the module docstring).
+    """The holdings after one day's trade (the planner's corridor rule, then its cash check).
 
     `sleeve_targets` is (sleeves, symbols): each strategy's own weights that day; `thresholds` has NaN
     for strategies without a corridor."""
-    banded = ~np.isnan(thresholds)
-    others: Array = np.asarray((sleeve_targets[~banded] > 0).any(axis=0))
-    corridors = _Corridors(sleeve_targets[banded], allocations[banded], thresholds[banded], others)
-    return _trade(drifted, target, corridors)
-
-
-def _trade(drifted: Array, target: Array, corridors: _Corridors) -> Array:
-    targeted = target > 0
-    held = drifted > 0
-    keep = None
-    if len(corridors.allocations) and not np.any(held & ~targeted):
-        own = corridors.targets > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            seen = np.abs(drifted - target) * corridors.targets / target  # each strategy's share of the drift
-        inside = np.all(~own | (seen <= corridors.thresholds[:, None]), axis=1)
-        # nothing to hold, or a new target (one not held yet): trade to target
-        holds = inside & own.any(axis=1) & ~np.any(own & ~held, axis=1) & (corridors.allocations > 0)
-        if holds.any():
-            keep = targeted & ~corridors.others_want & ~np.any(own[~holds], axis=0)
-    after = target if keep is None else np.where(keep, drifted, target)
+    keep = np.zeros(len(target), dtype=bool)
+    keep[[int(s) for s in _inside_corridor(drifted, target, sleeve_targets, allocations, thresholds)]] = True
+    after = np.where(keep, drifted, target)
     change = after - drifted
     wanted = float(change[change > 0].sum())
     available = max(0.0, 1.0 - float(drifted.sum()) - float(change[change < 0].sum()))
     if wanted > available + CASH_SLACK:
         after = drifted + np.where(change > 0, change * (available / wanted), change)
     return after
+
+
+def _inside_corridor(
+    drifted: Array, target: Array, sleeve_targets: Array, allocations: Array, thresholds: Array
+) -> set[str]:
+    """`shared.corridor` over one day's arrays: symbols and sleeves keyed by their column and row numbers."""
+    banded = {str(k): float(t) for k, t in enumerate(thresholds.tolist()) if not math.isnan(t)}
+    held = np.flatnonzero(drifted > 0)
+    if not banded or not np.all(target[held] > 0):
+        return set()
+    contributions = {
+        str(k): {str(i): allocations[k] * sleeve_targets[k, i] for i in np.flatnonzero(sleeve_targets[k] > 0).tolist()}
+        for k in range(len(allocations))
+    }
+    return symbols_inside_corridor(
+        current={str(i): float(drifted[i]) for i in held.tolist()},
+        target={str(i): float(target[i]) for i in np.flatnonzero(target > 0).tolist()},
+        contributions=contributions,
+        allocations={str(k): float(a) for k, a in enumerate(allocations.tolist())},
+        thresholds=banded,
+    )
