@@ -9,8 +9,8 @@ import pytest
 
 from tests.infra.wiring import EXPECTED_TARGETS, FUNCTION_NAMES, FUNCTIONS, REPO, TEMPLATE_PATH, sample_events
 from tests.infra.wiring import published_envelope as envelope_of
-from the_alchemiser.local.event_patterns import matches
 from the_alchemiser.local.stack.model import StackModel, load_stack_model
+from the_alchemiser.local.stack.patterns import matches
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_the_model_routes_every_published_event_to_its_targets(model: StackModel
             target
             for route in model.routes
             if route.bus == bus and matches(route.pattern, envelope)
-            for target in route.targets
+            for target in route.target_ids
         }
         assert routed == EXPECTED_TARGETS[event.event_type], event.event_type
 

@@ -16,7 +16,7 @@ from tests.infra.wiring import (
     rules,
     sample_events,
 )
-from the_alchemiser.local.event_patterns import matches
+from the_alchemiser.local.stack.patterns import matches
 from the_alchemiser.local.template import load_template
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from the_alchemiser.local.event_patterns import matches
+from the_alchemiser.local.stack.patterns import matches
 from the_alchemiser.shared.events import (
     BaseEvent,
     EventBridgePublisher,

@@ -27,8 +27,8 @@ def test_a_schedule_targeting_a_queue_sends_its_input_and_the_default_schedule_i
         provision(model, clients)
         router = LocalRouter(model)
         router.trigger_schedule(AT)
-        function, trigger, _event, _ = router._pending[0]
-        assert function in model.functions and trigger == "schedule"
+        invocation = router._pending[0]
+        assert invocation.function in model.functions and invocation.trigger == "schedule"
         for schedule in queue_schedules:
             router.trigger_schedule(AT, name=schedule.name)
             received = clients["sqs"].receive_message(QueueUrl=model.queue_url(schedule.function))["Messages"]

@@ -170,3 +170,35 @@ def test_a_template_whose_rule_no_longer_matches_breaks_the_day(tmp_path: Path) 
     kinds = [e.event_type for e in result.events]
     assert "SignalGenerated" in kinds and "RebalancePlanned" not in kinds
     assert result.outcome != "completed" and not result.orders
+
+
+def test_the_execution_time_budget_stops_an_invocation_before_its_timeout(tmp_path: Path) -> None:
+    """The remaining time counts down locally (real time plus the day's simulated time): with a 30 s Timeout
+    (a 5 s budget before the 25 s margin) and limit steps that rest their 4 s, execution stops in time
+    with ExecutionOutOfTime, hands the message back, and the next invocation resumes without a duplicate
+    (finishing the plan, or on the last delivery reporting that it could not)."""
+    import urllib.request
+
+    template = load_template(PROJECT_ROOT / "template.yaml")
+    template["Resources"]["ExecutionFunction"]["Properties"]["Timeout"] = 30
+    edited = tmp_path / "template.yaml"
+    edited.write_text(json.dumps(template))
+
+    def no_fills_inside_the_spread(router: Any) -> None:
+        url = router.env_overrides["ALCHEMISER_SIM_CONTROL_URL"] + "/_sim/behaviour"
+        body = json.dumps({"inside_fill_probability": 0}).encode()
+        request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).close()
+
+    result = run_day(tmp_path / "out", template=edited, before_run=no_fills_inside_the_spread)
+    logs = [json.loads(line) for line in (result.output_dir / "logs.jsonl").read_text().splitlines()]
+    assert any(line.get("event") == "execution_out_of_time" for line in logs), "the budget never triggered"
+    executions = [d for d in result.deliveries if d.function == "ExecutionFunction"]
+    assert len(executions) >= 2, executions  # handed straight back and resumed
+    ids = [order["client_order_id"] for order in result.orders]
+    assert ids and len(ids) == len(set(ids)), "a client_order_id was used twice"
+    if result.outcome == "failed":  # out of time on the last delivery too: reported, not lost
+        failed = next(e for e in result.events if e.event_type == "WorkflowFailed")
+        assert "ExecutionOutOfTime" in failed.model_dump_json()
+    else:
+        assert result.outcome == "completed", result.summary

@@ -1,8 +1,9 @@
 """Read template.yaml into plain dicts, with CloudFormation's short-form tags in their long form.
 
 `!Ref X` becomes {"Ref": "X"}, `!GetAtt A.B` {"Fn::GetAtt": ["A", "B"]}, `!Sub ...` {"Fn::Sub": ...} and
-so on (cfn-lint's decoder does the YAML work). The result holds only dict, list, str, int, float, bool
-and None, so it can be deep-copied, compared and dumped as JSON."""
+so on, as CloudFormation reads them (and as cfn-lint's decoder does, without importing cfn-lint: seconds).
+The result holds only dict, list, str, int, float, bool and None, so it can be deep-copied, compared and
+dumped as JSON. A JSON template is read as JSON."""
 
 from __future__ import annotations
 
@@ -10,11 +11,51 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+import yaml  # type: ignore[import-untyped,unused-ignore]
+
+_UNPREFIXED = ("Ref", "Condition")  # every other short tag !X is Fn::X
 
 
 class TemplateLoadError(ValueError):
     """The file is not a readable CloudFormation template."""
+
+
+class _CloudFormationLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc,unused-ignore]
+    """YAML with CloudFormation's tags; dates stay strings (CloudFormation has no date type); a key
+    written twice in one mapping is an error (CloudFormation refuses it)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise TemplateLoadError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            seen.add(key)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+
+_CloudFormationLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _short_form(loader: _CloudFormationLoader, suffix: str, node: Any) -> dict[str, Any]:
+    name = suffix if suffix in _UNPREFIXED else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if name == "Fn::GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _short_form)
 
 
 def load_template(path: str | Path) -> dict[str, Any]:
@@ -26,31 +67,9 @@ def load_template(path: str | Path) -> dict[str, Any]:
 def loads_template(text: str, name: str = "<template>") -> dict[str, Any]:
     """Like `load_template`, from a string."""
     try:
-        decoded = cfn_yaml.loads(text, name)
-    except Exception as exc:  # cfn-lint raises its own error types, wrap them in one of ours
+        decoded = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, _CloudFormationLoader)
+    except (yaml.YAMLError, ValueError) as exc:
         raise TemplateLoadError(f"{name}: {exc}") from exc
-    plain = _plain(decoded)
-    if not isinstance(plain, dict) or "Resources" not in plain:
+    if not isinstance(decoded, dict) or "Resources" not in decoded:
         raise TemplateLoadError(f"{name}: not a CloudFormation template (no Resources)")
-    return plain
-
-
-def dumps_template(template: dict[str, Any]) -> str:
-    """A template as JSON text (CloudFormation reads JSON templates too)."""
-    return json.dumps(template, indent=2, sort_keys=False)
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(key): _plain(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_plain(item) for item in node]
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return node
+    return decoded

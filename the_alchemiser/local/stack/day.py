@@ -8,8 +8,9 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -240,6 +241,7 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                 on_delivery=lambda d: say(_progress(d)),
                 duplicate_events=options.duplicate_events,
                 shuffle_seed=options.shuffle_seed,
+                clock=clock.elapsed,
             )
             with router.installed():
                 if options.before_run:
@@ -288,9 +290,22 @@ class _DayClock:
     def __init__(self, start: datetime) -> None:
         self._last = start
         self._read: Callable[[], datetime] | None = None
+        self._source: Callable[[], datetime] | None = None
+
+    def elapsed(self) -> float:
+        """Seconds for an invocation's remaining time: real time plus simulated time. A wait moves the
+        broker's clock at once where in AWS it would take real time, so both count against the Timeout.
+
+        Read from the broker each time, not through `now`: `now` freezes after its first failed read (a log
+        line stamped inside the broker's own transaction fails to read it), which would stop the count."""
+        simulated = self._last
+        if self._source is not None:
+            with suppress(Exception):  # stopped: the day's last reading stands
+                simulated = self._source()
+        return time.monotonic() + simulated.timestamp()
 
     def follow(self, read: Callable[[], datetime]) -> None:
-        self._read = read
+        self._read = self._source = read
 
     def now(self) -> datetime:
         if self._read is not None:

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from the_alchemiser.local.stack.intrinsics import ACCOUNT_ID, REGION, Resolver, TemplateError
+from the_alchemiser.local.stack.patterns import PatternError, check_pattern
+from the_alchemiser.local.stack.target_input import TargetInput
 
 SAM_FUNCTION = "AWS::Serverless::Function"
 NAME_PROPERTY = {
@@ -32,13 +34,26 @@ ARN_SERVICE = {
 
 
 @dataclass(frozen=True)
+class RouteTarget:
+    """A rule's target: a function or queue (logical id), and what of the event it receives."""
+
+    resource: str
+    input: TargetInput = field(default_factory=TargetInput)
+
+
+@dataclass(frozen=True)
 class Route:
-    """An EventBridge rule: events on `bus` matching `pattern` go to each target (logical ids)."""
+    """An EventBridge rule: events on `bus` matching `pattern` go to each target."""
 
     name: str
     bus: str
     pattern: dict[str, Any]
-    targets: tuple[str, ...]
+    targets: tuple[RouteTarget, ...]
+    rule_name: str = ""  # the rule's physical name (InputTransformer's <aws.events.rule-name>)
+
+    @property
+    def target_ids(self) -> tuple[str, ...]:
+        return tuple(target.resource for target in self.targets)
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,7 @@ class QueueSource:
     function: str
     batch_size: int
     report_batch_item_failures: bool
+    batching_window: int = 0  # MaximumBatchingWindowInSeconds
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,12 @@ class FunctionSpec:
     code_uri: str
     environment: dict[str, str]
     timeout: int
+    # asynchronous invocation (EventInvokeConfig, DeadLetterQueue), with Lambda's defaults
+    async_retries: int = 2  # MaximumRetryAttempts
+    max_event_age: int = 21600  # MaximumEventAgeInSeconds
+    dead_letter: str | None = None  # logical id of the DLQ (SQS queue or SNS topic)
+    on_failure: str | None = None  # logical id of the OnFailure destination
+    on_success: str | None = None
 
 
 @dataclass
@@ -163,7 +185,7 @@ def _read_functions(model: StackModel, resources: dict[str, Any]) -> None:
         props = resources[logical_id].get("Properties", {})
         env = dict(global_env)
         env.update(model.resolver.resolve(props.get("Environment", {}).get("Variables", {})))
-        model.functions[logical_id] = FunctionSpec(
+        spec = FunctionSpec(
             logical_id=logical_id,
             name=model.physical_names[logical_id],
             handler=props.get("Handler", globals_fn.get("Handler", "")),
@@ -171,30 +193,55 @@ def _read_functions(model: StackModel, resources: dict[str, Any]) -> None:
             environment={k: str(v) for k, v in env.items()},
             timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
         )
+        dead_letter = model.resolver.resolve(props.get("DeadLetterQueue", globals_fn.get("DeadLetterQueue")))
+        if dead_letter:
+            spec.dead_letter = model.logical_id_for_arn(dead_letter["TargetArn"])
+        invoke_config = props.get("EventInvokeConfig", globals_fn.get("EventInvokeConfig"))
+        if invoke_config:
+            _apply_invoke_config(model, spec, model.resolver.resolve(invoke_config))
+        model.functions[logical_id] = spec
         for event_name, event in props.get("Events", {}).items():
             _read_function_event(model, logical_id, event_name, event)
+
+
+def _apply_invoke_config(model: StackModel, spec: FunctionSpec, config: dict[str, Any]) -> None:
+    """EventInvokeConfig (SAM's property or an AWS::Lambda::EventInvokeConfig): retries, age, destinations."""
+    spec.async_retries = int(config.get("MaximumRetryAttempts", spec.async_retries))
+    spec.max_event_age = int(config.get("MaximumEventAgeInSeconds", spec.max_event_age))
+    if not 0 <= spec.async_retries <= 2 or not 60 <= spec.max_event_age <= 21600:
+        raise TemplateError(f"{spec.logical_id}: EventInvokeConfig outside Lambda's limits: {config}")
+    destinations = config.get("DestinationConfig", {})
+    for outcome in ("OnFailure", "OnSuccess"):
+        if outcome not in destinations:
+            continue
+        destination = destinations[outcome].get("Destination")
+        if destination is None:
+            raise TemplateError(f"{spec.logical_id}: {outcome} has no Destination (SAM would create one)")
+        else:
+            logical_id = model.logical_id_for_arn(destination)
+            if model.resource_types[logical_id] not in DESTINATION_TYPES:
+                raise TemplateError(f"{spec.logical_id}: {outcome} destination {logical_id} is not SQS, SNS or Lambda")
+            setattr(spec, "on_failure" if outcome == "OnFailure" else "on_success", logical_id)
+
+
+DESTINATION_TYPES = ("AWS::SQS::Queue", "AWS::SNS::Topic", SAM_FUNCTION)
 
 
 def _read_function_event(model: StackModel, function: str, event_name: str, event: dict[str, Any]) -> None:
     assert model.resolver is not None
     kind = event.get("Type")
     props = model.resolver.resolve(event.get("Properties", {}))
+    name = f"{function}.{event_name}"
     if kind in ("EventBridgeRule", "CloudWatchEvent"):
         bus = props.get("EventBusName", "default")
-        model.routes.append(Route(f"{function}.{event_name}", bus, props["Pattern"], (function,)))
+        target = RouteTarget(function, TargetInput.of(props, name))
+        model.routes.append(Route(name, bus, _checked(props["Pattern"], name), (target,), props.get("RuleName", name)))
     elif kind == "SQS":
-        model.queue_sources.append(
-            QueueSource(
-                queue=model.logical_id_for_arn(props["Queue"]),
-                function=function,
-                batch_size=int(props.get("BatchSize", 10)),
-                report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-            )
-        )
+        _add_queue_source(model, name, model.logical_id_for_arn(props["Queue"]), function, props)
     elif kind in ("Schedule", "ScheduleV2"):
         model.schedules.append(
             ScheduleTrigger(
-                name=f"{function}.{event_name}",
+                name=name,
                 expression=props.get("Schedule") or props.get("ScheduleExpression", ""),
                 timezone=props.get("ScheduleExpressionTimezone"),
                 function=function,
@@ -203,13 +250,49 @@ def _read_function_event(model: StackModel, function: str, event_name: str, even
         )
 
 
+def _checked(pattern: Any, where: str) -> dict[str, Any]:
+    try:
+        check_pattern(pattern)
+    except PatternError as exc:
+        raise PatternError(f"{where}: {exc}") from exc
+    checked: dict[str, Any] = pattern
+    return checked
+
+
+def _add_queue_source(model: StackModel, where: str, queue: str, function: str, props: dict[str, Any]) -> None:
+    """An SQS event source mapping, refused where Lambda would refuse it."""
+    if props.get("Enabled", True) is False:
+        return
+    batch_size = int(props.get("BatchSize", 10))
+    window = int(props.get("MaximumBatchingWindowInSeconds", 0))
+    if not 1 <= batch_size <= 10000:
+        raise TemplateError(f"{where}: BatchSize {batch_size} is outside 1..10000")
+    if batch_size > 10 and window < 1:
+        raise TemplateError(f"{where}: BatchSize {batch_size} > 10 needs MaximumBatchingWindowInSeconds >= 1")
+    model.queue_sources.append(
+        QueueSource(
+            queue=queue,
+            function=function,
+            batch_size=batch_size,
+            report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+            batching_window=window,
+        )
+    )
+
+
 def _read_rules(model: StackModel, resources: dict[str, Any]) -> None:
     for logical_id in model.of_type("AWS::Events::Rule"):
         props = model.properties(logical_id)
         if props.get("State", "ENABLED") != "ENABLED" or "EventPattern" not in props:
             continue
-        targets = tuple(model.logical_id_for_arn(t["Arn"]) for t in props.get("Targets", []))
-        model.routes.append(Route(logical_id, props.get("EventBusName", "default"), props["EventPattern"], targets))
+        targets = tuple(
+            RouteTarget(model.logical_id_for_arn(t["Arn"]), TargetInput.of(t, f"{logical_id} target {t.get('Id')}"))
+            for t in props.get("Targets", [])
+        )
+        pattern = _checked(props["EventPattern"], logical_id)
+        model.routes.append(
+            Route(logical_id, props.get("EventBusName", "default"), pattern, targets, props.get("Name", logical_id))
+        )
     for logical_id in model.of_type("AWS::Scheduler::Schedule"):
         props = model.properties(logical_id)
         target = props["Target"]
@@ -224,17 +307,17 @@ def _read_rules(model: StackModel, resources: dict[str, Any]) -> None:
         )
     for logical_id in model.of_type("AWS::Lambda::EventSourceMapping"):
         props = model.properties(logical_id)
-        function_ref = props["FunctionName"]
-        function = next(
-            (lid for lid in model.functions if function_ref in (model.physical_names[lid], model.arn(lid), lid)), None
-        )
-        if function is None:
-            raise TemplateError(f"{logical_id}: unknown function {function_ref}")
-        model.queue_sources.append(
-            QueueSource(
-                queue=model.logical_id_for_arn(props["EventSourceArn"]),
-                function=function,
-                batch_size=int(props.get("BatchSize", 10)),
-                report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-            )
-        )
+        function = _function_named(model, logical_id, props["FunctionName"])
+        _add_queue_source(model, logical_id, model.logical_id_for_arn(props["EventSourceArn"]), function, props)
+    for logical_id in model.of_type("AWS::Lambda::EventInvokeConfig"):
+        props = model.properties(logical_id)
+        spec = model.functions[_function_named(model, logical_id, props["FunctionName"])]
+        _apply_invoke_config(model, spec, props)
+
+
+def _function_named(model: StackModel, where: str, reference: str) -> str:
+    """The logical id of the function a FunctionName (name, ARN or logical id) refers to."""
+    for logical_id in model.functions:
+        if reference in (model.physical_names[logical_id], model.arn(logical_id), logical_id):
+            return logical_id
+    raise TemplateError(f"{where}: unknown function {reference}")

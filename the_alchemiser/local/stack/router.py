@@ -3,21 +3,38 @@ targets, its SQS event sources, its schedules, and the orchestrator's async invo
 
 moto hosts the bus, queues, tables, buckets and topics; it does not run Lambda, so this router
 captures `PutEvents` and async `Invoke` calls (botocore hooks), matches each event against the
-template's rules itself, and calls the target handlers in-process with AWS-shaped events."""
+template's rules itself, and calls the target handlers in-process with AWS-shaped events.
+
+As strict as AWS where AWS is strict (issue #17):
+- SQS event sources: a batch of up to BatchSize; without ReportBatchItemFailures a returned
+  batchItemFailures means nothing (the batch succeeded), a raise retries the whole batch; with it only the
+  listed messages are retried (an invalid list fails the whole batch). A failed message stays in flight for
+  the queue's VisibilityTimeout and the queue's RedrivePolicy moves it to its DLQ after maxReceiveCount.
+- Async invocations (InvocationType=Event, EventBridge and Scheduler targets): a failure is retried
+  MaximumRetryAttempts times (EventInvokeConfig, default 2) after Lambda's delays (one minute, then two),
+  other work running meanwhile; then the event goes to the function's DeadLetterQueue and OnFailure
+  destination, or is dropped (and logged) as AWS would drop it.
+- Waits (retry delays, visibility timeouts) are counted on the router's clock (`now`, seconds), not slept:
+  when nothing else can run, the router moves `now` to the next wait's end.
+- A handler's context counts its remaining time down from the function's Timeout on `clock` (real time by
+  default; the local day adds its simulated time); an invocation that outlives its Timeout fails."""
 
 from __future__ import annotations
 
+import heapq
 import importlib
 import importlib.util
+import itertools
 import json
 import os
 import random
 import sys
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -27,12 +44,12 @@ from typing import Any
 import boto3
 
 from the_alchemiser.local.stack.intrinsics import ACCOUNT_ID, REGION
-from the_alchemiser.local.stack.model import FunctionSpec, StackModel
+from the_alchemiser.local.stack.model import FunctionSpec, QueueSource, RouteTarget, StackModel
 from the_alchemiser.shared.config.settings import get_settings
 from the_alchemiser.shared.logging import get_logger
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-ASYNC_RETRIES = 2  # Lambda retries a failed async invocation twice
+ASYNC_RETRY_DELAYS = (60.0, 120.0)  # Lambda waits a minute before the second attempt, two before the third
 log = get_logger("LocalRouter")
 
 
@@ -42,20 +59,31 @@ class RoutingError(RuntimeError):
 
 @dataclass
 class LocalLambdaContext:
+    """The Lambda context a handler gets: its remaining time is the Timeout minus the time `clock` says
+    has passed since the invocation began."""
+
     function_name: str
     timeout_seconds: int
+    clock: Callable[[], float] = time.monotonic
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     memory_limit_in_mb: int = 1024
     function_version: str = "$LATEST"
     log_group_name: str = ""
     log_stream_name: str = ""
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
 
+    def elapsed_seconds(self) -> float:
+        return self.clock() - self.started
+
     def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_seconds * 1000
+        return max(0, int((self.timeout_seconds - self.elapsed_seconds()) * 1000))
 
 
 class SimulatedCrash(BaseException):
@@ -74,6 +102,31 @@ class Delivery:
     ok: bool
     error: str | None = None
     response: Any = None
+    error_type: str | None = None
+    attempt: int = 1  # of an async invocation: 1, then each retry
+    at: float = 0.0  # the router's clock (seconds of counted waits) when it ran
+
+
+@dataclass(frozen=True)
+class _Invocation:
+    """An async invocation waiting to run (or to be retried)."""
+
+    function: str
+    trigger: str
+    event: Any
+    detail_type: str | None
+    first_at: float  # the router's clock when the event arrived: its age counts from here
+    attempt: int = 1
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A failed SQS message, invisible until the router's clock reaches `visible_at`."""
+
+    queue_url: str
+    receipt_handle: str
+    visible_at: float
 
 
 @dataclass
@@ -84,10 +137,16 @@ class LocalRouter:
     duplicate_events: bool = False
     shuffle_seed: int | None = None
     max_deliveries: int = 5000
+    clock: Callable[[], float] = time.monotonic  # an invocation's elapsed time (its remaining time)
     published: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
-    _pending: deque[tuple[str, str, dict[str, Any], str | None]] = field(default_factory=deque)
+    now: float = 0.0  # seconds of waits counted (retry delays, visibility timeouts), never slept
+    _pending: deque[_Invocation] = field(default_factory=deque)
+    _delayed: list[tuple[float, int, _Invocation]] = field(default_factory=list)  # a heap by due time
+    _in_flight: dict[str, _InFlight] = field(default_factory=dict)  # by message id
+    _sequence: Iterator[int] = field(default_factory=itertools.count)
     _handlers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    _visibility: dict[str, float] = field(default_factory=dict)  # queue URL -> VisibilityTimeout
 
     # -- capture -----------------------------------------------------------------------------
     @contextmanager
@@ -129,7 +188,7 @@ class LocalRouter:
         invocation_type = params["headers"].get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type != "Event":
             raise RoutingError(f"only async invokes are routed locally, got {invocation_type} for {name}")
-        self._pending.append((function.logical_id, "invoke", payload, None))
+        self._pending.append(_Invocation(function.logical_id, "invoke", payload, None, self.now))
         return AWSResponse("", 202, HTTPHeaders(), None), {
             "StatusCode": 202,
             "ResponseMetadata": {"HTTPStatusCode": 202},
@@ -137,27 +196,43 @@ class LocalRouter:
 
     # -- routing -----------------------------------------------------------------------------
     def _route(self, bus: str, envelope: dict[str, Any]) -> None:
-        from the_alchemiser.local.event_patterns import matches
+        from the_alchemiser.local.stack.patterns import matches
 
         copies = 2 if self.duplicate_events else 1
         for route in self.model.routes:
             if self._bus_name(route.bus) != bus or not matches(route.pattern, envelope):
                 continue
+            rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{bus}/{route.rule_name}"
             for target in route.targets:
                 for _ in range(copies):
-                    self._deliver_to_target(target, envelope)
+                    self._deliver_to_target(target, envelope, route.rule_name, rule_arn)
 
     def _bus_name(self, bus: str) -> str:
         return bus.rsplit("/", 1)[-1]
 
-    def _deliver_to_target(self, target: str, envelope: dict[str, Any]) -> None:
-        resource_type = self.model.resource_types[target]
-        if resource_type == "AWS::SQS::Queue":
-            self._sqs.send_message(QueueUrl=self.model.queue_url(target), MessageBody=json.dumps(envelope))
-        elif target in self.model.functions:
-            self._pending.append((target, f"event:{envelope['detail-type']}", envelope, envelope["detail-type"]))
+    def _deliver_to_target(self, target: RouteTarget, envelope: dict[str, Any], rule: str, rule_arn: str) -> None:
+        text = target.input.render(envelope, rule, rule_arn)
+        detail_type = envelope["detail-type"]
+        if self.model.resource_types[target.resource] == "AWS::SQS::Queue":
+            self._sqs.send_message(QueueUrl=self.model.queue_url(target.resource), MessageBody=text)
+            return
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            raise RoutingError(f"rule {rule}: {target.resource} would get {text!r}, not a JSON payload") from exc
+        self._send_to(target.resource, payload, f"event:{detail_type}", detail_type, text)
+
+    def _send_to(self, resource: str, payload: Any, trigger: str, detail_type: str | None, body: str) -> None:
+        """An async invocation of a function, or a message to a queue or topic (`body`)."""
+        resource_type = self.model.resource_types[resource]
+        if resource in self.model.functions:
+            self._pending.append(_Invocation(resource, trigger, payload, detail_type, self.now))
+        elif resource_type == "AWS::SQS::Queue":
+            self._sqs.send_message(QueueUrl=self.model.queue_url(resource), MessageBody=body)
+        elif resource_type == "AWS::SNS::Topic":
+            self._sns.publish(TopicArn=self.model.arn(resource), Message=body)
         else:
-            raise RoutingError(f"rule target {target} ({resource_type}) is neither a function nor a queue")
+            raise RoutingError(f"target {resource} ({resource_type}) is neither a function, a queue nor a topic")
 
     def trigger_schedule(self, scheduled_time: datetime, name: str | None = None) -> None:
         """Fire the template's schedule (the first, or `name`) as Scheduler would at `scheduled_time`."""
@@ -170,17 +245,16 @@ class LocalRouter:
         stamp = scheduled_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         raw = (schedule.input or "{}").replace("<aws.scheduler.scheduled-time>", stamp)
         raw = raw.replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
-        if schedule.function in self.model.functions:
-            self._pending.append((schedule.function, "schedule", json.loads(raw), None))
-        else:  # a queue target: Scheduler sends the input as the message body
-            self._deliver_to_target(schedule.function, json.loads(raw))
+        # Scheduler invokes a function asynchronously; a queue gets the input as the message body
+        self._send_to(schedule.function, json.loads(raw), "schedule", None, json.dumps(json.loads(raw)))
 
     def enqueue(self, function: str, event: dict[str, Any], trigger: str) -> None:
         """An asynchronous invocation by hand (an operator's manual run)."""
-        self._pending.append((function, trigger, event, None))
+        self._pending.append(_Invocation(function, trigger, event, None, self.now))
 
     def run_until_idle(self) -> list[Delivery]:
-        """Deliver until nothing is left: pending invocations first, then visible queue messages."""
+        """Deliver until nothing is left: pending invocations first, then visible queue messages, then
+        (moving the router's clock on) retries and messages whose wait is over."""
         start = len(self.deliveries)
         while True:
             progressed = False
@@ -190,73 +264,211 @@ class LocalRouter:
                     items = list(self._pending)
                     random.Random(self.shuffle_seed + len(self.deliveries)).shuffle(items)
                     self._pending = deque(items)
-                function, trigger, event, detail_type = self._pending.popleft()
-                self._invoke_async(function, trigger, event, detail_type)
+                self._invoke_async(self._pending.popleft())
                 progressed = True
             for source in self.model.queue_sources:
-                progressed |= self._poll_queue(source.queue, source.function, source.batch_size)
-            if not progressed:
+                progressed |= self._poll_queue(source)
+            if not progressed and not self._wait_for_the_next():
                 return self.deliveries[start:]
 
     def _check_budget(self) -> None:
         if len(self.deliveries) >= self.max_deliveries:
             raise RoutingError(f"more than {self.max_deliveries} deliveries: the workflow does not settle")
 
-    def _invoke_async(self, function: str, trigger: str, event: dict[str, Any], detail_type: str | None) -> None:
-        for attempt in range(1 + ASYNC_RETRIES):
-            delivery = self.invoke(function, event, trigger, detail_type)
-            if delivery.ok:
+    def _wait_for_the_next(self) -> bool:
+        """Move the clock to the end of the next wait and release what it held; False when none is left."""
+        due = [entry[0] for entry in self._delayed] + [m.visible_at for m in self._in_flight.values()]
+        if not due:
+            return False
+        self.now = max(self.now, min(due))
+        while self._delayed and self._delayed[0][0] <= self.now:
+            self._pending.append(heapq.heappop(self._delayed)[2])
+        for message_id, message in list(self._in_flight.items()):
+            if message.visible_at <= self.now:
+                del self._in_flight[message_id]
+                with suppress(self._sqs.exceptions.ClientError):  # deleted meanwhile (by the handler itself)
+                    self._sqs.change_message_visibility(
+                        QueueUrl=message.queue_url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=0
+                    )
+        return True
+
+    # -- async invocation --------------------------------------------------------------------
+    def _invoke_async(self, invocation: _Invocation) -> None:
+        spec = self.model.functions[invocation.function]
+        delivery = self.invoke(
+            invocation.function,
+            invocation.event,
+            invocation.trigger,
+            invocation.detail_type,
+            attempt=invocation.attempt,
+            request_id=invocation.request_id,
+        )
+        if delivery.ok:
+            if spec.on_success:
+                self._send_record(spec.on_success, _record(spec, invocation, delivery, "Success"))
+            return
+        if invocation.attempt <= spec.async_retries:
+            due = self.now + ASYNC_RETRY_DELAYS[min(invocation.attempt, len(ASYNC_RETRY_DELAYS)) - 1]
+            if due - invocation.first_at <= spec.max_event_age:
+                log.warning(
+                    "async invocation failed, retried later",
+                    function=invocation.function,
+                    attempt=invocation.attempt,
+                    retry_in_seconds=due - self.now,
+                    error=delivery.error,
+                )
+                retry = replace(invocation, attempt=invocation.attempt + 1)
+                heapq.heappush(self._delayed, (due, next(self._sequence), retry))
                 return
-            log.warning("async invocation failed", function=function, attempt=attempt + 1, error=delivery.error)
+            condition = "EventAgeExceeded"
+        else:
+            condition = "RetriesExhausted"
+        self._fail_for_good(spec, invocation, delivery, condition)
+
+    def _fail_for_good(self, spec: FunctionSpec, invocation: _Invocation, delivery: Delivery, condition: str) -> None:
+        """The function's DeadLetterQueue gets the event, its OnFailure destination the invocation record."""
+        log.error(
+            "async invocation failed for good",
+            function=invocation.function,
+            condition=condition,
+            attempts=invocation.attempt,
+            error=delivery.error,
+            dead_letter_queue=spec.dead_letter,
+            on_failure=spec.on_failure,
+        )
+        if spec.dead_letter:
+            attributes = {
+                "RequestID": invocation.request_id,
+                "ErrorCode": "200",
+                "ErrorMessage": (delivery.error or "")[:1000],
+            }
+            self._send_message(spec.dead_letter, json.dumps(invocation.event), attributes)
+        if spec.on_failure:
+            self._send_record(spec.on_failure, _record(spec, invocation, delivery, condition))
+
+    def _send_record(self, destination: str, record: dict[str, Any]) -> None:
+        if destination in self.model.functions:
+            self._pending.append(_Invocation(destination, "destination", record, None, self.now))
+        else:
+            self._send_message(destination, json.dumps(record), {})
+
+    def _send_message(self, resource: str, body: str, attributes: dict[str, str]) -> None:
+        message_attributes = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+        if self.model.resource_types[resource] == "AWS::SNS::Topic":
+            self._sns.publish(TopicArn=self.model.arn(resource), Message=body, MessageAttributes=message_attributes)
+        else:
+            url = self.model.queue_url(resource)
+            self._sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=message_attributes)
 
     @cached_property
     def _sqs(self) -> Any:
         """One client for every send and poll (made on first use, inside the emulated AWS)."""
         return boto3.client("sqs", region_name=REGION)
 
-    def _poll_queue(self, queue: str, function: str, batch_size: int) -> bool:
-        sqs = self._sqs
-        url = self.model.queue_url(queue)
-        messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=min(batch_size, 10), AttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
+    @cached_property
+    def _sns(self) -> Any:
+        return boto3.client("sns", region_name=REGION)
+
+    # -- SQS event sources -------------------------------------------------------------------
+    def _poll_queue(self, source: QueueSource) -> bool:
+        url = self.model.queue_url(source.queue)
+        messages: list[dict[str, Any]] = []
+        while len(messages) < source.batch_size:
+            batch = self._sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, source.batch_size - len(messages)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if not batch:
+                break
+            messages += batch
         if not messages:
             return False
         self._check_budget()
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": self.model.arn(queue),
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-        delivery = self.invoke(function, {"Records": records}, f"sqs:{self.model.physical_names[queue]}", None)
-        failed_ids = {r["messageId"] for r in records} if not delivery.ok else _failed_ids(delivery.response)
+        records = [self._record_of(m, source.queue) for m in messages]
+        delivery = self.invoke(source.function, {"Records": records}, f"sqs:{self.model.physical_names[source.queue]}")
+        ids = {m["MessageId"] for m in messages}
+        if not delivery.ok:
+            failed = ids
+        elif source.report_batch_item_failures:
+            failed = _reported_failures(delivery.response, ids)
+        else:
+            failed = set()  # AWS ignores what the handler returned: the batch succeeded
+        visible_at = self.now + self._visibility_timeout(url)
         for message in messages:
-            if message["MessageId"] in failed_ids:
-                # as if the visibility timeout had passed: the next poll redelivers (or the DLQ takes it)
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            message_id = message["MessageId"]
+            self._in_flight.pop(message_id, None)
+            if message_id in failed:  # in flight until its visibility timeout has passed
+                self._in_flight[message_id] = _InFlight(url, message["ReceiptHandle"], visible_at)
             else:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return True
 
+    def _record_of(self, message: dict[str, Any], queue: str) -> dict[str, Any]:
+        """An SQS message as Lambda's poller hands it to the function."""
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "binaryValue": value.get("BinaryValue"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                    "dataType": value["DataType"],
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.model.arn(queue),
+            "awsRegion": REGION,
+        }
+
+    def _visibility_timeout(self, url: str) -> float:
+        if url not in self._visibility:
+            attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+            self._visibility[url] = float(attributes["Attributes"]["VisibilityTimeout"])
+        return self._visibility[url]
+
     # -- invocation --------------------------------------------------------------------------
-    def invoke(self, function: str, event: dict[str, Any], trigger: str, detail_type: str | None = None) -> Delivery:
+    def invoke(
+        self,
+        function: str,
+        event: Any,
+        trigger: str,
+        detail_type: str | None = None,
+        *,
+        attempt: int = 1,
+        request_id: str | None = None,
+    ) -> Delivery:
         spec = self.model.functions[function]
         handler = self._handler(spec)
+        result: dict[str, Any] = {"attempt": attempt, "at": self.now}
         with self._function_environment(spec):
+            context = LocalLambdaContext(spec.name, spec.timeout, self.clock)
+            if request_id:
+                context.aws_request_id = request_id
             try:
-                response = handler(event, LocalLambdaContext(spec.name, spec.timeout))
-                delivery = Delivery(function, trigger, detail_type, True, response=response)
+                response = handler(event, context)
+                ok = True
+                result["response"] = response
             except (Exception, SimulatedCrash) as exc:
-                delivery = Delivery(function, trigger, detail_type, False, error=f"{type(exc).__name__}: {exc}")
+                ok = False
+                result.update(error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__)
+        if ok and context.elapsed_seconds() > spec.timeout:  # Lambda would have stopped it: its answer is lost
+            ok = False
+            result = {
+                "attempt": attempt,
+                "at": self.now,
+                "error": f"Task timed out after {spec.timeout:.2f} seconds",
+                "error_type": "Sandbox.Timedout",
+            }
+        delivery = Delivery(function, trigger, detail_type, ok, **result)
         self.deliveries.append(delivery)
         if self.on_delivery:
             self.on_delivery(delivery)
@@ -322,7 +534,47 @@ def reset_warm_caches() -> None:
     get_settings.cache_clear()
 
 
-def _failed_ids(response: Any) -> set[str]:
-    if isinstance(response, dict):
-        return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-    return set()
+def _reported_failures(response: Any, batch: set[str]) -> set[str]:
+    """The message ids a ReportBatchItemFailures response names; the whole batch where Lambda would treat
+    the response as a complete failure (not an object, or an item naming no message of the batch)."""
+    if response is None:
+        return set()
+    if not isinstance(response, dict):
+        return set(batch)
+    failures = response.get("batchItemFailures")
+    if not failures:
+        return set()
+    if not isinstance(failures, list):
+        return set(batch)
+    named: set[str] = set()
+    for item in failures:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or identifier not in batch:
+            return set(batch)
+        named.add(identifier)
+    return named
+
+
+def _record(spec: FunctionSpec, invocation: _Invocation, delivery: Delivery, condition: str) -> dict[str, Any]:
+    """The invocation record Lambda sends to an OnSuccess/OnFailure destination."""
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{spec.name}:$LATEST"
+    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+    if delivery.ok:
+        payload = delivery.response
+    else:
+        response_context["functionError"] = "Unhandled"
+        message = (delivery.error or "").split(": ", 1)[-1]
+        payload = {"errorMessage": message, "errorType": delivery.error_type, "stackTrace": []}
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": invocation.request_id,
+            "functionArn": arn,
+            "condition": condition,
+            "approximateInvokeCount": invocation.attempt,
+        },
+        "requestPayload": invocation.event,
+        "responseContext": response_context,
+        "responsePayload": payload,
+    }
