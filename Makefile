@@ -75,7 +75,7 @@ validate: install  ## cfn-lint and sam validate --lint over template.yaml (offli
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml --region us-east-1
 
-build: install  ## sam build: the functions and SharedCodeLayer (cp312 manylinux wheels; no local python3.12)
+build: install  ## sam build: the functions and SharedCodeLayer (cp312 manylinux wheels; .pyc when a python3.12 is found)
 	SAM_CLI_TELEMETRY=0 UV="$(UV)" $(SAM) build --template template.yaml --parallel
 
 deploy-dev: install  ## build, tag v<version>-beta.<n>, deploy the dev stack

@@ -6,8 +6,11 @@ kept, so pip installs exactly the locked wheels (--require-hashes).
 
     python scripts/layer_requirements.py locked.txt requirements.txt [python version, default 3.12]
 
-(Another version, e.g. 3.11, only for scripts/layer_smoke.sh: the same layer built for this machine's
-python, so its imports can be tried here.)
+(Another version, e.g. 3.11, only for scripts/layer_smoke.py: the same layer built for another python,
+so its imports can be tried there.)
+
+Some packages are refused (exit 1): pyarrow, 118 MB unzipped, which nothing needs (Parquet goes through
+fastparquet + cramjam); a dependency that brings it back must be dropped or replaced, not shipped.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ LAMBDA_PYTHON312_X86_64 = {
     "sys_platform": "linux",
     "extra": "",
 }
+
+
+REFUSED = {"pyarrow": "118 MB unzipped; Parquet goes through fastparquet + cramjam"}
 
 
 def requirement_blocks(text: str) -> list[str]:
@@ -84,6 +90,13 @@ def main(argv: list[str]) -> int:
     duplicates = {name for name in names if names.count(name) > 1}
     if duplicates:
         print(f"more than one pin applies on Lambda for: {sorted(duplicates)}", file=sys.stderr)
+        return 1
+    refused = sorted({name.strip().lower() for name in names} & REFUSED.keys())
+    if refused:
+        reasons = "; ".join(f"{name}: {REFUSED[name]}" for name in refused)
+        print(
+            f"refused in the layer ({reasons}): remove what requires it from the runtime dependencies", file=sys.stderr
+        )
         return 1
     Path(argv[2]).write_text("\n".join(kept) + "\n", encoding="utf-8")
     return 0
