@@ -30,7 +30,7 @@ resolve_uv() {
         boot="${TMPDIR:-/tmp}/alchemiser-uv-bootstrap"
     fi
     if [[ ! -x "$boot/bin/uv" ]]; then
-        echo "build: uv not found; installing it into $boot (python3 -m venv + pip install uv, as make does)" >&2
+        echo "build: uv not found; installing it into $boot (python3 -m venv + pip install uv, as make does)"
         local python="python3"
         command -v "$python" >/dev/null 2>&1 || python="python"
         "$python" -m venv "$boot" && "$boot/bin/pip" install --quiet --disable-pip-version-check uv
