@@ -16,6 +16,12 @@ PACKAGING_VERSION="${PACKAGING_VERSION:-26.3}"
 # Lambda's python3.12; scripts/layer_smoke.py may build the same layer for another python to try it
 PYTHON_VERSION="${LAYER_PYTHON_VERSION:-3.12}"
 ABI="cp${PYTHON_VERSION//./}"
+# x86_64 as template.yaml deploys; LAYER_ARCH=arm64 builds the same layer for Graviton (docs/decisions.md)
+case "${LAYER_ARCH:-x86_64}" in
+    x86_64) MACHINE=x86_64 ;;
+    arm64 | aarch64) MACHINE=aarch64 ;;
+    *) echo "LAYER_ARCH must be x86_64 or arm64" >&2; exit 2 ;;
+esac
 LAMBDA_PYTHON_VERSION="$PYTHON_VERSION"
 # shellcheck source=scripts/build_env.sh
 source "$(dirname "$0")/build_env.sh"
@@ -25,13 +31,13 @@ trap 'rm -rf "$work"' EXIT
 
 "$UV" export --frozen --no-dev --no-emit-project --format requirements-txt --quiet -o "$work/locked.txt"
 "$UV" run --no-project --quiet --with "packaging==$PACKAGING_VERSION" \
-    python scripts/layer_requirements.py "$work/locked.txt" "$work/requirements.txt" "$PYTHON_VERSION"
+    python scripts/layer_requirements.py "$work/locked.txt" "$work/requirements.txt" "$PYTHON_VERSION" "$MACHINE"
 
 target="$artifacts/python"
 mkdir -p "$target"
 "$UV" tool run --from "pip==$PIP_VERSION" pip install \
     --quiet --disable-pip-version-check --no-compile --no-deps \
-    --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
+    --platform "manylinux2014_$MACHINE" --platform "manylinux_2_28_$MACHINE" \
     --python-version "$PYTHON_VERSION" --implementation cp --abi "$ABI" \
     --only-binary=:all: --require-hashes \
     --target "$target" -r "$work/requirements.txt"

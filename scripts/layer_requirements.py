@@ -4,7 +4,9 @@ pip evaluates markers against the interpreter running it, not against --python-v
 that pins numpy differently below and above 3.12 would otherwise install the wrong pin. Hashes are
 kept, so pip installs exactly the locked wheels (--require-hashes).
 
-    python scripts/layer_requirements.py locked.txt requirements.txt [python version, default 3.12]
+    python scripts/layer_requirements.py locked.txt requirements.txt [python version [machine]]
+
+(python version default 3.12, machine x86_64 or aarch64 for Graviton, default x86_64.)
 
 (Another version, e.g. 3.11, only for scripts/layer_smoke.py: the same layer built for another python,
 so its imports can be tried there.)
@@ -63,29 +65,31 @@ def without_marker(block: str) -> str:
     return f"{requirement} --hash{hashes}" if hashes else requirement
 
 
-def marker_environment(python_version: str) -> dict[str, str]:
+def marker_environment(python_version: str, machine: str = "x86_64") -> dict[str, str]:
     return LAMBDA_PYTHON312_X86_64 | {
+        "platform_machine": machine,
         "python_version": python_version,
         "python_full_version": f"{python_version}.0",
         "implementation_version": f"{python_version}.0",
     }
 
 
-def applies_on_lambda(block: str, python_version: str = "3.12") -> bool:
+def applies_on_lambda(block: str, python_version: str = "3.12", machine: str = "x86_64") -> bool:
     spec = block.split(" --hash", 1)[0]
     if ";" not in spec:
         return True
     marker = spec.split(";", 1)[1].strip()
-    return Marker(marker).evaluate(marker_environment(python_version))
+    return Marker(marker).evaluate(marker_environment(python_version, machine))
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (3, 4):
+    if len(argv) not in (3, 4, 5):
         print(__doc__, file=sys.stderr)
         return 2
-    python_version = argv[3] if len(argv) == 4 else "3.12"
+    python_version = argv[3] if len(argv) >= 4 else "3.12"
+    machine = argv[4] if len(argv) == 5 else "x86_64"
     blocks = requirement_blocks(Path(argv[1]).read_text(encoding="utf-8"))
-    kept = [without_marker(block) for block in blocks if applies_on_lambda(block, python_version)]
+    kept = [without_marker(block) for block in blocks if applies_on_lambda(block, python_version, machine)]
     names = [block.split("==", 1)[0] for block in kept]
     duplicates = {name for name in names if names.count(name) > 1}
     if duplicates:

@@ -186,3 +186,20 @@ def test_pyarrow_is_refused_in_the_layer_requirements(tmp_path: Path) -> None:
     )
     assert result.returncode == 1 and "pyarrow" in result.stderr
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_layer_requirements_judge_markers_for_arm64_too(tmp_path: Path) -> None:
+    """LAYER_ARCH=arm64 builds the Graviton layer from the same lock (docs/decisions.md, Packaging)."""
+    locked = tmp_path / "locked.txt"
+    locked.write_text(
+        "a==1 ; platform_machine == 'x86_64' --hash=sha256:a\nb==1 ; platform_machine == 'aarch64' --hash=sha256:b\n",
+        encoding="utf-8",
+    )
+    for machine, kept in (("x86_64", "a==1"), ("aarch64", "b==1")):
+        out = tmp_path / f"{machine}.txt"
+        subprocess.run(
+            [sys.executable, "scripts/layer_requirements.py", str(locked), str(out), "3.12", machine],
+            cwd=REPO,
+            check=True,
+        )
+        assert out.read_text(encoding="utf-8").split() == [kept, "--hash=sha256:" + kept[0]]
