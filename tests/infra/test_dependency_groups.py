@@ -242,3 +242,14 @@ def test_with_the_local_group_nothing_is_missing() -> None:
     from the_alchemiser.local import local_group_missing
 
     assert local_group_missing("run") is None
+
+
+def test_make_install_compiles_bytecode_and_make_run_syncs_the_local_group() -> None:
+    """`make install`: a user's first command as fast as the second; `make run`: what `run` needs."""
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    synced = makefile.split("$(VENV)/.synced:", 1)[1].split("\n\n", 1)[0]
+    assert "sync --frozen --compile-bytecode" in synced
+    local = makefile.split("$(VENV)/.synced-local:", 1)[1].split("\n\n", 1)[0]
+    assert "--compile-bytecode" in local and "--group local" in local
+    run_target = next(line for line in makefile.splitlines() if line.startswith("run:"))
+    assert "$(VENV)/.synced-local" in run_target
