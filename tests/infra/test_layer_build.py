@@ -203,3 +203,25 @@ def test_layer_requirements_judge_markers_for_arm64_too(tmp_path: Path) -> None:
             check=True,
         )
         assert out.read_text(encoding="utf-8").split() == [kept, "--hash=sha256:" + kept[0]]
+
+
+def test_the_layer_carries_the_time_zones_when_the_runtime_has_none(built: dict[str, Path], tmp_path: Path) -> None:
+    """zoneinfo falls back to the layer's tzdata when the system has no zone files (an empty TZPATH)."""
+    python = lambda_python()
+    if python is None:
+        pytest.skip("no python3.12 on this machine")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import zoneinfo; assert zoneinfo.TZPATH == (); "
+        "from datetime import datetime; z = zoneinfo.ZoneInfo('America/New_York'); "
+        "print(datetime(2026, 7, 1, 12, tzinfo=z).utcoffset().total_seconds())"
+    )
+    result = subprocess.run(
+        [python, "-S", "-B", "-c", code, str(built["layer"])],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONTZPATH": ""},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "-14400.0"
