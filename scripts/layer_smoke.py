@@ -1,11 +1,12 @@
-"""Try SharedCodeLayer for real on this machine: build the same layer (uv.lock, manylinux wheels, the same
-trim) for this machine's python instead of Lambda's 3.12, package every function, then in a python
-started without site-packages (`-S`: only the layer and the unit on the path, as on Lambda) import every
-handler and exercise the heavy dependencies (pyarrow Parquet, the NYSE calendar, boto3 clients for each
-service the code calls, alpaca-py, Powertools idempotency).
+"""Try SharedCodeLayer for real on this machine: build the layer (uv.lock, manylinux wheels, the same trim)
+for Lambda's python3.12 when the build finds one (scripts/build_env.sh: PATH, pyenv, uv), else for this
+machine's python, package every function, then in that python started without site-packages (`-S`: only
+the layer and the unit on the path, as on Lambda) import every handler and exercise the heavy dependencies
+(fastparquet Parquet, the NYSE calendar, boto3 clients for each service the code calls, alpaca-py,
+Powertools idempotency).
 
-It needs the package index (wheels are downloaded) and takes a minute or two; it is not part of the
-test suite. python3.12 is not on this machine, so this is the closest check of the trimmed layer.
+It needs the package index (wheels are downloaded) and takes a minute or two. tests/infra/test_layer_build.py
+runs the same check on the built layer when a python3.12 is at hand.
 
     python scripts/layer_smoke.py
 """
@@ -61,16 +62,31 @@ print("alpaca-py, powertools: ok")
 """
 
 
+def lambda_python() -> str:
+    """The python3.12 the build compiles with, or "" when there is none."""
+    found = subprocess.run(
+        ["bash", "-c", 'source scripts/build_env.sh && find_lambda_python && printf %s "$LAMBDA_PYTHON"'],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.strip()
+
+
 def main() -> int:
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    python = lambda_python() or sys.executable
+    version = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="layer-smoke-") as temp:
         root = Path(temp)
-        print(f"building the layer for python {version} (Lambda's is 3.12) ...", flush=True)
+        print(f"building the layer for python {version} ({python}; Lambda's is 3.12) ...", flush=True)
         subprocess.run(
             ["bash", "scripts/build_layer.sh", str(root / "layer")],
             cwd=REPO,
             check=True,
-            env={**os.environ, "LAYER_PYTHON_VERSION": version},
+            env={**os.environ, "LAYER_PYTHON_VERSION": version, "LAMBDA_PYTHON": python},
         )
         for function, directory in FUNCTIONS.items():
             subprocess.run(
@@ -79,7 +95,7 @@ def main() -> int:
                 check=True,
             )
         result = subprocess.run(
-            [sys.executable, "-S", "-c", CHECK, str(root / "layer" / "python"), str(root / "units")], cwd=root
+            [python, "-S", "-B", "-c", CHECK, str(root / "layer" / "python"), str(root / "units")], cwd=root
         )
         print("layer smoke check:", "passed" if result.returncode == 0 else "FAILED")
         return result.returncode

@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from the_alchemiser.local import local_group_missing
+
+    missing = None if args.table else local_group_missing("positions")
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return 2
     from the_alchemiser.local.dynamodb_local import DynamoDBLocalUnavailable
 
     try:

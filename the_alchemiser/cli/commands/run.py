@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from the_alchemiser.local import local_group_missing
+
+    missing = local_group_missing("run")
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return 2
     from the_alchemiser.local.stack import runs
 
     if not (args.paper and args.date is not None):  # a weekend or holiday: answered before anything loads
