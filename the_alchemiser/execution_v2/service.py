@@ -7,11 +7,12 @@ finished item is recorded, so a redelivered message redoes nothing and resumes w
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -45,6 +46,7 @@ from the_alchemiser.shared.ledger.plan_state import (
     PhaseResolution,
     PlanItemState,
     PlanItemStatus,
+    PlanLease,
     PlanState,
     PlanStateStore,
 )
@@ -68,7 +70,7 @@ SELL = OrderSide.SELL.value
 BUY = OrderSide.BUY.value
 
 
-class ExecutionLedger(TradeLedgerWriter, PlanStateStore, LotBookWriter, Protocol):
+class ExecutionLedger(TradeLedgerWriter, PlanStateStore, PlanLease, LotBookWriter, Protocol):
     """What execution needs of the ledger table (DynamoTradeLedger provides it)."""
 
     def get_order(self, client_order_id: str) -> LedgerOrder | None: ...
@@ -186,6 +188,14 @@ def _snapshot_of(bid: Decimal | None, ask: Decimal | None) -> QuoteSnapshot | No
     return QuoteSnapshot(bid=bid, ask=ask)
 
 
+class PlanLeased(RuntimeError):
+    """Another delivery owns the plan (a live lease): back off without working it; SQS retries later."""
+
+    def __init__(self, correlation_id: str, retry_after_seconds: float) -> None:
+        super().__init__(f"plan {correlation_id} is being executed by another delivery")
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ExecutionOutOfTime(RuntimeError):
     """The invocation is nearly out of time: execution stopped between steps; a redelivery resumes it."""
 
@@ -234,30 +244,58 @@ class ExecutionService:
 
     def execute(self, event: RebalancePlanned, *, time_left: Callable[[], float] | None = None) -> ExecutionResult:
         """Execute (or resume, or merely re-report) the plan of a RebalancePlanned event. `time_left` (the
-        invocation's remaining seconds) makes it stop in time with ExecutionOutOfTime instead of being killed."""
+        invocation's remaining seconds) makes it stop in time with ExecutionOutOfTime instead of being killed,
+        and bounds the plan's lease: a second delivery meanwhile gets PlanLeased and backs off."""
         plan = event.rebalance_plan
         with workflow_context(event.correlation_id, event.event_id, plan_id=plan.plan_id):
             state = self.ledger.start_plan(event.correlation_id, plan.plan_id, sortable_time(datetime.now(UTC)))
-            notes: list[str] = []
-            market_open = True
             if state.completed:
                 _log.info("plan_already_completed", note="redelivery: nothing to execute")
-            elif plan.trades:
-                market_open, notes = self._execute_pending(
-                    plan, state, TimeBudget(time_left, self.config.stop_before_timeout_seconds)
-                )
-                state = self._reload(event.correlation_id)
-            result = self._result(plan, state, market_open=market_open, notes=notes)
-            self.ledger.book_plan(plan, result)  # the owners' lots, once per plan, before anyone reports them
-            self._publish_outcome(event, result, state)
-            self.ledger.mark_completed(event.correlation_id)
-            _log.info(
-                "execution_finished",
-                status=result.status.value,
-                orders_placed=result.orders_placed,
-                orders_succeeded=result.orders_succeeded,
-            )
-            return result
+                return self._finish(event, state, market_open=True, notes=[])
+            with self._lease(plan.correlation_id, time_left):
+                state = self._reload(event.correlation_id)  # as it is now that we own it
+                notes: list[str] = []
+                market_open = True
+                if not state.completed and plan.trades:
+                    market_open, notes = self._execute_pending(
+                        plan, state, TimeBudget(time_left, self.config.stop_before_timeout_seconds)
+                    )
+                    state = self._reload(event.correlation_id)
+                return self._finish(event, state, market_open=market_open, notes=notes)
+
+    def _finish(
+        self, event: RebalancePlanned, state: PlanState, *, market_open: bool, notes: list[str]
+    ) -> ExecutionResult:
+        plan = event.rebalance_plan
+        result = self._result(plan, state, market_open=market_open, notes=notes)
+        self.ledger.book_plan(plan, result)  # the owners' lots, once per plan, before anyone reports them
+        self._publish_outcome(event, result, state)
+        self.ledger.mark_completed(event.correlation_id)
+        _log.info(
+            "execution_finished",
+            status=result.status.value,
+            orders_placed=result.orders_placed,
+            orders_succeeded=result.orders_succeeded,
+        )
+        return result
+
+    @contextlib.contextmanager
+    def _lease(self, correlation_id: str, time_left: Callable[[], float] | None) -> Iterator[None]:
+        """Own the plan until this invocation's deadline (now + its remaining time), or raise PlanLeased."""
+        owner = uuid.uuid4().hex
+        now = self.clock.now().timestamp()
+        seconds = time_left() if time_left is not None else self.config.lease_seconds_without_deadline
+        held_until = self.ledger.acquire_lease(correlation_id, owner, expires_at=now + max(seconds, 0.0), now=now)
+        if held_until is not None:
+            _log.warning("plan_leased_by_another_delivery", lease_seconds_left=round(held_until - now, 3))
+            raise PlanLeased(correlation_id, max(held_until - now, 0.0))
+        try:
+            yield
+        finally:
+            try:
+                self.ledger.release_lease(correlation_id, owner)
+            except Exception:  # a dead owner's lease expires at its deadline anyway
+                _log.exception("lease_release_failed")
 
     def report_failure(self, event: RebalancePlanned, error: BaseException) -> None:
         """Last delivery failed: tell operators (WorkflowFailed with what did execute), once."""
