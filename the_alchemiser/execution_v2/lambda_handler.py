@@ -101,14 +101,14 @@ def make_record_handler(
             except ExecutionOutOfTime as exc:
                 _log.warning("execution_continues_in_next_invocation", receive_count=receive_count)
                 if receive_count >= MAX_RECEIVE_COUNT:
-                    service.report_failure(event, exc)
+                    service.report_failure(event, exc, time_left=time_left)
                 elif resume_now is not None:
                     resume_now(record)
                 raise
             except Exception as exc:
                 _log.exception("execution_failed", receive_count=receive_count, error=str(exc))
                 if receive_count >= MAX_RECEIVE_COUNT:
-                    service.report_failure(event, exc)
+                    service.report_failure(event, exc, time_left=time_left)
                 raise
 
     return handle
