@@ -50,6 +50,10 @@ class WalkAborted(RuntimeError):
     """Another worker of the plan crashed: stop where we are (orders stay as they are, as in a crash)."""
 
 
+class MarketClosedError(RuntimeError):
+    """The broker's clock says the market is closed: no order may be placed (checked before each one)."""
+
+
 class OrderStuckError(RuntimeError):
     """An order did not become terminal after a cancel: the message is retried and resumes waiting."""
 
@@ -268,6 +272,11 @@ class BookWalker:
                 qty=qty,
                 limit_price=price,
                 client_order_id=coid,
+            )
+        clock = self._broker.get_clock()  # before each placement: a walk that began at 15:59 stops at 16:00
+        if not clock.is_open:
+            raise MarketClosedError(
+                f"market closed (at {clock.timestamp.isoformat()}; next open {clock.next_open.isoformat()})"
             )
         listener.before_placement(step, coid, order_request, quote)
         try:

@@ -22,7 +22,7 @@ from the_alchemiser.shared.broker.errors import NotFoundError, OrderNotCancelabl
 from the_alchemiser.shared.broker.models import Order, OrderSide
 from the_alchemiser.shared.ledger.plan_state import PlanItemState, PlanItemStatus, PlanState
 from the_alchemiser.shared.logging import get_logger
-from the_alchemiser.shared.schemas import RebalancePlan, RebalancePlanItem
+from the_alchemiser.shared.schemas import OrderOutcome, OrderResult, RebalancePlan, RebalancePlanItem
 
 _log = get_logger("execution_v2.reconcile")
 
@@ -75,9 +75,12 @@ class PlanReconciler:
             final[order.client_order_id] = order
         return final
 
-    def settle_unfinished(self, plan: RebalancePlan, reason: str, seen: dict[str, Order]) -> None:
+    def settle_unfinished(
+        self, plan: RebalancePlan, reason: str, seen: dict[str, Order], *, skip_orderless: bool = False
+    ) -> None:
         """Give every item not DONE its final outcome from the broker's view of its orders: those the plan
-        state recorded (each id is recorded before its order is sent) and any `seen` working just now."""
+        state recorded (each id is recorded before its order is sent) and any `seen` working just now. An item
+        without any order is SKIPPED with `skip_orderless` (the market closed before it), else FAILED."""
         state = self.ledger.load_plan(plan.correlation_id)
         if state is None:
             return
@@ -103,9 +106,20 @@ class PlanReconciler:
             phase = state.phases.get(side.value)
             qty = phase.quantities.get(item.symbol) if phase is not None else None
             target = qty if qty is not None else (item_state.target_qty or item.quantity or _planned_qty(item))
-            result = order_result(
-                item, side=side, qty=target, walk=WalkResult(orders=orders), recorder=recorder, note=reason
-            )
+            if not orders and skip_orderless:
+                result = OrderResult(
+                    symbol=item.symbol,
+                    side=side.value,
+                    outcome=OrderOutcome.SKIPPED,
+                    requested_qty=item.quantity,
+                    filled_qty=Decimal(0),
+                    filled_value=Decimal(0),
+                    error=reason,
+                    strategy_attribution=item.strategy_attribution,
+                )
+            else:
+                walk = WalkResult(orders=orders)
+                result = order_result(item, side=side, qty=target, walk=walk, recorder=recorder, note=reason)
             self.ledger.save_item(
                 plan.correlation_id,
                 recorder.state.model_copy(update={"status": PlanItemStatus.DONE, "result": result}),

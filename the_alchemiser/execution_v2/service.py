@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from the_alchemiser.execution_v2.book_walk import (
     BookWalker,
+    MarketClosedError,
     WalkAborted,
     WalkRequest,
     quantize_qty,
@@ -250,9 +251,7 @@ class ExecutionService:
                 else f"the plan is for {plan.trading_date}, the broker's day is {today}: a stale plan never trades"
             )
             _log.warning("execution_skipped", reason=reason, items=len(pending))
-            for item in pending:
-                self._finish_skipped(plan, item, reason)
-            return False, [reason]
+            return self._close_out(plan, reason)
 
         try:
             sells = plan.sells
@@ -270,6 +269,9 @@ class ExecutionService:
                     plan.correlation_id, self._resolve_buys(buys)
                 )
                 self._run_phase(plan, side=OrderSide.BUY, items=buys, resolution=resolution, state=state, abort=abort)
+        except MarketClosedError as exc:
+            _log.warning("market_closed_during_execution", reason=str(exc))
+            return self._close_out(plan, str(exc))
         except Exception as exc:
             self._stop_working_orders(plan)  # nothing stays working while nobody watches it
             if isinstance(exc, WalkAborted) and abort.out_of_time:
@@ -277,6 +279,13 @@ class ExecutionService:
                 raise ExecutionOutOfTime("stopped before the invocation's timeout; a redelivery resumes") from exc
             raise
         return True, []
+
+    def _close_out(self, plan: RebalancePlan, reason: str) -> tuple[bool, list[str]]:
+        """The market is closed (or the plan stale): nothing more is placed; what earlier steps and
+        deliveries placed is cancelled if still working and reported as the broker has it."""
+        seen = self._stop_working_orders(plan)
+        self._reconciler.settle_unfinished(plan, reason, seen, skip_orderless=True)
+        return False, [reason]
 
     def _stop_working_orders(self, plan: RebalancePlan) -> dict[str, Order]:
         try:
