@@ -131,4 +131,5 @@ class PlanReconciler:
 
 def _planned_qty(item: RebalancePlanItem) -> Decimal:
     """Shares the plan meant (trade value at the plan's price) when no quantity was fixed yet."""
-    return abs(item.trade_value) / item.price if item.price > 0 else Decimal(0)
+    dollars = item.trade_value if side_of(item) == OrderSide.BUY else -item.trade_value  # signed by the action
+    return dollars / item.price if item.price > 0 else Decimal(0)

@@ -362,11 +362,12 @@ class ExecutionService:
     @staticmethod
     def _planned_qty(item: RebalancePlanItem, quote: Quote | None = None) -> Decimal:
         if item.quantity is not None:
-            return abs(item.quantity)
+            return item.quantity  # positive: the plan schema refuses anything else
         reference = quote.midpoint if quote is not None and quote.midpoint is not None else item.price
         if reference <= 0:
             return Decimal(0)
-        return abs(item.trade_value) / reference
+        dollars = item.trade_value if item.action.value == "BUY" else -item.trade_value  # signed by the action
+        return dollars / reference
 
     def _run_phase(
         self,
