@@ -110,6 +110,12 @@ def test_execution_queue_redrive_and_visibility(template: dict[str, Any]) -> Non
     assert queue["VisibilityTimeout"] >= 6 * _function_property(template, "ExecutionFunction", "Timeout")
 
 
+def test_executions_run_at_most_two_at_once(template: dict[str, Any]) -> None:
+    """Issue 14, finding 1: a guard behind the plan lease (2 is the least MaximumConcurrency AWS allows)."""
+    mapping = template["Resources"]["ExecutionQueueMapping"]["Properties"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+
+
 def test_every_consumed_queue_outlasts_its_consumer_six_times(template: dict[str, Any]) -> None:
     mappings = event_source_mappings(template)
     assert mappings

@@ -266,6 +266,7 @@ def plan_for(
         else:
             action = TradeAction.BUY if trade.side == "buy" else TradeAction.SELL
             planned = trade.requested_qty if trade.requested_qty is not None else trade.filled_qty
+            planned = planned or D(1)  # a trade not executed was still planned: a plan item trades something
             attribution = trade.attribution
         after = qty + planned if action == TradeAction.BUY else qty - planned
         targeted = attribution and attribution != UNTARGETED

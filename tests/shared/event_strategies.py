@@ -78,16 +78,19 @@ def portfolios(draw: st.DrawFn) -> tuple[list[StrategySignal], ConsolidatedPortf
 
 @st.composite
 def plan_items(draw: st.DrawFn) -> RebalancePlanItem:
+    action = draw(st.sampled_from(list(TradeAction)))
+    dollars = draw(positive_money.filter(lambda d: d > 0))
     return RebalancePlanItem(
         symbol=draw(symbols),
-        action=draw(st.sampled_from(list(TradeAction))),
+        action=action,
         current_qty=draw(positive_money),
         current_value=draw(positive_money),
-        price=draw(positive_money),
+        price=draw(positive_money.filter(lambda d: d > 0)),
         target_weight=draw(st.decimals(min_value=0, max_value=1, places=6)),
         target_value=draw(positive_money),
-        trade_value=draw(money),
-        quantity=draw(st.none() | positive_money),
+        # the plan schema's rule: the trade value's sign is the action's, quantities positive, a HOLD trades 0
+        trade_value={TradeAction.BUY: dollars, TradeAction.SELL: -dollars}.get(action, Decimal(0)),
+        quantity=None if action == TradeAction.HOLD else draw(st.none() | positive_money.filter(lambda d: d > 0)),
         fractionable=draw(st.booleans()),
         full_liquidation=draw(st.booleans()),
         reason=draw(st.text(max_size=10)),

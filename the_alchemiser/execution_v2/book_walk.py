@@ -50,6 +50,10 @@ class WalkAborted(RuntimeError):
     """Another worker of the plan crashed: stop where we are (orders stay as they are, as in a crash)."""
 
 
+class MarketClosedError(RuntimeError):
+    """The broker's clock says the market is closed: no order may be placed (checked before each one)."""
+
+
 class OrderStuckError(RuntimeError):
     """An order did not become terminal after a cancel: the message is retried and resumes waiting."""
 
@@ -150,14 +154,26 @@ class BookWalker:
         self._abort = abort or threading.Event()
 
     def walk(self, request: WalkRequest, listener: WalkListener) -> WalkResult:
+        """Work the item to its target. What counts as done is the broker's view of every client order id
+        the plan has for this item (all steps, placed by this delivery or any other): before a placement
+        the ids not yet settled in this walk are looked up, any still working are worked to an end (waited
+        for, then cancelled), and only the target minus everything filled is placed. A delivery that passed
+        over a step therefore never adds to an order another delivery placed under that step's id."""
         result = WalkResult()
         config = self._config
+        settled: dict[str, Order] = {}  # client order id -> terminal view: this item's orders counted so far
+        ids = [
+            client_order_id(request.correlation_id, request.symbol, request.side.value, s)
+            for s in range(config.total_steps)
+        ]
         for step in range(config.total_steps):
             self._check_abort()
-            remaining = quantize_qty(request.qty - result.filled_qty, request.fractionable)
+            remaining = quantize_qty(request.qty - _filled(settled), request.fractionable)
             if remaining <= 0:
                 break
-            coid = client_order_id(request.correlation_id, request.symbol, request.side.value, step)
+            coid = ids[step]
+            if coid in settled:
+                continue
             if step in request.skipped_steps and step < request.resume_below_step:
                 continue
             existing = self._broker.get_order_by_client_id(coid)
@@ -167,6 +183,10 @@ class BookWalker:
                 )
                 order = existing
             else:
+                self._settle_others(ids, step, settled, listener)
+                remaining = quantize_qty(request.qty - _filled(settled), request.fractionable)
+                if remaining <= 0:
+                    break
                 placed = self._place_step(
                     request, step=step, coid=coid, remaining=remaining, listener=listener, result=result
                 )
@@ -177,11 +197,33 @@ class BookWalker:
                 order = placed
             order = self._work_to_terminal(order, market=step == config.market_step)
             listener.order_settled(step, order)
-            result.orders.append(order)
+            settled[coid] = order
             if order.status == OrderStatus.REJECTED:
                 result.error = f"{request.symbol}: step {step} order rejected by the broker"
                 break
+        result.orders = [settled[i] for i in ids if i in settled]
         return result
+
+    def _settle_others(self, ids: list[str], step: int, settled: dict[str, Order], listener: WalkListener) -> None:
+        """Look up the item's other ids not settled yet; count each order found once it is terminal."""
+        for other, coid in enumerate(ids):
+            if other == step or coid in settled:
+                continue
+            self._check_abort()
+            found = self._broker.get_order_by_client_id(coid)
+            if found is None:
+                continue
+            _log.warning(
+                "order_of_another_delivery_found",
+                symbol=found.symbol,
+                step=other,
+                client_order_id=coid,
+                status=found.status,
+                filled_qty=str(found.filled_qty),
+            )
+            order = self._work_to_terminal(found, market=other == self._config.market_step)
+            listener.order_settled(other, order)
+            settled[coid] = order
 
     def _place_step(
         self,
@@ -230,6 +272,11 @@ class BookWalker:
                 qty=qty,
                 limit_price=price,
                 client_order_id=coid,
+            )
+        clock = self._broker.get_clock()  # before each placement: a walk that began at 15:59 stops at 16:00
+        if not clock.is_open:
+            raise MarketClosedError(
+                f"market closed (at {clock.timestamp.isoformat()}; next open {clock.next_open.isoformat()})"
             )
         listener.before_placement(step, coid, order_request, quote)
         try:
@@ -285,6 +332,10 @@ class BookWalker:
     def _check_abort(self) -> None:
         if self._abort.is_set():
             raise WalkAborted("the plan's execution was aborted")
+
+
+def _filled(orders: dict[str, Order]) -> Decimal:
+    return sum((o.filled_qty for o in orders.values()), Decimal(0))
 
 
 def _describe(quote: Quote | None) -> str:

@@ -21,6 +21,9 @@ class ExecutionConfig:
     # Stop this long before the Lambda timeout, between steps, so SQS can hand the plan straight back
     # (a killed invocation would only be redelivered after the queue's visibility timeout).
     stop_before_timeout_seconds: float = 25.0
+    # A delivery owns its plan until its invocation's deadline; without a known deadline (a test, a
+    # script) for Lambda's longest timeout.
+    lease_seconds_without_deadline: float = 900.0
     # Alpaca allows 200 requests/minute per account: refill + burst stay under it in any minute.
     trading_requests_per_minute: int = 180
     trading_burst: int = 20

@@ -8,6 +8,7 @@ first publishes WorkflowFailed so operators hear of it."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from the_alchemiser.execution_v2.service import ExecutionOutOfTime, ExecutionService
+from the_alchemiser.execution_v2.service import ExecutionOutOfTime, ExecutionService, PlanLeased
 from the_alchemiser.shared.events import EventParseError, PayloadStore, RebalancePlanned, decode_event
 from the_alchemiser.shared.logging import get_logger, workflow_context
 
@@ -23,6 +24,8 @@ _log = get_logger("execution_v2.lambda_handler")
 
 # The ExecutionQueue's redrive policy maxReceiveCount (template.yaml): the delivery that reports failure.
 MAX_RECEIVE_COUNT = 3
+MAX_VISIBILITY_SECONDS = 43_200  # SQS's limit
+LEASE_RETRY_MARGIN_SECONDS = 5.0
 
 
 def parse_record(body: str, store: PayloadStore | None) -> RebalancePlanned:
@@ -60,12 +63,26 @@ def sqs_resume_now(sqs_client: Any) -> Callable[[SQSRecord], None]:
     return resume
 
 
+def sqs_retry_later(sqs_client: Any) -> Callable[[SQSRecord, float], None]:
+    """Make a record visible again after `seconds` (when the plan's current owner will be done)."""
+
+    def retry(record: SQSRecord, seconds: float) -> None:
+        sqs_client.change_message_visibility(
+            QueueUrl=queue_url_of(record.event_source_arn),
+            ReceiptHandle=record.receipt_handle,
+            VisibilityTimeout=max(0, min(MAX_VISIBILITY_SECONDS, math.ceil(seconds))),
+        )
+
+    return retry
+
+
 def make_record_handler(
     service: ExecutionService,
     store: PayloadStore | None,
     *,
     time_left: Callable[[], float] | None = None,
     resume_now: Callable[[SQSRecord], None] | None = None,
+    retry_later: Callable[[SQSRecord, float], None] | None = None,
 ) -> Callable[[SQSRecord], None]:
     def handle(record: SQSRecord) -> None:
         event = parse_record(record.body, store)
@@ -73,17 +90,25 @@ def make_record_handler(
         with workflow_context(event.correlation_id, event.event_id):
             try:
                 service.execute(event, time_left=time_left)
+            except PlanLeased as exc:
+                # another delivery is working this plan: retry once its lease ends, without working it
+                _log.warning(
+                    "execution_backs_off", receive_count=receive_count, retry_after_seconds=exc.retry_after_seconds
+                )
+                if retry_later is not None:
+                    retry_later(record, exc.retry_after_seconds + LEASE_RETRY_MARGIN_SECONDS)
+                raise
             except ExecutionOutOfTime as exc:
                 _log.warning("execution_continues_in_next_invocation", receive_count=receive_count)
                 if receive_count >= MAX_RECEIVE_COUNT:
-                    service.report_failure(event, exc)
+                    service.report_failure(event, exc, time_left=time_left)
                 elif resume_now is not None:
                     resume_now(record)
                 raise
             except Exception as exc:
                 _log.exception("execution_failed", receive_count=receive_count, error=str(exc))
                 if receive_count >= MAX_RECEIVE_COUNT:
-                    service.report_failure(event, exc)
+                    service.report_failure(event, exc, time_left=time_left)
                 raise
 
     return handle
@@ -95,19 +120,27 @@ def process_sqs_event(
     service: ExecutionService,
     store: PayloadStore | None,
     resume_now: Callable[[SQSRecord], None] | None = None,
+    *,
+    retry_later: Callable[[SQSRecord, float], None] | None = None,
 ) -> PartialItemFailureResponse:
     """The handler's body with its dependencies given (tests and the local stack use this directly)."""
     # a batch of one that fails is reported as that item's failure (SQS retries it), not raised
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     time_left = (lambda: remaining() / 1000) if callable(remaining) else None
-    handler = make_record_handler(service, store, time_left=time_left, resume_now=resume_now)
+    handler = make_record_handler(service, store, time_left=time_left, resume_now=resume_now, retry_later=retry_later)
     return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     from the_alchemiser.execution_v2.wiring import get_execution_service, get_payload_store, get_sqs_client
 
+    sqs = get_sqs_client()
     return process_sqs_event(
-        event, context, get_execution_service(), get_payload_store(), sqs_resume_now(get_sqs_client())
+        event,
+        context,
+        get_execution_service(),
+        get_payload_store(),
+        sqs_resume_now(sqs),
+        retry_later=sqs_retry_later(sqs),
     )

@@ -7,13 +7,13 @@ finished item is recorded, so a redelivered message redoes nothing and resumes w
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -21,17 +21,19 @@ from zoneinfo import ZoneInfo
 
 from the_alchemiser.execution_v2.book_walk import (
     BookWalker,
+    MarketClosedError,
     WalkAborted,
     WalkRequest,
-    WalkResult,
     quantize_qty,
 )
 from the_alchemiser.execution_v2.clock import SystemWaitClock, WaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.order_ids import client_order_id
 from the_alchemiser.execution_v2.rate_limit import RateLimitedBroker, TokenBucket
+from the_alchemiser.execution_v2.reconcile import PlanReconciler
+from the_alchemiser.execution_v2.recorder import ItemRecorder, order_result
 from the_alchemiser.shared.broker import BrokerPort
-from the_alchemiser.shared.broker.models import Order, OrderRequest, OrderSide, Quote
+from the_alchemiser.shared.broker.models import Order, OrderSide, Quote
 from the_alchemiser.shared.events import (
     EventPublisher,
     RebalancePlanned,
@@ -45,6 +47,7 @@ from the_alchemiser.shared.ledger.plan_state import (
     PhaseResolution,
     PlanItemState,
     PlanItemStatus,
+    PlanLease,
     PlanState,
     PlanStateStore,
 )
@@ -54,7 +57,6 @@ from the_alchemiser.shared.schemas import (
     ExecutionStatus,
     OrderOutcome,
     OrderResult,
-    QuoteSnapshot,
     RebalancePlan,
     RebalancePlanItem,
 )
@@ -68,7 +70,7 @@ SELL = OrderSide.SELL.value
 BUY = OrderSide.BUY.value
 
 
-class ExecutionLedger(TradeLedgerWriter, PlanStateStore, LotBookWriter, Protocol):
+class ExecutionLedger(TradeLedgerWriter, PlanStateStore, PlanLease, LotBookWriter, Protocol):
     """What execution needs of the ledger table (DynamoTradeLedger provides it)."""
 
     def get_order(self, client_order_id: str) -> LedgerOrder | None: ...
@@ -79,111 +81,12 @@ def deterministic_event_id(correlation_id: str, event_type: str) -> str:
     return str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"{correlation_id}:{event_type}"))
 
 
-@dataclass
-class _ItemRecorder:
-    """Writes plan state and ledger as one item's walk proceeds (a WalkListener)."""
+class PlanLeased(RuntimeError):
+    """Another delivery owns the plan (a live lease): back off without working it; SQS retries later."""
 
-    service: ExecutionService
-    plan: RebalancePlan
-    item: RebalancePlanItem
-    side: OrderSide
-    state: PlanItemState
-    quotes: dict[int, QuoteSnapshot] = field(default_factory=dict)
-    intents: dict[str, LedgerOrder] = field(default_factory=dict)
-
-    def before_placement(self, step: int, client_order_id: str, request: OrderRequest, quote: Quote | None) -> None:
-        ids = [*self.state.client_order_ids]
-        if client_order_id not in ids:
-            ids.append(client_order_id)
-        self.state = self.state.model_copy(update={"step": step, "client_order_ids": ids})
-        self.service.ledger.save_item(self.plan.correlation_id, self.state)
-        now = datetime.now(UTC)
-        snapshot = _snapshot(quote)
-        if snapshot is not None:
-            self.quotes[step] = snapshot
-        intent = LedgerOrder(
-            correlation_id=self.plan.correlation_id,
-            client_order_id=client_order_id,
-            broker_order_id=None,
-            plan_id=self.plan.plan_id,
-            trading_date=self.plan.trading_date,
-            symbol=self.item.symbol,
-            side=self.side.value,
-            order_type=request.type.value,
-            step=step,
-            requested_qty=request.qty,
-            requested_notional=request.notional,
-            limit_price=request.limit_price,
-            filled_qty=Decimal(0),
-            avg_fill_price=None,
-            status="submitting",
-            bid_at_placement=quote.bid if quote is not None else None,
-            ask_at_placement=quote.ask if quote is not None else None,
-            placed_at=now,
-            updated_at=now,
-            strategy_attribution=self.item.strategy_attribution,
-        )
-        self.intents[client_order_id] = intent
-        self.service.ledger.record(intent)
-
-    def order_placed(self, step: int, order: Order) -> None:
-        self._record(step, order)
-
-    def order_settled(self, step: int, order: Order) -> None:
-        self._record(step, order)
-
-    def step_skipped(self, step: int, reason: str) -> None:
-        _log.info("walk_step_skipped", symbol=self.item.symbol, step=step, reason=reason)
-
-    def _record(self, step: int, order: Order) -> None:
-        base = self.intents.get(order.client_order_id) or self.service.ledger.get_order(order.client_order_id)
-        if step not in self.quotes and base is not None:
-            snapshot = _snapshot_of(base.bid_at_placement, base.ask_at_placement)
-            if snapshot is not None:
-                self.quotes[step] = snapshot
-        if order.client_order_id not in self.state.client_order_ids:
-            self.state = self.state.model_copy(
-                update={"client_order_ids": [*self.state.client_order_ids, order.client_order_id]}
-            )
-        self.service.ledger.record(
-            LedgerOrder(
-                correlation_id=self.plan.correlation_id,
-                client_order_id=order.client_order_id,
-                broker_order_id=order.id,
-                plan_id=self.plan.plan_id,
-                trading_date=self.plan.trading_date,
-                symbol=self.item.symbol,
-                side=self.side.value,
-                order_type=order.type.value,
-                step=step,
-                requested_qty=order.qty,
-                requested_notional=order.notional,
-                limit_price=order.limit_price,
-                filled_qty=order.filled_qty,
-                avg_fill_price=order.filled_avg_price,
-                status=order.status.value,
-                bid_at_placement=base.bid_at_placement if base is not None else None,
-                ask_at_placement=base.ask_at_placement if base is not None else None,
-                placed_at=base.placed_at if base is not None else order.created_at,
-                updated_at=datetime.now(UTC),
-                strategy_attribution=self.item.strategy_attribution,
-            )
-        )
-
-    def first_quote(self) -> QuoteSnapshot | None:
-        return self.quotes[min(self.quotes)] if self.quotes else None
-
-
-def _snapshot(quote: Quote | None) -> QuoteSnapshot | None:
-    if quote is None:
-        return None
-    return QuoteSnapshot(bid=quote.bid, ask=quote.ask, timestamp=quote.timestamp)
-
-
-def _snapshot_of(bid: Decimal | None, ask: Decimal | None) -> QuoteSnapshot | None:
-    if bid is None and ask is None:
-        return None
-    return QuoteSnapshot(bid=bid, ask=ask)
+    def __init__(self, correlation_id: str, retry_after_seconds: float) -> None:
+        super().__init__(f"plan {correlation_id} is being executed by another delivery")
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ExecutionOutOfTime(RuntimeError):
@@ -229,38 +132,71 @@ class ExecutionService:
         )
         self.ledger = ledger
         self.publisher = publisher
+        self._reconciler = PlanReconciler(self.broker, ledger, self.clock, self.config)
 
     # --- the one entry point ------------------------------------------------------------------
 
     def execute(self, event: RebalancePlanned, *, time_left: Callable[[], float] | None = None) -> ExecutionResult:
         """Execute (or resume, or merely re-report) the plan of a RebalancePlanned event. `time_left` (the
-        invocation's remaining seconds) makes it stop in time with ExecutionOutOfTime instead of being killed."""
+        invocation's remaining seconds) makes it stop in time with ExecutionOutOfTime instead of being killed,
+        and bounds the plan's lease: a second delivery meanwhile gets PlanLeased and backs off."""
         plan = event.rebalance_plan
         with workflow_context(event.correlation_id, event.event_id, plan_id=plan.plan_id):
             state = self.ledger.start_plan(event.correlation_id, plan.plan_id, sortable_time(datetime.now(UTC)))
-            notes: list[str] = []
-            market_open = True
             if state.completed:
                 _log.info("plan_already_completed", note="redelivery: nothing to execute")
-            elif plan.trades:
-                market_open, notes = self._execute_pending(
-                    plan, state, TimeBudget(time_left, self.config.stop_before_timeout_seconds)
-                )
-                state = self._reload(event.correlation_id)
-            result = self._result(plan, state, market_open=market_open, notes=notes)
-            self.ledger.book_plan(plan, result)  # the owners' lots, once per plan, before anyone reports them
-            self._publish_outcome(event, result, state)
-            self.ledger.mark_completed(event.correlation_id)
-            _log.info(
-                "execution_finished",
-                status=result.status.value,
-                orders_placed=result.orders_placed,
-                orders_succeeded=result.orders_succeeded,
-            )
-            return result
+                return self._finish(event, state, market_open=True, notes=[])
+            with self._lease(plan.correlation_id, time_left):
+                state = self._reload(event.correlation_id)  # as it is now that we own it
+                notes: list[str] = []
+                market_open = True
+                if not state.completed and plan.trades:
+                    market_open, notes = self._execute_pending(
+                        plan, state, TimeBudget(time_left, self.config.stop_before_timeout_seconds)
+                    )
+                    state = self._reload(event.correlation_id)
+                return self._finish(event, state, market_open=market_open, notes=notes)
 
-    def report_failure(self, event: RebalancePlanned, error: BaseException) -> None:
-        """Last delivery failed: tell operators (WorkflowFailed with what did execute), once."""
+    def _finish(
+        self, event: RebalancePlanned, state: PlanState, *, market_open: bool, notes: list[str]
+    ) -> ExecutionResult:
+        plan = event.rebalance_plan
+        result = self._result(plan, state, market_open=market_open, notes=notes)
+        self.ledger.book_plan(plan, result)  # the owners' lots, once per plan, before anyone reports them
+        self._publish_outcome(event, result, state)
+        self.ledger.mark_completed(event.correlation_id)
+        _log.info(
+            "execution_finished",
+            status=result.status.value,
+            orders_placed=result.orders_placed,
+            orders_succeeded=result.orders_succeeded,
+        )
+        return result
+
+    @contextlib.contextmanager
+    def _lease(self, correlation_id: str, time_left: Callable[[], float] | None) -> Iterator[None]:
+        """Own the plan until this invocation's deadline (now + its remaining time), or raise PlanLeased."""
+        owner = uuid.uuid4().hex
+        now = self.clock.now().timestamp()
+        seconds = time_left() if time_left is not None else self.config.lease_seconds_without_deadline
+        held_until = self.ledger.acquire_lease(correlation_id, owner, expires_at=now + max(seconds, 0.0), now=now)
+        if held_until is not None:
+            _log.warning("plan_leased_by_another_delivery", lease_seconds_left=round(held_until - now, 3))
+            raise PlanLeased(correlation_id, max(held_until - now, 0.0))
+        try:
+            yield
+        finally:
+            try:
+                self.ledger.release_lease(correlation_id, owner)
+            except Exception:  # a dead owner's lease expires at its deadline anyway
+                _log.exception("lease_release_failed")
+
+    def report_failure(
+        self, event: RebalancePlanned, error: BaseException, *, time_left: Callable[[], float] | None = None
+    ) -> None:
+        """Last delivery failed: give the plan up (cancel what is working, wait until terminal, count every
+        fill), then tell operators exactly what did execute (WorkflowFailed), once; the plan is closed, so a
+        straggling duplicate of the message trades nothing more."""
         plan = event.rebalance_plan
         with workflow_context(event.correlation_id, event.event_id, plan_id=plan.plan_id):
             state = self.ledger.load_plan(event.correlation_id)
@@ -268,7 +204,18 @@ class ExecutionService:
                 return
             if state is None:
                 state = self.ledger.start_plan(event.correlation_id, plan.plan_id, sortable_time(datetime.now(UTC)))
-            result = self._result(plan, state, market_open=True, notes=[f"execution did not finish: {error}"])
+            reason = f"execution did not finish: {type(error).__name__}: {error}"
+            try:
+                with self._lease(plan.correlation_id, time_left):
+                    seen = self._stop_working_orders(plan)
+                    self._reconciler.settle_unfinished(plan, reason, seen)
+            except PlanLeased:
+                _log.warning("failure_not_reported", note="another delivery owns the plan and will report it")
+                return
+            except Exception:  # the operators' email matters more than an exact count
+                _log.exception("giving_up_failed", plan_id=plan.plan_id)
+            state = self._reload(event.correlation_id)
+            result = self._result(plan, state, market_open=True, notes=[reason])
             try:
                 self.ledger.book_plan(plan, result)
             except Exception:  # the operators' email matters more; the next plan's reconciliation notes the gap
@@ -287,6 +234,7 @@ class ExecutionService:
             )
             self.publisher.publish(failed)
             self.ledger.mark_published(event.correlation_id, failed.event_type, failed.event_id)
+            self.ledger.mark_completed(event.correlation_id)
 
     # --- phases -------------------------------------------------------------------------------
 
@@ -303,9 +251,7 @@ class ExecutionService:
                 else f"the plan is for {plan.trading_date}, the broker's day is {today}: a stale plan never trades"
             )
             _log.warning("execution_skipped", reason=reason, items=len(pending))
-            for item in pending:
-                self._finish_skipped(plan, item, reason)
-            return False, [reason]
+            return self._close_out(plan, reason)
 
         try:
             sells = plan.sells
@@ -323,12 +269,30 @@ class ExecutionService:
                     plan.correlation_id, self._resolve_buys(buys)
                 )
                 self._run_phase(plan, side=OrderSide.BUY, items=buys, resolution=resolution, state=state, abort=abort)
-        except WalkAborted as exc:
-            if abort.out_of_time:
+        except MarketClosedError as exc:
+            _log.warning("market_closed_during_execution", reason=str(exc))
+            return self._close_out(plan, str(exc))
+        except Exception as exc:
+            self._stop_working_orders(plan)  # nothing stays working while nobody watches it
+            if isinstance(exc, WalkAborted) and abort.out_of_time:
                 _log.warning("execution_out_of_time", margin_seconds=self.config.stop_before_timeout_seconds)
                 raise ExecutionOutOfTime("stopped before the invocation's timeout; a redelivery resumes") from exc
             raise
         return True, []
+
+    def _close_out(self, plan: RebalancePlan, reason: str) -> tuple[bool, list[str]]:
+        """The market is closed (or the plan stale): nothing more is placed; what earlier steps and
+        deliveries placed is cancelled if still working and reported as the broker has it."""
+        seen = self._stop_working_orders(plan)
+        self._reconciler.settle_unfinished(plan, reason, seen, skip_orderless=True)
+        return False, [reason]
+
+    def _stop_working_orders(self, plan: RebalancePlan) -> dict[str, Order]:
+        try:
+            return self._reconciler.stop_working_orders(plan)
+        except Exception:  # the broker is failing too: the next delivery (or the report) tries again
+            _log.exception("cancelling_working_orders_failed")
+            return {}
 
     def _tradable_note(self, symbol: str) -> tuple[bool, str]:
         asset = self.broker.get_asset(symbol)
@@ -398,11 +362,12 @@ class ExecutionService:
     @staticmethod
     def _planned_qty(item: RebalancePlanItem, quote: Quote | None = None) -> Decimal:
         if item.quantity is not None:
-            return abs(item.quantity)
+            return item.quantity  # positive: the plan schema refuses anything else
         reference = quote.midpoint if quote is not None and quote.midpoint is not None else item.price
         if reference <= 0:
             return Decimal(0)
-        return abs(item.trade_value) / reference
+        dollars = item.trade_value if item.action.value == "BUY" else -item.trade_value  # signed by the action
+        return dollars / reference
 
     def _run_phase(
         self,
@@ -465,7 +430,7 @@ class ExecutionService:
             if client_order_id(plan.correlation_id, item.symbol, side.value, step) not in item_state.client_order_ids
         )
         fractionable = item.fractionable or qty != qty.to_integral_value()
-        recorder = _ItemRecorder(self, plan, item, side, item_state)
+        recorder = ItemRecorder(self.ledger, plan, item, side, item_state)
         walk = walker.walk(
             WalkRequest(
                 correlation_id=plan.correlation_id,
@@ -478,7 +443,7 @@ class ExecutionService:
             ),
             recorder,
         )
-        result = self._order_result(item, side=side, qty=qty, walk=walk, recorder=recorder, note=note)
+        result = order_result(item, side=side, qty=qty, walk=walk, recorder=recorder, note=note)
         self.ledger.save_item(
             plan.correlation_id,
             recorder.state.model_copy(update={"status": PlanItemStatus.DONE, "result": result}),
@@ -490,49 +455,6 @@ class ExecutionService:
             outcome=result.outcome.value,
             filled_qty=str(result.filled_qty),
             avg_fill_price=str(result.avg_fill_price) if result.avg_fill_price is not None else None,
-        )
-
-    def _order_result(
-        self,
-        item: RebalancePlanItem,
-        *,
-        side: OrderSide,
-        qty: Decimal,
-        walk: WalkResult,
-        recorder: _ItemRecorder,
-        note: str | None,
-    ) -> OrderResult:
-        filled = walk.filled_qty
-        if filled >= qty:
-            outcome = OrderOutcome.FILLED
-        elif filled > 0:
-            outcome = OrderOutcome.PARTIALLY_FILLED
-        else:
-            outcome = OrderOutcome.FAILED
-        quote = recorder.first_quote() or _snapshot(walk.first_quote)
-        avg = walk.avg_fill_price
-        slippage: Decimal | None = None
-        if quote is not None and quote.midpoint is not None and avg is not None:
-            signed = (avg - quote.midpoint) if side == OrderSide.BUY else (quote.midpoint - avg)
-            slippage = (signed / quote.midpoint * Decimal(10000)).quantize(Decimal("0.01"))
-        error = walk.error
-        if outcome != OrderOutcome.FILLED and error is None:
-            error = f"filled {filled} of {qty} after {len(walk.orders)} order(s)"
-        return OrderResult(
-            symbol=item.symbol,
-            side=side.value,
-            outcome=outcome,
-            requested_qty=qty,
-            filled_qty=filled,
-            avg_fill_price=avg,
-            filled_value=walk.filled_value,
-            quote_at_placement=quote,
-            slippage_bps=slippage,
-            client_order_ids=[o.client_order_id for o in walk.orders],
-            broker_order_ids=[o.id for o in walk.orders],
-            steps=len(walk.orders),
-            error=f"{error}; {note}" if note and error else (error or note),
-            strategy_attribution=item.strategy_attribution,
         )
 
     def _finish_skipped(
@@ -610,6 +532,8 @@ class ExecutionService:
 
     def _publish_outcome(self, event: RebalancePlanned, result: ExecutionResult, state: PlanState) -> None:
         caused = event.caused()
+        if {"WorkflowCompleted", "WorkflowFailed"} & state.published.keys():
+            return  # reported (a given-up plan's WorkflowFailed carries what executed)
         if "TradeExecuted" not in state.published:
             traded = TradeExecuted(
                 event_id=deterministic_event_id(event.correlation_id, "TradeExecuted"),
@@ -623,8 +547,6 @@ class ExecutionService:
             )
             self.publisher.publish(traded)
             self.ledger.mark_published(event.correlation_id, traded.event_type, traded.event_id)
-        if {"WorkflowCompleted", "WorkflowFailed"} & state.published.keys():
-            return
         outcome: WorkflowCompleted | WorkflowFailed
         if result.status == ExecutionStatus.FAILURE or not result.market_open:
             failures = {r.symbol: r.error or r.outcome.value for r in result.orders if r.outcome != OrderOutcome.FILLED}

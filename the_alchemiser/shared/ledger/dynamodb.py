@@ -7,7 +7,8 @@ Items, all keyed by the table's partition key `client_order_id`:
   `STRATEGY#<strategy>#<client_order_id>`, `strategy` + `strategy_placed_at` feed `by-strategy`. These
   carry no `correlation_id`/`symbol`/`placed_at`, so the other indexes stay sparse to orders.
 - a plan's state: pk `PLAN#<correlation_id>`, one attribute per item / phase / published event, so
-  concurrent workers update different attributes of the same item without read-modify-write.
+  concurrent workers update different attributes of the same item without read-modify-write; and the
+  plan's lease (`lease_owner`, `lease_expires` in epoch seconds): one delivery works a plan at a time.
 - the lot book (book.py): pk `BOOK#HEAD` (marks, first and last booking, the owners, a version) and one
   item per owner, pk `BOOK#OWNER#<owner>` (its holdings and lots, a version); each booked plan under pk
   `BOOKING#<correlation_id>`. A plan is booked in one transaction: the booking (written once) and every
@@ -307,6 +308,44 @@ class DynamoTradeLedger:
             UpdateExpression="SET completed = :t, completed_at = :now",
             ExpressionAttributeValues={":t": {"BOOL": True}, ":now": {"S": sortable_time(datetime.now(UTC))}},
         )
+
+    def acquire_lease(self, correlation_id: str, owner: str, *, expires_at: float, now: float) -> float | None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._plan_key(correlation_id),
+                UpdateExpression="SET lease_owner = :owner, lease_expires = :expires",
+                ConditionExpression=(
+                    "attribute_not_exists(lease_owner) OR lease_expires <= :now OR lease_owner = :owner"
+                ),
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":expires": {"N": repr(expires_at)},
+                    ":now": {"N": repr(now)},
+                },
+            )
+            return None
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+        item = self._client.get_item(
+            TableName=self._table, Key=self._plan_key(correlation_id), ConsistentRead=True
+        ).get("Item", {})
+        held = item.get("lease_expires", {}).get("N")
+        return float(held) if held is not None else now  # released meanwhile: try again at once
+
+    def release_lease(self, correlation_id: str, owner: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._plan_key(correlation_id),
+                UpdateExpression="REMOVE lease_owner, lease_expires",
+                ConditionExpression="lease_owner = :owner",
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
 
     @staticmethod
     def _plan_key(correlation_id: str) -> dict[str, Any]:

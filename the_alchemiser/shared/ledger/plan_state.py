@@ -85,3 +85,16 @@ class PlanStateStore(Protocol):
     def mark_published(self, correlation_id: str, event_type: str, event_id: str) -> None: ...
 
     def mark_completed(self, correlation_id: str) -> None: ...
+
+
+class PlanLease(Protocol):
+    """One owner per plan at a time: a conditional write with an expiry (the owner's invocation deadline)."""
+
+    def acquire_lease(self, correlation_id: str, owner: str, *, expires_at: float, now: float) -> float | None:
+        """Take (or renew) the plan's lease until `expires_at` (epoch seconds) unless another owner holds one
+        that is still live at `now`: then return that lease's expiry and take nothing."""
+        ...
+
+    def release_lease(self, correlation_id: str, owner: str) -> None:
+        """Give the lease up if `owner` still holds it (a crashed owner's lease simply expires)."""
+        ...
