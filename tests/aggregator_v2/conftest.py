@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.aws import unique_name
+from tests.fixtures.idempotency import MemoryOnce
 from the_alchemiser.aggregator_v2.service import AggregatorConfig, SignalAggregator
 from the_alchemiser.shared.calendar import FixedClock
 from the_alchemiser.shared.events import InMemoryPublisher, PartialSignalGenerated
@@ -62,7 +63,9 @@ def publisher() -> InMemoryPublisher:
 def aggregator(
     sessions: AggregationSessionRepository, publisher: InMemoryPublisher, clock: FixedClock
 ) -> SignalAggregator:
-    return SignalAggregator(sessions=sessions, publisher=publisher, clock=clock, config=AggregatorConfig())
+    return SignalAggregator(
+        once=MemoryOnce(), sessions=sessions, publisher=publisher, clock=clock, config=AggregatorConfig()
+    )
 
 
 def open_session(repo: AggregationSessionRepository, allocations: dict[str, str]) -> AggregationSession:

@@ -20,6 +20,7 @@ from tests.aggregator_v2.conftest import (
     success,
     table_items,
 )
+from tests.fixtures.idempotency import MemoryOnce
 from the_alchemiser.aggregator_v2.service import (
     Action,
     AggregatorConfig,
@@ -131,7 +132,7 @@ def test_every_partial_redelivered_before_and_after_completion_changes_nothing(
 def test_concurrent_arrival_of_the_last_two_partials_publishes_once(
     sessions: AggregationSessionRepository, publisher: InMemoryPublisher, clock: FixedClock
 ) -> None:
-    aggregator = SignalAggregator(sessions=sessions, publisher=publisher, clock=clock)
+    aggregator = SignalAggregator(once=MemoryOnce(), sessions=sessions, publisher=publisher, clock=clock)
     rounds = 12
     for _ in range(rounds):
         session = open_session(sessions, ALLOCATIONS)
@@ -266,6 +267,7 @@ def test_merge_available_policy_trades_the_answered_strategies_rescaled(
     sessions: AggregationSessionRepository, publisher: InMemoryPublisher, clock: FixedClock
 ) -> None:
     aggregator = SignalAggregator(
+        once=MemoryOnce(),
         sessions=sessions,
         publisher=publisher,
         clock=clock,
@@ -288,6 +290,7 @@ def test_merge_available_with_nothing_answered_still_fails(
     sessions: AggregationSessionRepository, publisher: InMemoryPublisher, clock: FixedClock
 ) -> None:
     aggregator = SignalAggregator(
+        once=MemoryOnce(),
         sessions=sessions,
         publisher=publisher,
         clock=clock,
@@ -369,7 +372,7 @@ def test_an_outcome_decided_but_not_published_is_republished_once_after_the_grac
     sessions: AggregationSessionRepository, clock: FixedClock
 ) -> None:
     publisher = FlakyPublisher()
-    aggregator = SignalAggregator(sessions=sessions, publisher=publisher, clock=clock)
+    aggregator = SignalAggregator(once=MemoryOnce(), sessions=sessions, publisher=publisher, clock=clock)
     session = open_session(sessions, {"alpha.clj": "1"})
     event = success(session, "alpha.clj", WEIGHTS["alpha.clj"])
     with pytest.raises(RuntimeError, match="EventBridge unavailable"):
@@ -386,3 +389,39 @@ def test_an_outcome_decided_but_not_published_is_republished_once_after_the_grac
     stored = sessions.get_session(session.session_id)
     assert stored is not None and stored.outcome_published
     assert stored.outcome_event_json is not None and signal.event_id in stored.outcome_event_json
+
+
+class CrashAfterPublish:
+    """The sessions repository of a Lambda that dies right after publishing, before marking it published."""
+
+    def __init__(self, inner: AggregationSessionRepository) -> None:
+        self._inner = inner
+        self.crashes_left = 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def mark_outcome_published(self, session_id: str) -> None:
+        if self.crashes_left:
+            self.crashes_left -= 1
+            raise TimeoutError("Task timed out")
+        self._inner.mark_outcome_published(session_id)
+
+
+def test_an_outcome_published_but_not_marked_is_never_published_again(
+    sessions: AggregationSessionRepository, publisher: InMemoryPublisher, clock: FixedClock
+) -> None:
+    """The exactly-once helper around the publish: the republish after the grace period finds the
+    publish already done (its record), marks it, and publishes nothing (before: a second SignalGenerated)."""
+    crashing = CrashAfterPublish(sessions)
+    aggregator = SignalAggregator(once=MemoryOnce(), sessions=crashing, publisher=publisher, clock=clock)  # type: ignore[arg-type]
+    session = open_session(sessions, {"alpha.clj": "1"})
+    event = success(session, "alpha.clj", WEIGHTS["alpha.clj"])
+    with pytest.raises(TimeoutError):
+        aggregator.handle_partial(event)
+    assert len(publisher.events) == 1
+    clock.advance(timedelta(minutes=3))
+    assert aggregator.handle_partial(event).action is Action.REPUBLISHED
+    assert len(publisher.events) == 1
+    stored = sessions.get_session(session.session_id)
+    assert stored is not None and stored.outcome_published

@@ -24,6 +24,7 @@ from tests.coordinator_v2.conftest import (
     write_strategies,
 )
 from tests.fixtures.aws import unique_name
+from tests.fixtures.idempotency import MemoryOnce
 from the_alchemiser.aggregator_v2.service import Action, SignalAggregator
 from the_alchemiser.coordinator_v2.allocations import AllocationConfigError, load_allocations
 from the_alchemiser.coordinator_v2.lambda_handler import handle
@@ -311,7 +312,7 @@ def test_a_failed_session_write_raises_leaves_nothing_locked_and_the_retry_start
     assert retried.status is OrchestrationStatus.STARTED and len(rig.invokes) == 3
 
     # both attempts scheduled a deadline; the one for the session never written ends nothing
-    aggregator = SignalAggregator(sessions=rig.sessions, publisher=rig.publisher, clock=rig.clock)
+    aggregator = SignalAggregator(once=MemoryOnce(), sessions=rig.sessions, publisher=rig.publisher, clock=rig.clock)
     messages = rig.deadline_messages(wait_seconds=5)
     while len(messages) < 2:
         messages += rig.deadline_messages(wait_seconds=2)
@@ -353,7 +354,7 @@ def test_a_crash_right_after_the_session_is_written_still_ends_the_day_at_the_de
     )
     [started] = [e for e in rig.publisher.events if isinstance(e, WorkflowStarted)]
 
-    aggregator = SignalAggregator(sessions=rig.sessions, publisher=rig.publisher, clock=rig.clock)
+    aggregator = SignalAggregator(once=MemoryOnce(), sessions=rig.sessions, publisher=rig.publisher, clock=rig.clock)
     deadlines = [SessionDeadline.model_validate_json(m["Body"]) for m in rig.deadline_messages(wait_seconds=5)]
     while len(deadlines) < 2:  # the retry scheduled one too, for a session it never wrote
         deadlines += [SessionDeadline.model_validate_json(m["Body"]) for m in rig.deadline_messages(wait_seconds=2)]

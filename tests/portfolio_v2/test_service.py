@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from tests.portfolio_v2.builders import FakeBroker, portfolio, signal, signal_generated
 from the_alchemiser.portfolio_v2.service import (
@@ -100,8 +99,7 @@ class Once:
 
 
 def once(svc: PortfolioService, dynamodb_local_client: Any, table: str) -> Once:
-    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb_local_client)
-    return Once(OncePerCorrelation(svc, persistence))
+    return Once(OncePerCorrelation.on_table(svc, table, dynamodb_local_client))
 
 
 SPY_ONLY = portfolio(signal("a.clj", "1", {"SPY": "1"}))
