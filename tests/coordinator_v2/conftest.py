@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from tests.fixtures.aws import REGION, unique_name
+from tests.fixtures.idempotency import MemoryOnce
 from the_alchemiser.coordinator_v2.ports import LambdaWorkerInvoker, SqsDeadlineScheduler
 from the_alchemiser.coordinator_v2.service import OrchestratorConfig, StrategyOrchestrator
 from the_alchemiser.shared.calendar import FixedClock, nyse_calendar
@@ -111,6 +112,7 @@ def build_rig(
     clock = FixedClock(run_time)
     orchestrator = StrategyOrchestrator(
         sessions=sessions,
+        once=MemoryOnce(),
         invoker=LambdaWorkerInvoker(lambda_client, WORKER_FUNCTION),
         deadlines=SqsDeadlineScheduler(sqs, queue_url),
         publisher=publisher,

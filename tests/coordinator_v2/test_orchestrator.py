@@ -111,6 +111,10 @@ def test_a_second_trigger_on_the_same_trading_day_is_a_no_op(rig: OrchestratorRi
 
 def test_a_forced_trigger_runs_again_on_the_same_day(rig: OrchestratorRig) -> None:
     first = rig.orchestrator.run(OrchestratorTrigger())
+    assert first.session_id is not None  # its workflow failed: nothing in flight (test_forced_runs.py: the rules)
+    rig.sessions.decide(
+        first.session_id, SessionStatus.FAILED, reason="test", outcome_event_json="{}", decided_at=rig.clock.now()
+    )
     forced = rig.orchestrator.run(OrchestratorTrigger(force=True))
     assert forced.status is OrchestrationStatus.STARTED
     assert forced.correlation_id != first.correlation_id
@@ -285,14 +289,14 @@ class ThrottledOnce:
         self.inner = inner
         self.throttled = False
 
-    def start_workflow(self, session: AggregationSession, *, force: bool = False) -> bool:
+    def start_workflow(self, session: AggregationSession, *, force: bool = False, replacing: str | None = None) -> bool:
         if not self.throttled:
             self.throttled = True
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
                 "TransactWriteItems",
             )
-        return self.inner.start_workflow(session, force=force)
+        return self.inner.start_workflow(session, force=force, replacing=replacing)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -432,10 +436,15 @@ def test_the_lock_and_the_session_are_written_together_or_not_at_all(
         assert [repo.get_session(s.session_id) is not None for s in contenders] == [s is winner for s in contenders]
 
     forced = session_for(days[0])
-    assert repo.start_workflow(forced, force=True)  # an operator's rerun takes the lock over
+    first = repo.workflow_holder(STAGE, days[0])
+    assert first is not None
+    assert not repo.start_workflow(forced, force=True)  # a rerun must name the session it replaces
+    assert not repo.start_workflow(forced, force=True, replacing="another-session")
+    assert repo.get_session(forced.session_id) is None
+    assert repo.start_workflow(forced, force=True, replacing=first["session_id"])  # an operator's rerun takes over
     holder = repo.workflow_holder(STAGE, days[0])
     assert holder is not None and holder["session_id"] == forced.session_id
-    with pytest.raises(SessionExistsError):
-        repo.start_workflow(forced, force=True)  # the same session twice is a bug, not a rerun
+    with pytest.raises(SessionExistsError):  # the same session twice is a bug, not a rerun
+        repo.start_workflow(forced, force=True, replacing=forced.session_id)
     items = dynamodb_local_client.scan(TableName=table)["Items"]
     assert sorted(i["sk"]["S"] for i in items) == ["LOCK"] * 5 + ["META"] * 6

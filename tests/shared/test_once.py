@@ -36,6 +36,9 @@ class _Prefixed:
     def __init__(self, inner: MemoryOnce, prefix: str) -> None:
         self._inner, self._prefix = inner, prefix
 
+    def register_lambda_context(self, context: Any) -> None:
+        self._inner.register_lambda_context(context)
+
     def run(self, key: str, work: Any) -> Any:
         return self._inner.run(f"{self._prefix}#{key}", work)
 

@@ -42,6 +42,8 @@ class OnceResult:
 class OncePerKey(Protocol):
     def run(self, key: str, work: Work) -> OnceResult: ...
 
+    def register_lambda_context(self, context: Any) -> None: ...
+
 
 def _call(work: Work, *, once: dict[str, str]) -> dict[str, Any]:
     return {"value": work(), "replayed": False}

@@ -58,9 +58,10 @@ class AggregationSessionRepository:
 
     # -- workflow lock -------------------------------------------------------------------------
 
-    def start_workflow(self, session: AggregationSession, *, force: bool = False) -> bool:
+    def start_workflow(self, session: AggregationSession, *, force: bool = False, replacing: str | None = None) -> bool:
         """Take the day's lock and create the session in one transaction, so neither exists without the
-        other. False when the lock is already held (unless forced: an operator's rerun overwrites it)."""
+        other. False when the lock is held by someone else: with `replacing` (a forced rerun) the lock
+        must still name that session, the one the caller found finished; without, it must be free."""
         lock: dict[str, Any] = {
             "TableName": self._table,
             "Item": {
@@ -72,8 +73,11 @@ class AggregationSessionRepository:
                 "forced": {"BOOL": force},
             },
         }
-        if not force:
+        if replacing is None:
             lock["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            lock["ConditionExpression"] = "session_id = :replacing"
+            lock["ExpressionAttributeValues"] = {":replacing": {"S": replacing}}
         meta = {
             "TableName": self._table,
             "Item": {
