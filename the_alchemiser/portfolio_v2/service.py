@@ -183,7 +183,8 @@ class PortfolioService:
             failure_step=FAILURE_STEP,
             error_details=details,
             trading_date=self._clock.now().astimezone(NEW_YORK).date(),
-            consolidated_portfolio=signal.consolidated_portfolio,
+            # an untradable portfolio (the failure itself) would make the failure event invalid too
+            consolidated_portfolio=None if signal.consolidated_portfolio.problems() else signal.consolidated_portfolio,
         )
         self._publisher.publish(event)
         return PortfolioOutcome(
