@@ -41,6 +41,7 @@ from the_alchemiser.shared.sessions import (
     SessionDeadline,
     SessionExistsError,
     SessionStatus,
+    SessionStore,
     create_sessions_table,
     workflow_lock_key,
 )
@@ -148,7 +149,7 @@ def test_a_holiday_trigger_does_nothing_and_says_so_in_the_log(rig: Orchestrator
     assert forced.status is OrchestrationStatus.NOT_A_TRADING_DAY  # never on holidays, not even forced
     assert "not a trading day" in outcome.detail
     assert rig.invokes == [] and rig.publisher.events == []
-    assert rig.dynamodb.scan(TableName=rig.table)["Items"] == []
+    assert rig.sessions.is_empty()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     [line, _] = [entry for entry in lines if entry.get("reason") == "holiday_or_weekend"]
     assert line["event"] == "market closed today: not running"
@@ -232,11 +233,8 @@ def test_a_worker_that_cannot_be_invoked_ends_the_workflow_loudly(rig: Orchestra
     assert rig.orchestrator.run(OrchestratorTrigger()).status is OrchestrationStatus.ALREADY_STARTED
 
 
-def test_the_deadline_message_arrives_by_itself_after_the_delay(
-    moto_aws: None, dynamodb_local_client: Any, tmp_path: Path
-) -> None:
-
-    rig = build_rig(dynamodb_local_client, write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
+def test_the_deadline_message_arrives_by_itself_after_the_delay(moto_aws: None, tmp_path: Path) -> None:
+    rig = build_rig(write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
     outcome = rig.orchestrator.run(OrchestratorTrigger())
     assert rig.deadline_messages() == []  # not before the delay
     messages = rig.deadline_messages(wait_seconds=5)
@@ -285,7 +283,7 @@ def test_lock_key_layout() -> None:
 class ThrottledOnce:
     """The real repository, but DynamoDB throttles the first start_workflow (the transaction is not applied)."""
 
-    def __init__(self, inner: AggregationSessionRepository) -> None:
+    def __init__(self, inner: SessionStore) -> None:
         self.inner = inner
         self.throttled = False
 
@@ -303,14 +301,14 @@ class ThrottledOnce:
 
 
 def test_a_failed_session_write_raises_leaves_nothing_locked_and_the_retry_starts_the_day(
-    moto_aws: None, dynamodb_local_client: Any, tmp_path: Path
+    moto_aws: None, tmp_path: Path
 ) -> None:
-    rig = build_rig(dynamodb_local_client, write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
+    rig = build_rig(write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
     rig.orchestrator._sessions = ThrottledOnce(rig.sessions)  # type: ignore[assignment]
     with pytest.raises(ClientError, match="slow down"):
         rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-1"))  # Lambda retries the trigger
     assert rig.invokes == [] and rig.publisher.events == []
-    assert rig.dynamodb.scan(TableName=rig.table)["Items"] == []
+    assert rig.sessions.is_empty()
 
     retried = rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-1"))
     assert retried.status is OrchestrationStatus.STARTED and len(rig.invokes) == 3
@@ -335,9 +333,9 @@ class LambdaKilled(BaseException):
 
 
 def test_a_crash_right_after_the_session_is_written_still_ends_the_day_at_the_deadline(
-    moto_aws: None, dynamodb_local_client: Any, tmp_path: Path
+    moto_aws: None, tmp_path: Path
 ) -> None:
-    rig = build_rig(dynamodb_local_client, write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
+    rig = build_rig(write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
 
     class DiesOnSecondInvoke:
         def __init__(self, inner: WorkerInvoker) -> None:
@@ -388,9 +386,11 @@ def test_concurrent_triggers_start_exactly_one_workflow(rig: OrchestratorRig) ->
     assert len([e for e in rig.publisher.events if isinstance(e, WorkflowStarted)]) == 1
 
 
+@pytest.mark.dynamodb_local
 def test_the_lock_and_the_session_are_written_together_or_not_at_all(
     dynamodb_local_client: Any,
 ) -> None:
+    """The DynamoDB adapter's transaction (the other orchestrator tests use the in-memory SessionStore)."""
     table = unique_name("sessions")
     create_sessions_table(dynamodb_local_client, table)
     repo = AggregationSessionRepository(dynamodb_local_client, table)

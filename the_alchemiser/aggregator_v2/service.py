@@ -29,10 +29,10 @@ from the_alchemiser.shared.once import OncePerKey
 from the_alchemiser.shared.schemas import ConsolidatedPortfolio, StrategySignal
 from the_alchemiser.shared.sessions import (
     AggregationSession,
-    AggregationSessionRepository,
     PartialResult,
     SessionDeadline,
     SessionStatus,
+    SessionStore,
 )
 
 SOURCE_MODULE = "aggregator_v2"
@@ -97,7 +97,7 @@ class SignalAggregator:
     def __init__(
         self,
         *,
-        sessions: AggregationSessionRepository,
+        sessions: SessionStore,
         publisher: EventPublisher,
         once: OncePerKey,
         clock: Clock,

@@ -29,9 +29,9 @@ from the_alchemiser.shared.once import OncePerKey
 from the_alchemiser.shared.schemas import StrategyWorkerRequest
 from the_alchemiser.shared.sessions import (
     AggregationSession,
-    AggregationSessionRepository,
     SessionDeadline,
     SessionStatus,
+    SessionStore,
 )
 
 SOURCE_MODULE = "coordinator_v2"
@@ -103,7 +103,7 @@ class StrategyOrchestrator:
     def __init__(
         self,
         *,
-        sessions: AggregationSessionRepository,
+        sessions: SessionStore,
         once: OncePerKey,
         invoker: WorkerInvoker,
         deadlines: DeadlineScheduler,

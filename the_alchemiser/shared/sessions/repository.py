@@ -13,14 +13,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from the_alchemiser.shared.sessions.models import AggregationSession, PartialResult, SessionStatus
+from the_alchemiser.shared.sessions.ports import OutcomeNotDecidedError, SessionExistsError
 
 META = "META"
 LOCK = "LOCK"
 PARTIAL_PREFIX = "PARTIAL#"
-
-
-class SessionExistsError(RuntimeError):
-    """A session with this id was already created."""
 
 
 def session_key(session_id: str) -> str:
@@ -50,7 +47,8 @@ def create_sessions_table(client: Any, name: str) -> None:
 
 
 class AggregationSessionRepository:
-    """Sessions, partials and the per-day workflow lock, over a boto3 `dynamodb` client."""
+    """The `SessionStore` on DynamoDB: sessions, partials and the per-day workflow lock, over a boto3
+    `dynamodb` client."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._db = client
@@ -177,13 +175,18 @@ class AggregationSessionRepository:
         return True
 
     def mark_outcome_published(self, session_id: str) -> None:
-        self._db.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": session_key(session_id)}, "sk": {"S": META}},
-            ConditionExpression="attribute_exists(outcome_event_json)",
-            UpdateExpression="SET outcome_published = :true",
-            ExpressionAttributeValues={":true": {"BOOL": True}},
-        )
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": session_key(session_id)}, "sk": {"S": META}},
+                ConditionExpression="attribute_exists(outcome_event_json)",
+                UpdateExpression="SET outcome_published = :true",
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise OutcomeNotDecidedError(f"session {session_id} has no decided outcome") from exc
+            raise
 
     # -- partials ------------------------------------------------------------------------------
 
