@@ -18,11 +18,12 @@ from decimal import Decimal
 
 import boto3
 
-from the_alchemiser.aggregator_v2.service import SignalAggregator
+from the_alchemiser.aggregator_v2.service import ONCE_KEY_PREFIX, SignalAggregator
 from the_alchemiser.local.dynamodb_local import start_dynamodb_local
 from the_alchemiser.shared.calendar import FixedClock
 from the_alchemiser.shared.events import InMemoryPublisher, PartialSignalGenerated, SignalGenerated
 from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.once import PowertoolsOnce
 from the_alchemiser.shared.schemas import StrategySignal
 from the_alchemiser.shared.sessions import (
     AggregationSession,
@@ -90,6 +91,14 @@ def main() -> None:
         table = f"bench-sessions-{uuid.uuid4().hex[:8]}"
         create_sessions_table(client, table)
         repo = AggregationSessionRepository(client, table)
+        once_table = f"bench-idempotency-{uuid.uuid4().hex[:8]}"
+        client.create_table(  # Powertools' layout (template.yaml's IdempotencyTable): the outcome publish's once
+            TableName=once_table,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        once = PowertoolsOnce.on_table(once_table, client, key_prefix=ONCE_KEY_PREFIX)
         rng = random.Random(7)
         print(f"{'N':>3} {'per partial ms':>15} {'fan-in ms':>10} {'duplicate ms':>13} {'late deadline ms':>17}")
         for n in SIZES:
@@ -99,7 +108,7 @@ def main() -> None:
             deadlines: list[float] = []
             for _ in range(ROUNDS):
                 publisher = InMemoryPublisher()
-                aggregator = SignalAggregator(sessions=repo, publisher=publisher, clock=FixedClock(NOW))
+                aggregator = SignalAggregator(once=once, sessions=repo, publisher=publisher, clock=FixedClock(NOW))
                 session = session_of(n)
                 repo.create_session(session)
                 events = [partial_of(session, i + 1, f, rng) for i, f in enumerate(session.allocations)]

@@ -1,20 +1,20 @@
-"""Aggregator fixtures: a fresh sessions table on the real DynamoDB Local per test, sessions and partials."""
+"""Aggregator fixtures: a fresh in-memory SessionStore per test (no Java), sessions and partials."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from tests.fixtures.aws import unique_name
+from tests.fixtures.idempotency import MemoryOnce
+from tests.fixtures.sessions import MemorySessionStore
 from the_alchemiser.aggregator_v2.service import AggregatorConfig, SignalAggregator
 from the_alchemiser.shared.calendar import FixedClock
 from the_alchemiser.shared.events import InMemoryPublisher, PartialSignalGenerated
 from the_alchemiser.shared.schemas import StrategySignal
-from the_alchemiser.shared.sessions import AggregationSession, AggregationSessionRepository, create_sessions_table
+from the_alchemiser.shared.sessions import AggregationSession, SessionStore
 
 TRADING_DATE = date(2026, 11, 20)
 AS_OF = date(2026, 11, 19)
@@ -37,15 +37,9 @@ def expected_targets(allocations: dict[str, str], weights: dict[str, dict[str, s
 
 
 @pytest.fixture
-def sessions_table(dynamodb_local_client: Any) -> str:
-    name = unique_name("sessions")
-    create_sessions_table(dynamodb_local_client, name)
-    return name
-
-
-@pytest.fixture
-def sessions(dynamodb_local_client: Any, sessions_table: str) -> AggregationSessionRepository:
-    return AggregationSessionRepository(dynamodb_local_client, sessions_table)
+def sessions() -> MemorySessionStore:
+    """The SessionStore in memory (held to the DynamoDB adapter's contract by tests/shared/test_session_store.py)."""
+    return MemorySessionStore()
 
 
 @pytest.fixture
@@ -59,13 +53,13 @@ def publisher() -> InMemoryPublisher:
 
 
 @pytest.fixture
-def aggregator(
-    sessions: AggregationSessionRepository, publisher: InMemoryPublisher, clock: FixedClock
-) -> SignalAggregator:
-    return SignalAggregator(sessions=sessions, publisher=publisher, clock=clock, config=AggregatorConfig())
+def aggregator(sessions: SessionStore, publisher: InMemoryPublisher, clock: FixedClock) -> SignalAggregator:
+    return SignalAggregator(
+        once=MemoryOnce(), sessions=sessions, publisher=publisher, clock=clock, config=AggregatorConfig()
+    )
 
 
-def open_session(repo: AggregationSessionRepository, allocations: dict[str, str]) -> AggregationSession:
+def open_session(repo: SessionStore, allocations: dict[str, str]) -> AggregationSession:
     session = AggregationSession(
         session_id=str(uuid.uuid4()),
         correlation_id=str(uuid.uuid4()),
@@ -118,8 +112,3 @@ def failure(session: AggregationSession, dsl_file: str, error: str) -> PartialSi
         success=False,
         error_message=error,
     )
-
-
-def table_items(client: Any, table: str) -> list[dict[str, Any]]:
-    items = client.scan(TableName=table, ConsistentRead=True)["Items"]
-    return sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))

@@ -18,8 +18,9 @@ from tests.aggregator_v2.conftest import (
     failure,
     open_session,
     success,
-    table_items,
 )
+from tests.fixtures.idempotency import MemoryOnce
+from tests.fixtures.sessions import MemorySessionStore
 from the_alchemiser.aggregator_v2.service import (
     Action,
     AggregatorConfig,
@@ -36,10 +37,10 @@ from the_alchemiser.shared.events import (
     WorkflowFailed,
 )
 from the_alchemiser.shared.sessions import (
-    AggregationSessionRepository,
     PartialResult,
     SessionDeadline,
     SessionStatus,
+    SessionStore,
 )
 
 
@@ -58,7 +59,7 @@ def outcomes(publisher: InMemoryPublisher) -> list[BaseEvent]:
 
 @pytest.mark.parametrize("order", list(itertools.permutations(ALLOCATIONS)))
 def test_workers_in_any_order_produce_one_signal_with_the_weighted_sum(
-    aggregator: SignalAggregator, sessions: AggregationSessionRepository, publisher: InMemoryPublisher, order: Any
+    aggregator: SignalAggregator, sessions: SessionStore, publisher: InMemoryPublisher, order: Any
 ) -> None:
     session = open_session(sessions, ALLOCATIONS)
     actions = [aggregator.handle_partial(success(session, f, WEIGHTS[f])).action for f in order]
@@ -75,7 +76,7 @@ def test_workers_in_any_order_produce_one_signal_with_the_weighted_sum(
 
 
 def test_a_larger_fan_in_in_random_order(
-    aggregator: SignalAggregator, sessions: AggregationSessionRepository, publisher: InMemoryPublisher
+    aggregator: SignalAggregator, sessions: SessionStore, publisher: InMemoryPublisher
 ) -> None:
     rng = random.Random(11)
     files = [f"s{i:02d}.clj" for i in range(12)]
@@ -98,10 +99,8 @@ def test_a_larger_fan_in_in_random_order(
 
 def test_every_partial_redelivered_before_and_after_completion_changes_nothing(
     aggregator: SignalAggregator,
-    sessions: AggregationSessionRepository,
+    sessions: MemorySessionStore,
     publisher: InMemoryPublisher,
-    dynamodb_local_client: Any,
-    sessions_table: str,
 ) -> None:
     session = open_session(sessions, ALLOCATIONS)
     events = {f: success(session, f, WEIGHTS[f]) for f in ALLOCATIONS}
@@ -117,21 +116,21 @@ def test_every_partial_redelivered_before_and_after_completion_changes_nothing(
     assert outcomes(publisher) == []
 
     assert aggregator.handle_partial(events[last]).action is Action.COMPLETED
-    before = table_items(dynamodb_local_client, sessions_table)
+    before = sessions.snapshot()
     for event in [*events.values(), retried, *events.values()]:
         assert aggregator.handle_partial(event).action is Action.ALREADY_DECIDED
     assert aggregator.handle_deadline(deadline_of(session)).action is Action.ALREADY_DECIDED
 
-    assert table_items(dynamodb_local_client, sessions_table) == before
+    assert sessions.snapshot() == before
     [signal] = outcomes(publisher)
     assert isinstance(signal, SignalGenerated)
     assert signal.consolidated_portfolio.target_weights == expected_targets(ALLOCATIONS, WEIGHTS)
 
 
 def test_concurrent_arrival_of_the_last_two_partials_publishes_once(
-    sessions: AggregationSessionRepository, publisher: InMemoryPublisher, clock: FixedClock
+    sessions: SessionStore, publisher: InMemoryPublisher, clock: FixedClock
 ) -> None:
-    aggregator = SignalAggregator(sessions=sessions, publisher=publisher, clock=clock)
+    aggregator = SignalAggregator(once=MemoryOnce(), sessions=sessions, publisher=publisher, clock=clock)
     rounds = 12
     for _ in range(rounds):
         session = open_session(sessions, ALLOCATIONS)
@@ -163,7 +162,7 @@ def test_concurrent_arrival_of_the_last_two_partials_publishes_once(
 
 
 def test_one_worker_failing_ends_the_workflow_at_once(
-    aggregator: SignalAggregator, sessions: AggregationSessionRepository, publisher: InMemoryPublisher
+    aggregator: SignalAggregator, sessions: SessionStore, publisher: InMemoryPublisher
 ) -> None:
     session = open_session(sessions, ALLOCATIONS)
     aggregator.handle_partial(success(session, "alpha.clj", WEIGHTS["alpha.clj"]))
@@ -188,7 +187,7 @@ def test_one_worker_failing_ends_the_workflow_at_once(
 
 def test_a_failure_the_worker_marked_in_the_session_still_ends_the_workflow_once(
     aggregator: SignalAggregator,
-    sessions: AggregationSessionRepository,
+    sessions: SessionStore,
     publisher: InMemoryPublisher,
     clock: FixedClock,
 ) -> None:
@@ -214,7 +213,7 @@ def test_a_failure_the_worker_marked_in_the_session_still_ends_the_workflow_once
 
 def test_a_marked_failure_whose_event_was_lost_ends_the_session_at_the_deadline_as_a_strategy_failure(
     aggregator: SignalAggregator,
-    sessions: AggregationSessionRepository,
+    sessions: SessionStore,
     publisher: InMemoryPublisher,
     clock: FixedClock,
 ) -> None:
@@ -230,7 +229,7 @@ def test_a_marked_failure_whose_event_was_lost_ends_the_session_at_the_deadline_
 
 
 def test_one_worker_never_answering_ends_the_workflow_at_the_deadline(
-    aggregator: SignalAggregator, sessions: AggregationSessionRepository, publisher: InMemoryPublisher
+    aggregator: SignalAggregator, sessions: SessionStore, publisher: InMemoryPublisher
 ) -> None:
     session = open_session(sessions, ALLOCATIONS)
     aggregator.handle_partial(success(session, "alpha.clj", WEIGHTS["alpha.clj"]))
@@ -254,7 +253,7 @@ def test_one_worker_never_answering_ends_the_workflow_at_the_deadline(
 
 
 def test_the_deadline_after_completion_changes_nothing(
-    aggregator: SignalAggregator, sessions: AggregationSessionRepository, publisher: InMemoryPublisher
+    aggregator: SignalAggregator, sessions: SessionStore, publisher: InMemoryPublisher
 ) -> None:
     session = open_session(sessions, {"alpha.clj": "1"})
     aggregator.handle_partial(success(session, "alpha.clj", WEIGHTS["alpha.clj"]))
@@ -263,9 +262,10 @@ def test_the_deadline_after_completion_changes_nothing(
 
 
 def test_merge_available_policy_trades_the_answered_strategies_rescaled(
-    sessions: AggregationSessionRepository, publisher: InMemoryPublisher, clock: FixedClock
+    sessions: SessionStore, publisher: InMemoryPublisher, clock: FixedClock
 ) -> None:
     aggregator = SignalAggregator(
+        once=MemoryOnce(),
         sessions=sessions,
         publisher=publisher,
         clock=clock,
@@ -285,9 +285,10 @@ def test_merge_available_policy_trades_the_answered_strategies_rescaled(
 
 
 def test_merge_available_with_nothing_answered_still_fails(
-    sessions: AggregationSessionRepository, publisher: InMemoryPublisher, clock: FixedClock
+    sessions: SessionStore, publisher: InMemoryPublisher, clock: FixedClock
 ) -> None:
     aggregator = SignalAggregator(
+        once=MemoryOnce(),
         sessions=sessions,
         publisher=publisher,
         clock=clock,
@@ -301,7 +302,7 @@ def test_merge_available_with_nothing_answered_still_fails(
 
 
 def test_the_merged_portfolio_keeps_which_strategy_wants_which_symbol(
-    aggregator: SignalAggregator, sessions: AggregationSessionRepository, publisher: InMemoryPublisher
+    aggregator: SignalAggregator, sessions: SessionStore, publisher: InMemoryPublisher
 ) -> None:
     session = open_session(sessions, ALLOCATIONS)
     for f in ALLOCATIONS:
@@ -323,7 +324,7 @@ def test_the_merged_portfolio_keeps_which_strategy_wants_which_symbol(
 
 
 def test_a_success_inconsistent_with_the_session_is_a_strategy_failure(
-    aggregator: SignalAggregator, sessions: AggregationSessionRepository, publisher: InMemoryPublisher
+    aggregator: SignalAggregator, sessions: SessionStore, publisher: InMemoryPublisher
 ) -> None:
     session = open_session(sessions, ALLOCATIONS)
     good = success(session, "alpha.clj", WEIGHTS["alpha.clj"])
@@ -338,7 +339,7 @@ def test_a_success_inconsistent_with_the_session_is_a_strategy_failure(
 
 
 def test_partials_not_of_this_session_are_ignored_and_unknown_sessions_raise(
-    aggregator: SignalAggregator, sessions: AggregationSessionRepository, publisher: InMemoryPublisher
+    aggregator: SignalAggregator, sessions: SessionStore, publisher: InMemoryPublisher
 ) -> None:
     session = open_session(sessions, ALLOCATIONS)
     stranger = success(session, "alpha.clj", WEIGHTS["alpha.clj"]).model_copy(update={"dsl_file": "delta.clj"})
@@ -366,10 +367,10 @@ class FlakyPublisher(InMemoryPublisher):
 
 
 def test_an_outcome_decided_but_not_published_is_republished_once_after_the_grace_period(
-    sessions: AggregationSessionRepository, clock: FixedClock
+    sessions: SessionStore, clock: FixedClock
 ) -> None:
     publisher = FlakyPublisher()
-    aggregator = SignalAggregator(sessions=sessions, publisher=publisher, clock=clock)
+    aggregator = SignalAggregator(once=MemoryOnce(), sessions=sessions, publisher=publisher, clock=clock)
     session = open_session(sessions, {"alpha.clj": "1"})
     event = success(session, "alpha.clj", WEIGHTS["alpha.clj"])
     with pytest.raises(RuntimeError, match="EventBridge unavailable"):
@@ -386,3 +387,39 @@ def test_an_outcome_decided_but_not_published_is_republished_once_after_the_grac
     stored = sessions.get_session(session.session_id)
     assert stored is not None and stored.outcome_published
     assert stored.outcome_event_json is not None and signal.event_id in stored.outcome_event_json
+
+
+class CrashAfterPublish:
+    """The sessions repository of a Lambda that dies right after publishing, before marking it published."""
+
+    def __init__(self, inner: SessionStore) -> None:
+        self._inner = inner
+        self.crashes_left = 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def mark_outcome_published(self, session_id: str) -> None:
+        if self.crashes_left:
+            self.crashes_left -= 1
+            raise TimeoutError("Task timed out")
+        self._inner.mark_outcome_published(session_id)
+
+
+def test_an_outcome_published_but_not_marked_is_never_published_again(
+    sessions: SessionStore, publisher: InMemoryPublisher, clock: FixedClock
+) -> None:
+    """The exactly-once helper around the publish: the republish after the grace period finds the
+    publish already done (its record), marks it, and publishes nothing (before: a second SignalGenerated)."""
+    crashing = CrashAfterPublish(sessions)
+    aggregator = SignalAggregator(once=MemoryOnce(), sessions=crashing, publisher=publisher, clock=clock)  # type: ignore[arg-type]
+    session = open_session(sessions, {"alpha.clj": "1"})
+    event = success(session, "alpha.clj", WEIGHTS["alpha.clj"])
+    with pytest.raises(TimeoutError):
+        aggregator.handle_partial(event)
+    assert len(publisher.events) == 1
+    clock.advance(timedelta(minutes=3))
+    assert aggregator.handle_partial(event).action is Action.REPUBLISHED
+    assert len(publisher.events) == 1
+    stored = sessions.get_session(session.session_id)
+    assert stored is not None and stored.outcome_published

@@ -19,6 +19,7 @@ import pytest
 from moto import mock_aws
 
 from tests.fixtures.aws import REGION, unique_name
+from tests.fixtures.idempotency import create_idempotency_table
 from the_alchemiser.aggregator_v2 import wiring as aggregator_wiring
 from the_alchemiser.coordinator_v2 import wiring as coordinator_wiring
 from the_alchemiser.local.synthetic_market import generate_market
@@ -111,6 +112,8 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, dynamodb_local: Any) -> Iterator
         dynamodb = boto3.client("dynamodb", region_name=REGION)  # same credentials as the handlers' clients
         table = unique_name("sessions")
         create_sessions_table(dynamodb, table)
+        idempotency_table = unique_name("idempotency")  # the shared exactly-once helper's records
+        create_idempotency_table(dynamodb, idempotency_table)
         for name in ("STRATEGIES_DIR", "MARKET_DATA_DIR", "MARKET_DATA_BUCKET", "ALCHEMISER_LOCAL_CLOCK"):
             monkeypatch.delenv(name, raising=False)
         deadline_queue_url = bus.sqs.create_queue(QueueName=unique_name("deadlines"))["QueueUrl"]
@@ -121,6 +124,7 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, dynamodb_local: Any) -> Iterator
             EVENT_BUS_NAME=bus.name,
             EVENT_PAYLOADS_BUCKET=bus.bucket,
             AGGREGATION_SESSIONS_TABLE_NAME=table,
+            IDEMPOTENCY_TABLE_NAME=idempotency_table,
             LOG_LEVEL="INFO",
         )
         try:

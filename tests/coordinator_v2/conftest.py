@@ -1,4 +1,4 @@
-"""Orchestrator fixtures: DynamoDB Local sessions, moto Lambda (no docker) and SQS, a strategies folder."""
+"""Orchestrator fixtures: in-memory sessions, moto Lambda (no docker) and SQS, a strategies folder."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ import pytest
 from moto import mock_aws
 
 from tests.fixtures.aws import REGION, unique_name
+from tests.fixtures.idempotency import MemoryOnce
+from tests.fixtures.sessions import MemorySessionStore
 from the_alchemiser.coordinator_v2.ports import LambdaWorkerInvoker, SqsDeadlineScheduler
 from the_alchemiser.coordinator_v2.service import OrchestratorConfig, StrategyOrchestrator
 from the_alchemiser.shared.calendar import FixedClock, nyse_calendar
 from the_alchemiser.shared.events import InMemoryPublisher
-from the_alchemiser.shared.sessions import AggregationSessionRepository, create_sessions_table
 
 WORKER_FUNCTION = "alchemiser-test-strategy-worker"
 STAGE = "local"
@@ -46,14 +47,12 @@ def write_strategies(folder: Path, toml: str = ALLOCATIONS_TOML) -> Path:
 @dataclass
 class OrchestratorRig:
     orchestrator: StrategyOrchestrator
-    sessions: AggregationSessionRepository
+    sessions: MemorySessionStore
     publisher: InMemoryPublisher
     clock: FixedClock
     invokes: list[dict[str, Any]]
     sqs: Any
     queue_url: str
-    dynamodb: Any
-    table: str
     strategies_dir: Path
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -78,13 +77,10 @@ def moto_aws() -> Iterator[None]:
         yield
 
 
-def build_rig(
-    dynamodb_local_client: Any, strategies_dir: Path, deadline: timedelta = timedelta(minutes=10)
-) -> OrchestratorRig:
-    """Needs moto active. The Lambda client records every Invoke call's parameters as moto accepts them."""
-    table = unique_name("sessions")
-    create_sessions_table(dynamodb_local_client, table)
-    sessions = AggregationSessionRepository(dynamodb_local_client, table)
+def build_rig(strategies_dir: Path, deadline: timedelta = timedelta(minutes=10)) -> OrchestratorRig:
+    """Needs moto active. The Lambda client records every Invoke call's parameters as moto accepts them.
+    Sessions in memory (the SessionStore contract: tests/shared/test_session_store.py)."""
+    sessions = MemorySessionStore()
 
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(RoleName=unique_name("worker-role"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -111,6 +107,7 @@ def build_rig(
     clock = FixedClock(run_time)
     orchestrator = StrategyOrchestrator(
         sessions=sessions,
+        once=MemoryOnce(),
         invoker=LambdaWorkerInvoker(lambda_client, WORKER_FUNCTION),
         deadlines=SqsDeadlineScheduler(sqs, queue_url),
         publisher=publisher,
@@ -118,11 +115,9 @@ def build_rig(
         calendar=nyse_calendar(),
         config=OrchestratorConfig(stage=STAGE, strategies_dir=strategies_dir, deadline=deadline),
     )
-    return OrchestratorRig(
-        orchestrator, sessions, publisher, clock, invokes, sqs, queue_url, dynamodb_local_client, table, strategies_dir
-    )
+    return OrchestratorRig(orchestrator, sessions, publisher, clock, invokes, sqs, queue_url, strategies_dir)
 
 
 @pytest.fixture
-def rig(moto_aws: None, dynamodb_local_client: Any, tmp_path: Path) -> OrchestratorRig:
-    return build_rig(dynamodb_local_client, write_strategies(tmp_path / "strategies"))
+def rig(moto_aws: None, tmp_path: Path) -> OrchestratorRig:
+    return build_rig(write_strategies(tmp_path / "strategies"))

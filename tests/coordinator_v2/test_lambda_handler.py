@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +153,22 @@ def test_a_local_clock_without_a_time_zone_is_refused(orchestrator_env: LambdaEn
     orchestrator_env.set(ALCHEMISER_LOCAL_CLOCK="2026-11-20T15:30:00")
     with pytest.raises(ValueError, match="time zone"):
         lambda_handler(SCHEDULE_INPUT, None)
+
+
+def test_a_forced_run_retried_by_lambda_starts_one_workflow_on_the_real_idempotency_table(
+    orchestrator_env: LambdaEnvironment,
+) -> None:
+    """Lambda's async retry of `{"force": true, "id": ...}` after the first workflow ended: the trigger id's
+    record (IdempotencyTable on DynamoDB Local) makes it a duplicate; a new id runs."""
+    invokes = record_invokes()
+    manual = {"force": True, "id": "manual-1"}
+    first = lambda_handler(manual, None)
+    assert first["status"] == "started"
+    assert orchestrator_env.sessions.decide(
+        first["session_id"], SessionStatus.FAILED, reason="test", outcome_event_json="{}", decided_at=datetime.now(UTC)
+    )
+    retried = lambda_handler(manual, None)
+    assert retried["status"] == "duplicate_trigger" and retried["correlation_id"] == first["correlation_id"]
+    assert len(invokes) == 3
+    assert lambda_handler({"force": True, "id": "manual-2"}, None)["status"] == "started"
+    assert len(invokes) == 6

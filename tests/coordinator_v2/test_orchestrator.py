@@ -24,6 +24,7 @@ from tests.coordinator_v2.conftest import (
     write_strategies,
 )
 from tests.fixtures.aws import unique_name
+from tests.fixtures.idempotency import MemoryOnce
 from the_alchemiser.aggregator_v2.service import Action, SignalAggregator
 from the_alchemiser.coordinator_v2.allocations import AllocationConfigError, load_allocations
 from the_alchemiser.coordinator_v2.lambda_handler import handle
@@ -40,6 +41,7 @@ from the_alchemiser.shared.sessions import (
     SessionDeadline,
     SessionExistsError,
     SessionStatus,
+    SessionStore,
     create_sessions_table,
     workflow_lock_key,
 )
@@ -110,6 +112,10 @@ def test_a_second_trigger_on_the_same_trading_day_is_a_no_op(rig: OrchestratorRi
 
 def test_a_forced_trigger_runs_again_on_the_same_day(rig: OrchestratorRig) -> None:
     first = rig.orchestrator.run(OrchestratorTrigger())
+    assert first.session_id is not None  # its workflow failed: nothing in flight (test_forced_runs.py: the rules)
+    rig.sessions.decide(
+        first.session_id, SessionStatus.FAILED, reason="test", outcome_event_json="{}", decided_at=rig.clock.now()
+    )
     forced = rig.orchestrator.run(OrchestratorTrigger(force=True))
     assert forced.status is OrchestrationStatus.STARTED
     assert forced.correlation_id != first.correlation_id
@@ -143,7 +149,7 @@ def test_a_holiday_trigger_does_nothing_and_says_so_in_the_log(rig: Orchestrator
     assert forced.status is OrchestrationStatus.NOT_A_TRADING_DAY  # never on holidays, not even forced
     assert "not a trading day" in outcome.detail
     assert rig.invokes == [] and rig.publisher.events == []
-    assert rig.dynamodb.scan(TableName=rig.table)["Items"] == []
+    assert rig.sessions.is_empty()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     [line, _] = [entry for entry in lines if entry.get("reason") == "holiday_or_weekend"]
     assert line["event"] == "market closed today: not running"
@@ -227,11 +233,8 @@ def test_a_worker_that_cannot_be_invoked_ends_the_workflow_loudly(rig: Orchestra
     assert rig.orchestrator.run(OrchestratorTrigger()).status is OrchestrationStatus.ALREADY_STARTED
 
 
-def test_the_deadline_message_arrives_by_itself_after_the_delay(
-    moto_aws: None, dynamodb_local_client: Any, tmp_path: Path
-) -> None:
-
-    rig = build_rig(dynamodb_local_client, write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
+def test_the_deadline_message_arrives_by_itself_after_the_delay(moto_aws: None, tmp_path: Path) -> None:
+    rig = build_rig(write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
     outcome = rig.orchestrator.run(OrchestratorTrigger())
     assert rig.deadline_messages() == []  # not before the delay
     messages = rig.deadline_messages(wait_seconds=5)
@@ -280,38 +283,38 @@ def test_lock_key_layout() -> None:
 class ThrottledOnce:
     """The real repository, but DynamoDB throttles the first start_workflow (the transaction is not applied)."""
 
-    def __init__(self, inner: AggregationSessionRepository) -> None:
+    def __init__(self, inner: SessionStore) -> None:
         self.inner = inner
         self.throttled = False
 
-    def start_workflow(self, session: AggregationSession, *, force: bool = False) -> bool:
+    def start_workflow(self, session: AggregationSession, *, force: bool = False, replacing: str | None = None) -> bool:
         if not self.throttled:
             self.throttled = True
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
                 "TransactWriteItems",
             )
-        return self.inner.start_workflow(session, force=force)
+        return self.inner.start_workflow(session, force=force, replacing=replacing)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
 
 def test_a_failed_session_write_raises_leaves_nothing_locked_and_the_retry_starts_the_day(
-    moto_aws: None, dynamodb_local_client: Any, tmp_path: Path
+    moto_aws: None, tmp_path: Path
 ) -> None:
-    rig = build_rig(dynamodb_local_client, write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
+    rig = build_rig(write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
     rig.orchestrator._sessions = ThrottledOnce(rig.sessions)  # type: ignore[assignment]
     with pytest.raises(ClientError, match="slow down"):
         rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-1"))  # Lambda retries the trigger
     assert rig.invokes == [] and rig.publisher.events == []
-    assert rig.dynamodb.scan(TableName=rig.table)["Items"] == []
+    assert rig.sessions.is_empty()
 
     retried = rig.orchestrator.run(OrchestratorTrigger(trigger_id="schedule-1"))
     assert retried.status is OrchestrationStatus.STARTED and len(rig.invokes) == 3
 
     # both attempts scheduled a deadline; the one for the session never written ends nothing
-    aggregator = SignalAggregator(sessions=rig.sessions, publisher=rig.publisher, clock=rig.clock)
+    aggregator = SignalAggregator(once=MemoryOnce(), sessions=rig.sessions, publisher=rig.publisher, clock=rig.clock)
     messages = rig.deadline_messages(wait_seconds=5)
     while len(messages) < 2:
         messages += rig.deadline_messages(wait_seconds=2)
@@ -330,9 +333,9 @@ class LambdaKilled(BaseException):
 
 
 def test_a_crash_right_after_the_session_is_written_still_ends_the_day_at_the_deadline(
-    moto_aws: None, dynamodb_local_client: Any, tmp_path: Path
+    moto_aws: None, tmp_path: Path
 ) -> None:
-    rig = build_rig(dynamodb_local_client, write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
+    rig = build_rig(write_strategies(tmp_path / "s"), deadline=timedelta(seconds=1))
 
     class DiesOnSecondInvoke:
         def __init__(self, inner: WorkerInvoker) -> None:
@@ -353,7 +356,7 @@ def test_a_crash_right_after_the_session_is_written_still_ends_the_day_at_the_de
     )
     [started] = [e for e in rig.publisher.events if isinstance(e, WorkflowStarted)]
 
-    aggregator = SignalAggregator(sessions=rig.sessions, publisher=rig.publisher, clock=rig.clock)
+    aggregator = SignalAggregator(once=MemoryOnce(), sessions=rig.sessions, publisher=rig.publisher, clock=rig.clock)
     deadlines = [SessionDeadline.model_validate_json(m["Body"]) for m in rig.deadline_messages(wait_seconds=5)]
     while len(deadlines) < 2:  # the retry scheduled one too, for a session it never wrote
         deadlines += [SessionDeadline.model_validate_json(m["Body"]) for m in rig.deadline_messages(wait_seconds=2)]
@@ -383,9 +386,11 @@ def test_concurrent_triggers_start_exactly_one_workflow(rig: OrchestratorRig) ->
     assert len([e for e in rig.publisher.events if isinstance(e, WorkflowStarted)]) == 1
 
 
+@pytest.mark.dynamodb_local
 def test_the_lock_and_the_session_are_written_together_or_not_at_all(
     dynamodb_local_client: Any,
 ) -> None:
+    """The DynamoDB adapter's transaction (the other orchestrator tests use the in-memory SessionStore)."""
     table = unique_name("sessions")
     create_sessions_table(dynamodb_local_client, table)
     repo = AggregationSessionRepository(dynamodb_local_client, table)
@@ -431,10 +436,15 @@ def test_the_lock_and_the_session_are_written_together_or_not_at_all(
         assert [repo.get_session(s.session_id) is not None for s in contenders] == [s is winner for s in contenders]
 
     forced = session_for(days[0])
-    assert repo.start_workflow(forced, force=True)  # an operator's rerun takes the lock over
+    first = repo.workflow_holder(STAGE, days[0])
+    assert first is not None
+    assert not repo.start_workflow(forced, force=True)  # a rerun must name the session it replaces
+    assert not repo.start_workflow(forced, force=True, replacing="another-session")
+    assert repo.get_session(forced.session_id) is None
+    assert repo.start_workflow(forced, force=True, replacing=first["session_id"])  # an operator's rerun takes over
     holder = repo.workflow_holder(STAGE, days[0])
     assert holder is not None and holder["session_id"] == forced.session_id
-    with pytest.raises(SessionExistsError):
-        repo.start_workflow(forced, force=True)  # the same session twice is a bug, not a rerun
+    with pytest.raises(SessionExistsError):  # the same session twice is a bug, not a rerun
+        repo.start_workflow(forced, force=True, replacing=forced.session_id)
     items = dynamodb_local_client.scan(TableName=table)["Items"]
     assert sorted(i["sk"]["S"] for i in items) == ["LOCK"] * 5 + ["META"] * 6

@@ -1,4 +1,4 @@
-"""Notifications test fixtures: the Powertools idempotency table on the real DynamoDB Local,
+"""Notifications test fixtures: PowertoolsOnce on the real DynamoDB Local (tests/fixtures/idempotency.py),
 and moto for SNS/S3/SQS
 (emails are counted where a subscriber gets them: an SQS queue subscribed to the topic)."""
 
@@ -14,30 +14,13 @@ import pytest
 from moto import mock_aws
 
 from tests.fixtures.aws import REGION, unique_name
-from the_alchemiser.notifications_v2.once import PowertoolsOnce
-
-
-def create_idempotency_table(client: Any, name: str) -> None:
-    """Powertools' layout, as template.yaml declares IdempotencyTable: pk `id`, TTL `expiration`."""
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.get_waiter("table_exists").wait(TableName=name)
-
-
-@pytest.fixture
-def idempotency_table(dynamodb_local_client: Any) -> str:
-    name = unique_name("idempotency")
-    create_idempotency_table(dynamodb_local_client, name)
-    return name
+from the_alchemiser.notifications_v2.wiring import ONCE_KEY_PREFIX
+from the_alchemiser.shared.once import PowertoolsOnce
 
 
 @pytest.fixture
 def powertools_once(dynamodb_local_client: Any, idempotency_table: str) -> PowertoolsOnce:
-    return PowertoolsOnce.on_table(idempotency_table, dynamodb_local_client)
+    return PowertoolsOnce.on_table(idempotency_table, dynamodb_local_client, key_prefix=ONCE_KEY_PREFIX)
 
 
 @pytest.fixture

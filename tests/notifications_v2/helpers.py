@@ -1,4 +1,4 @@
-"""Service assembly for tests: in-memory ledger, report store, recording sender, dict-backed once."""
+"""Service assembly for tests: in-memory ledger, report store, recording sender, MemoryOnce."""
 
 from __future__ import annotations
 
@@ -6,32 +6,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tests.fixtures.idempotency import MemoryOnce
 from tests.notifications_v2.ledger_memory import InMemoryTradeLedger
-from the_alchemiser.notifications_v2.once import OncePerKey, OnceResult, Work
 from the_alchemiser.notifications_v2.report_store import InMemoryReportStore
 from the_alchemiser.notifications_v2.service import NotificationService
 from the_alchemiser.shared.ledger import LedgerOrder
 from the_alchemiser.shared.ledger.book import Book, Booking
 from the_alchemiser.shared.notifications import EmailMessage, EmailSender, RecordingEmailSender
+from the_alchemiser.shared.once import OncePerKey
 
 if TYPE_CHECKING:
     from tests.notifications_v2.scenarios import Scenario
 
 FIXED_NOW = datetime(2026, 11, 24, 20, 32, 0, tzinfo=UTC)
-
-
-class DictOnce:
-    """OncePerKey in a dict (same contract as PowertoolsOnce: a failing work leaves no record)."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, dict[str, str]] = {}
-
-    def run(self, key: str, work: Work) -> OnceResult:
-        if key in self.records:
-            return OnceResult(self.records[key], replayed=True)
-        value = work()
-        self.records[key] = value
-        return OnceResult(value, replayed=False)
 
 
 def render(message: EmailMessage) -> str:
@@ -59,7 +46,7 @@ def build_service(
         emails=emails or recorder,
         reports=store,
         ledger=trade_ledger,
-        once=once or DictOnce(),
+        once=once or MemoryOnce(),
         mode_label=mode_label,
         stage=stage,
         clock=lambda: FIXED_NOW,

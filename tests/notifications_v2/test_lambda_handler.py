@@ -23,13 +23,13 @@ from tests.notifications_v2.conftest import SnsInbox
 from tests.notifications_v2.ledger_memory import InMemoryTradeLedger
 from tests.notifications_v2.scenarios import TRADING_DATE, success_day
 from the_alchemiser.notifications_v2.lambda_handler import handle
-from the_alchemiser.notifications_v2.once import PowertoolsOnce
 from the_alchemiser.notifications_v2.report import report_key
 from the_alchemiser.notifications_v2.report_store import S3ReportStore, s3_client_for_links
 from the_alchemiser.notifications_v2.service import NotificationService
 from the_alchemiser.notifications_v2.wiring import NotificationsRuntime
 from the_alchemiser.shared.events import BaseEvent, S3PayloadStore, TradeExecuted, encode_detail
 from the_alchemiser.shared.notifications import SnsEmailSender
+from the_alchemiser.shared.once import PowertoolsOnce
 
 pytestmark = pytest.mark.dynamodb_local
 

@@ -16,8 +16,9 @@ from tests.fixtures.aws import REGION
 from tests.notifications_v2.conftest import SnsInbox
 from tests.notifications_v2.helpers import build_service
 from tests.notifications_v2.scenarios import deadline_missing_strategies, success_day
-from the_alchemiser.notifications_v2.once import PowertoolsOnce
+from the_alchemiser.notifications_v2.wiring import ONCE_KEY_PREFIX
 from the_alchemiser.shared.notifications import EmailMessage, SnsEmailSender
+from the_alchemiser.shared.once import PowertoolsOnce
 
 pytestmark = pytest.mark.dynamodb_local
 
@@ -70,7 +71,7 @@ def test_a_second_service_instance_also_sends_nothing(
     scenario = success_day()
     actions = []
     for _ in range(2):
-        once = PowertoolsOnce.on_table(idempotency_table, dynamodb_local_client)
+        once = PowertoolsOnce.on_table(idempotency_table, dynamodb_local_client, key_prefix=ONCE_KEY_PREFIX)
         service, _, _, _ = build_service(scenario.ledger, emails=sns_sender(sns_inbox), once=once)
         actions.append(service.handle_event(scenario.event).action)
     assert actions == ["email_sent", "duplicate_skipped"]
@@ -152,7 +153,7 @@ def test_concurrent_redelivery_while_the_first_is_sending_sends_nothing(
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(service.handle_event, scenario.event)
         assert blocking.entered.wait(timeout=30)
-        other_instance = PowertoolsOnce.on_table(idempotency_table, dynamodb_local_client)
+        other_instance = PowertoolsOnce.on_table(idempotency_table, dynamodb_local_client, key_prefix=ONCE_KEY_PREFIX)
         other, _, _, _ = build_service(scenario.ledger, emails=sns_sender(sns_inbox), once=other_instance)
         with pytest.raises(IdempotencyAlreadyInProgressError):
             other.handle_event(scenario.event)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.fixtures.aws import unique_name
-from tests.notifications_v2.helpers import DictOnce
+from tests.fixtures.idempotency import MemoryOnce
 from tests.notifications_v2.scenarios import TRADING_DATE, history_executions, success_day, success_trades, today_plan
 from the_alchemiser.notifications_v2.report import report_key
 from the_alchemiser.notifications_v2.report_store import InMemoryReportStore
@@ -41,7 +41,7 @@ def test_the_report_is_the_adapters_booking(dynamo_ledger: DynamoTradeLedger) ->
 
     reports, emails = InMemoryReportStore(), RecordingEmailSender()
     service = NotificationService(
-        emails=emails, reports=reports, ledger=dynamo_ledger, once=DictOnce(), mode_label="PAPER", stage="dev"
+        emails=emails, reports=reports, ledger=dynamo_ledger, once=MemoryOnce(), mode_label="PAPER", stage="dev"
     )
     assert service.handle_event(scenario.event).action == "email_sent"
     body = reports.objects[report_key(TRADING_DATE, scenario.event.correlation_id)]

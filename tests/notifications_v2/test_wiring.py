@@ -16,7 +16,8 @@ import pytest
 import requests
 
 from tests.fixtures.aws import REGION, unique_name
-from tests.notifications_v2.conftest import SnsInbox, create_idempotency_table
+from tests.fixtures.idempotency import create_idempotency_table
+from tests.notifications_v2.conftest import SnsInbox
 from tests.notifications_v2.scenarios import (
     TRADING_DATE,
     history_executions,

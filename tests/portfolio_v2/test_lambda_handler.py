@@ -136,6 +136,14 @@ def test_an_unpriceable_target_publishes_workflow_failed_once(bus: Bus, runtime:
     assert failed.failure_step == "portfolio" and "NOPE" in failed.failure_reason
 
 
+def levered(event: dict[str, Any]) -> dict[str, Any]:
+    """{SPY 1.5, OLD -0.5}: sums to 1 and its contributions add up, yet it would buy 1.5x the equity in SPY."""
+    weights = {"SPY": "1.5", "OLD": "-0.5"}
+    bad = {**event["detail"]["consolidated_portfolio"], "target_weights": weights}
+    bad["strategy_contributions"] = {"a.clj": weights}
+    return {**event, "detail": {**event["detail"], "consolidated_portfolio": bad}}
+
+
 @pytest.mark.parametrize(
     "mutate",
     [
@@ -144,6 +152,7 @@ def test_an_unpriceable_target_publishes_workflow_failed_once(bus: Bus, runtime:
         pytest.param(lambda e: {**e, "detail-type": "RebalancePlanned"}, id="wrong-detail-type"),
         pytest.param(lambda e: {k: v for k, v in e.items() if k != "detail"}, id="no-detail"),
         pytest.param(lambda e: {"Records": []}, id="not-eventbridge"),
+        pytest.param(levered, id="weights-outside-0-1"),  # #14 finding 8
     ],
 )
 def test_malformed_events_raise_and_never_plan(bus: Bus, runtime: PortfolioRuntime, mutate: Any) -> None:

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from tests.portfolio_v2.builders import FakeBroker, portfolio, signal, signal_generated
 from the_alchemiser.portfolio_v2.service import (
@@ -27,7 +26,7 @@ from the_alchemiser.shared.events import (
     WorkflowFailed,
 )
 from the_alchemiser.shared.events.publisher import EventPublishError
-from the_alchemiser.shared.schemas import TradeAction
+from the_alchemiser.shared.schemas import ConsolidatedPortfolio, TradeAction
 
 D = Decimal
 NOW = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)
@@ -100,8 +99,7 @@ class Once:
 
 
 def once(svc: PortfolioService, dynamodb_local_client: Any, table: str) -> Once:
-    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb_local_client)
-    return Once(OncePerCorrelation(svc, persistence))
+    return Once(OncePerCorrelation.on_table(svc, table, dynamodb_local_client))
 
 
 SPY_ONLY = portfolio(signal("a.clj", "1", {"SPY": "1"}))
@@ -229,3 +227,23 @@ def test_the_plan_carries_each_strategys_decision_path_to_the_outcome() -> None:
     [event] = publisher.events
     assert isinstance(event, RebalancePlanned)
     assert event.consolidated_portfolio.decision_paths == {"a.clj": path}
+
+
+def test_the_planner_refuses_weights_outside_zero_and_one_with_a_workflow_failed() -> None:
+    """#14 finding 8 at the planner: a portfolio that skipped validation ({SPY 1.5, OLD -0.5}) is never planned
+    (before: OLD was dropped and SPY bought for 1.5x the equity)."""
+    weights = {"SPY": D("1.5"), "OLD": D("-0.5")}
+    levered = ConsolidatedPortfolio.model_construct(
+        as_of=SPY_ONLY.as_of,
+        target_weights=weights,
+        strategy_contributions={"a.clj": weights},
+        strategy_allocations={"a.clj": D(1)},
+        rebalance_thresholds={},
+        decision_paths={},
+    )
+    incoming = signal_generated(SPY_ONLY, "corr-levered").model_copy(update={"consolidated_portfolio": levered})
+    publisher = InMemoryPublisher()
+    outcome = service(publisher).plan_and_publish(incoming)
+    assert outcome.status == "failed"
+    assert "SPY: target weight 1.5 outside [0, 1]" in (outcome.failure_reason or "")
+    assert [type(e) for e in publisher.events] == [WorkflowFailed]

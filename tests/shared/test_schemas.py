@@ -57,6 +57,57 @@ def test_portfolio_rejects_contributions_that_do_not_add_up() -> None:
         )
 
 
+def levered_portfolio(**fields: object) -> dict[str, object]:
+    weights = {"SPY": Decimal("1.5"), "OLD": Decimal("-0.5")}
+    return {
+        "as_of": date(2026, 11, 23),
+        "target_weights": weights,
+        "strategy_contributions": {"a.clj": weights},
+        "strategy_allocations": {"a.clj": Decimal(1)},
+        **fields,
+    }
+
+
+def test_portfolio_weights_each_lie_in_zero_to_one() -> None:
+    """#14 finding 8: {SPY 1.5, OLD -0.5} sums to 1 with consistent contributions, and must still be refused."""
+    with pytest.raises(ValidationError, match=r"SPY: target weight 1.5 outside \[0, 1\]"):
+        ConsolidatedPortfolio(**levered_portfolio())  # type: ignore[arg-type]
+    fine = {"SPY": Decimal("0.5"), "OLD": Decimal("0.5")}
+    with pytest.raises(ValidationError, match=r"b.clj: contribution -0.1 to SPY outside \[0, 1\]"):
+        ConsolidatedPortfolio(
+            as_of=date(2026, 11, 23),
+            target_weights=fine,
+            strategy_contributions={
+                "a.clj": {"SPY": Decimal("0.6"), "OLD": Decimal("0.5")},
+                "b.clj": {"SPY": Decimal("-0.1")},
+            },
+            strategy_allocations={"a.clj": Decimal("1.1"), "b.clj": Decimal("-0.1")},
+        )
+    with pytest.raises(ValidationError, match=r"b.clj: allocation -0.1 outside \[0, 1\]"):
+        ConsolidatedPortfolio(
+            as_of=date(2026, 11, 23),
+            target_weights=fine,
+            strategy_contributions={"a.clj": fine},
+            strategy_allocations={"a.clj": Decimal("1.1"), "b.clj": Decimal("-0.1")},
+        )
+
+
+def test_the_merge_refuses_signals_that_escaped_their_validation() -> None:
+    """The aggregator's merge: a signal built without validation still cannot make a levered portfolio."""
+    levered = StrategySignal.model_construct(
+        strategy="a.clj",
+        strategy_name="a",
+        allocation=Decimal(1),
+        weights={"SPY": Decimal("1.5"), "OLD": Decimal("-0.5")},
+        as_of=date(2026, 11, 23),
+        rebalance_threshold=None,
+        trace_summary=[],
+        trace_s3_key=None,
+    )
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        ConsolidatedPortfolio.merge([levered])
+
+
 @pytest.mark.parametrize("bad", ["NaN", "Infinity", "abc", True, None, [1]])
 def test_money_rejects_non_finite_and_non_numbers(bad: object) -> None:
     with pytest.raises(ValueError):

@@ -47,6 +47,7 @@ def handle_partial(event: dict[str, Any], runtime: AggregatorRuntime) -> dict[st
 
 
 def handle(event: dict[str, Any], context: Any, runtime: AggregatorRuntime) -> dict[str, Any]:
+    runtime.once.register_lambda_context(context)
     if _is_sqs_batch(event):
         return handle_deadlines(event, context, runtime)
     return handle_partial(event, runtime)

@@ -4,7 +4,9 @@ Every decision is one conditional transition of the session (OPEN -> COMPLETED o
 event it publishes is stored with the decision. Whoever wins the transition publishes; everyone else
 (redeliveries, concurrent arrivals, the deadline) changes nothing. If the winner crashed between
 deciding and publishing, a later delivery republishes the stored event (same event id) once the
-publisher's grace period has passed."""
+publisher's grace period has passed. The publish itself goes through the shared exactly-once helper
+(shared/once.py, key: the session id), so a winner that published and died before marking it, or one
+merely slower than the grace period, is never published a second time."""
 
 from __future__ import annotations
 
@@ -23,19 +25,26 @@ from the_alchemiser.shared.events import (
     parse_event,
 )
 from the_alchemiser.shared.logging import get_logger, workflow_context
+from the_alchemiser.shared.once import OncePerKey
 from the_alchemiser.shared.schemas import ConsolidatedPortfolio, StrategySignal
 from the_alchemiser.shared.sessions import (
     AggregationSession,
-    AggregationSessionRepository,
     PartialResult,
     SessionDeadline,
     SessionStatus,
+    SessionStore,
 )
 
 SOURCE_MODULE = "aggregator_v2"
 SOURCE_COMPONENT = "SignalAggregator"
+# the shared exactly-once helper's record prefix for the outcome publish (never change it)
+ONCE_KEY_PREFIX = "aggregator_v2.outcome"
 
 log = get_logger(__name__)
+
+
+def outcome_key(session_id: str) -> str:
+    return f"session#{session_id}"
 
 
 class DeadlinePolicy(StrEnum):
@@ -88,12 +97,14 @@ class SignalAggregator:
     def __init__(
         self,
         *,
-        sessions: AggregationSessionRepository,
+        sessions: SessionStore,
         publisher: EventPublisher,
+        once: OncePerKey,
         clock: Clock,
         config: AggregatorConfig | None = None,
     ) -> None:
         self._sessions = sessions
+        self._once = once
         self._publisher = publisher
         self._clock = clock
         self._config = config or AggregatorConfig()
@@ -271,9 +282,16 @@ class SignalAggregator:
         return AggregationOutcome(action, session.session_id, status, reason, missing or [])
 
     def _publish_outcome(self, session_id: str, event: BaseEvent) -> None:
-        self._publisher.publish(event)
+        def publish() -> dict[str, str]:
+            self._publisher.publish(event)
+            return {"event_type": event.event_type, "event_id": event.event_id}
+
+        result = self._once.run(outcome_key(session_id), publish)
         self._sessions.mark_outcome_published(session_id)
-        log.info("session outcome published", outcome=event.event_type, outcome_event_id=event.event_id)
+        if result.replayed:
+            log.info("session outcome was already published: marked, not published again", **result.value)
+        else:
+            log.info("session outcome published", outcome=event.event_type, outcome_event_id=event.event_id)
 
     def _already_decided(self, session: AggregationSession, what: str) -> AggregationOutcome:
         """Late or redelivered input after the decision: never a second outcome, but repair a lost publish."""

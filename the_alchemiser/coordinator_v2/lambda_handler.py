@@ -9,9 +9,9 @@ from the_alchemiser.coordinator_v2.trigger import OrchestratorTrigger
 from the_alchemiser.coordinator_v2.wiring import get_orchestrator
 
 
-def handle(event: dict[str, Any] | None, orchestrator: StrategyOrchestrator) -> dict[str, Any]:
-    return dict(orchestrator.run(OrchestratorTrigger.from_event(event)).as_dict())
+def handle(event: dict[str, Any] | None, orchestrator: StrategyOrchestrator, context: Any = None) -> dict[str, Any]:
+    return dict(orchestrator.run(OrchestratorTrigger.from_event(event), lambda_context=context).as_dict())
 
 
 def lambda_handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
-    return handle(event, get_orchestrator())
+    return handle(event, get_orchestrator(), context)

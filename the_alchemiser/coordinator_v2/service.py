@@ -1,4 +1,12 @@
-"""Strategy Orchestrator: once per trading day, 30 minutes before the close, fan out one worker per strategy."""
+"""Strategy Orchestrator: once per trading day, 30 minutes before the close, fan out one worker per strategy.
+
+A forced run (an operator's `{"force": true, "id": ...}`) may start a second workflow on a day, but:
+- once per trigger id: the start goes through the shared exactly-once helper (shared/once.py, key
+  `<stage>#<trigger id>`), so Lambda's async retry of the same event starts nothing (DUPLICATE_TRIGGER);
+- never over a workflow in flight: refused (IN_FLIGHT, and not recorded, so the same id may be sent again
+  later) while the day's session is OPEN, or COMPLETED less than `forced_run_quiet_period` ago (its plan may
+  still be worked by execution); a FAILED session traded nothing and is no obstacle. The lock is then taken
+  over only if it still names the session found finished, so two forced runs at once start one workflow."""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from the_alchemiser.coordinator_v2.allocations import AllocationConfigError, load_allocations
 from the_alchemiser.coordinator_v2.ports import MAX_SQS_DELAY_SECONDS, DeadlineScheduler, WorkerInvoker
@@ -16,16 +25,19 @@ from the_alchemiser.coordinator_v2.trigger import OrchestratorTrigger
 from the_alchemiser.shared.calendar import NEW_YORK, Clock, NyseCalendar
 from the_alchemiser.shared.events import EventPublisher, WorkflowFailed, WorkflowStarted
 from the_alchemiser.shared.logging import get_logger, workflow_context
+from the_alchemiser.shared.once import OncePerKey
 from the_alchemiser.shared.schemas import StrategyWorkerRequest
 from the_alchemiser.shared.sessions import (
     AggregationSession,
-    AggregationSessionRepository,
     SessionDeadline,
     SessionStatus,
+    SessionStore,
 )
 
 SOURCE_MODULE = "coordinator_v2"
 SOURCE_COMPONENT = "StrategyOrchestrator"
+# the shared exactly-once helper's record prefix for forced runs (never change it)
+FORCED_RUN_KEY_PREFIX = "coordinator_v2.forced"
 
 log = get_logger(__name__)
 
@@ -35,6 +47,8 @@ class OrchestrationStatus(StrEnum):
     NOT_A_TRADING_DAY = "not_a_trading_day"
     NOT_RUN_TIME = "not_run_time"
     ALREADY_STARTED = "already_started"
+    IN_FLIGHT = "in_flight"  # a forced run refused: the day's workflow may still be trading
+    DUPLICATE_TRIGGER = "duplicate_trigger"  # a forced run's trigger id already ran
     FAILED = "failed"
 
 
@@ -55,6 +69,16 @@ class OrchestrationOutcome:
             "session_id": self.session_id,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OrchestrationOutcome:
+        return cls(
+            status=OrchestrationStatus(data["status"]),
+            trading_date=date.fromisoformat(data["trading_date"]),
+            detail=data["detail"],
+            correlation_id=data.get("correlation_id"),
+            session_id=data.get("session_id"),
+        )
+
 
 @dataclass(frozen=True)
 class OrchestratorConfig:
@@ -64,6 +88,9 @@ class OrchestratorConfig:
     minutes_before_close: int = 30
     # the schedule fires on the minute; accept a little early, never at or after the close
     run_tolerance: timedelta = timedelta(minutes=5)
+    # how long after a COMPLETED decision execution may still work its plan: ExecutionQueue's maxReceiveCount
+    # (3) x VisibilityTimeout (900 s) in template.yaml; a forced run waits it out
+    forced_run_quiet_period: timedelta = timedelta(minutes=45)
 
     def __post_init__(self) -> None:
         if not timedelta(seconds=1) <= self.deadline <= timedelta(seconds=MAX_SQS_DELAY_SECONDS):
@@ -76,7 +103,8 @@ class StrategyOrchestrator:
     def __init__(
         self,
         *,
-        sessions: AggregationSessionRepository,
+        sessions: SessionStore,
+        once: OncePerKey,
         invoker: WorkerInvoker,
         deadlines: DeadlineScheduler,
         publisher: EventPublisher,
@@ -85,6 +113,7 @@ class StrategyOrchestrator:
         config: OrchestratorConfig,
     ) -> None:
         self._sessions = sessions
+        self._once = once
         self._invoker = invoker
         self._deadlines = deadlines
         self._publisher = publisher
@@ -92,16 +121,70 @@ class StrategyOrchestrator:
         self._calendar = calendar
         self._config = config
 
-    def run(self, trigger: OrchestratorTrigger) -> OrchestrationOutcome:
+    def run(self, trigger: OrchestratorTrigger, lambda_context: Any | None = None) -> OrchestrationOutcome:
         now = self._clock.now()
         trading_date = trigger.date or now.astimezone(NEW_YORK).date()
         with workflow_context(None, trigger.trigger_id, stage=self._config.stage, trading_date=str(trading_date)):
             skip = self._skip_reason(trigger, now, trading_date)
             if skip is not None:
                 return skip
-            correlation_id = str(uuid.uuid4())
-            with workflow_context(correlation_id, trigger.trigger_id, stage=self._config.stage):
-                return self._start(trigger, now, trading_date, correlation_id)
+            if not trigger.force:
+                return self._start_new(trigger, now, trading_date, replacing=None)
+            refused, replacing = self._in_flight(now, trading_date)
+            if refused is not None:
+                return refused
+            self._once.register_lambda_context(lambda_context)  # a crashed attempt's record expires with it
+            result = self._once.run(
+                f"{self._config.stage}#{trigger.trigger_id}",
+                lambda: self._start_new(trigger, now, trading_date, replacing=replacing).as_dict(),
+            )
+            outcome = OrchestrationOutcome.from_dict(result.value)
+            if not result.replayed:
+                return outcome
+            log.info("forced run already handled: nothing to do", first_outcome=outcome.status.value)
+            return OrchestrationOutcome(
+                OrchestrationStatus.DUPLICATE_TRIGGER,
+                trading_date,
+                f"forced run {trigger.trigger_id} was already handled ({outcome.status.value}: {outcome.detail})",
+                outcome.correlation_id,
+                outcome.session_id,
+            )
+
+    def _start_new(
+        self, trigger: OrchestratorTrigger, now: datetime, trading_date: date, replacing: str | None
+    ) -> OrchestrationOutcome:
+        correlation_id = str(uuid.uuid4())
+        with workflow_context(correlation_id, trigger.trigger_id, stage=self._config.stage):
+            return self._start(trigger, now, trading_date, correlation_id, replacing)
+
+    def _in_flight(self, now: datetime, trading_date: date) -> tuple[OrchestrationOutcome | None, str | None]:
+        """For a forced run: a refusal while the day's workflow may still trade, else the session it replaces."""
+        holder = self._sessions.workflow_holder(self._config.stage, trading_date)
+        if holder is None:
+            return None, None
+        session = self._sessions.get_session(holder["session_id"])
+        if session is None:  # a lock is never written without its session; the conditional swap still guards
+            return None, holder["session_id"]
+        if session.status is SessionStatus.OPEN:
+            reason = "its session is still open"
+        else:
+            busy_until = (session.decided_at or session.created_at) + self._config.forced_run_quiet_period
+            if session.status is SessionStatus.FAILED or now >= busy_until:
+                return None, session.session_id
+            reason = f"its plan may be traded until {busy_until.isoformat()}"
+        detail = f"forced run refused: the {self._config.stage} {trading_date} workflow is in flight ({reason})"
+        log.warning(
+            "forced run refused: a workflow is in flight",
+            holder_session_id=session.session_id,
+            holder_correlation_id=session.correlation_id,
+            holder_status=session.status.value,
+        )
+        return (
+            OrchestrationOutcome(
+                OrchestrationStatus.IN_FLIGHT, trading_date, detail, session.correlation_id, session.session_id
+            ),
+            None,
+        )
 
     def _skip_reason(
         self, trigger: OrchestratorTrigger, now: datetime, trading_date: date
@@ -127,7 +210,12 @@ class StrategyOrchestrator:
         return None
 
     def _start(
-        self, trigger: OrchestratorTrigger, now: datetime, trading_date: date, correlation_id: str
+        self,
+        trigger: OrchestratorTrigger,
+        now: datetime,
+        trading_date: date,
+        correlation_id: str,
+        replacing: str | None = None,
     ) -> OrchestrationOutcome:
         stage = self._config.stage
         try:
@@ -177,7 +265,7 @@ class StrategyOrchestrator:
             delay_seconds=min(MAX_SQS_DELAY_SECONDS, math.ceil(self._config.deadline.total_seconds())),
         )
         # lock and session in one transaction; anything but "already taken" raises, so the trigger is retried
-        if not self._sessions.start_workflow(session, force=trigger.force):
+        if not self._sessions.start_workflow(session, force=trigger.force, replacing=replacing):
             holder = self._sessions.workflow_holder(stage, trading_date) or {}
             log.info("workflow already started for this trading day: nothing to do", holder=holder)
             detail = f"workflow for {stage} {trading_date} already started (correlation {holder.get('correlation_id')})"

@@ -8,11 +8,12 @@ from functools import lru_cache
 import boto3
 
 from the_alchemiser.coordinator_v2.ports import LambdaWorkerInvoker, SqsDeadlineScheduler
-from the_alchemiser.coordinator_v2.service import OrchestratorConfig, StrategyOrchestrator
+from the_alchemiser.coordinator_v2.service import FORCED_RUN_KEY_PREFIX, OrchestratorConfig, StrategyOrchestrator
 from the_alchemiser.shared.calendar import nyse_calendar
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import EventBridgePublisher, S3PayloadStore
 from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.once import PowertoolsOnce
 from the_alchemiser.shared.sessions import AggregationSessionRepository
 
 
@@ -30,8 +31,10 @@ def build_orchestrator(settings: Settings) -> StrategyOrchestrator:
     store = (
         S3PayloadStore(boto3.client("s3"), settings.event_payloads_bucket) if settings.event_payloads_bucket else None
     )
+    dynamodb = boto3.client("dynamodb")
     return StrategyOrchestrator(
-        sessions=AggregationSessionRepository(boto3.client("dynamodb"), settings.aggregation_sessions_table_name),
+        sessions=AggregationSessionRepository(dynamodb, settings.aggregation_sessions_table_name),
+        once=PowertoolsOnce.on_table(settings.idempotency_table_name, dynamodb, key_prefix=FORCED_RUN_KEY_PREFIX),
         invoker=LambdaWorkerInvoker(
             boto3.client("lambda"), _require(settings.strategy_worker_function_name, "STRATEGY_WORKER_FUNCTION_NAME")
         ),

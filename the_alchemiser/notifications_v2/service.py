@@ -23,7 +23,6 @@ from the_alchemiser.notifications_v2.email_text import (
     render_malformed_event_email,
     render_outcome_email,
 )
-from the_alchemiser.notifications_v2.once import OncePerKey
 from the_alchemiser.notifications_v2.report import build_daily_report, report_key
 from the_alchemiser.notifications_v2.report_store import REPORT_LINK_LIFETIME, ReportStore
 from the_alchemiser.notifications_v2.scrub import scrub_text
@@ -32,6 +31,7 @@ from the_alchemiser.shared.ledger import LedgerOrder, LotBookReader, TradeLedger
 from the_alchemiser.shared.ledger.book import Booking
 from the_alchemiser.shared.logging import get_logger, workflow_context
 from the_alchemiser.shared.notifications import EmailSender
+from the_alchemiser.shared.once import OncePerKey
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import boto3
 
-from the_alchemiser.notifications_v2.once import PowertoolsOnce
 from the_alchemiser.notifications_v2.report_store import (
     S3ReportStore,
     s3_client_for_links,
@@ -20,6 +19,10 @@ from the_alchemiser.shared.events import PayloadStore, S3PayloadStore
 from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
 from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.notifications import SnsEmailSender
+from the_alchemiser.shared.once import PowertoolsOnce
+
+# the record ids of the emails already sent stay valid across deploys: never change this prefix
+ONCE_KEY_PREFIX = "alchemiser.notifications_v2.once"
 
 
 class MissingConfiguration(RuntimeError):
@@ -48,7 +51,7 @@ def build_runtime(settings: Settings) -> NotificationsRuntime:
     sns = boto3.client("sns")
     s3 = s3_client_for_links()
     dynamodb = boto3.client("dynamodb")
-    once = PowertoolsOnce.on_table(settings.idempotency_table_name, dynamodb)
+    once = PowertoolsOnce.on_table(settings.idempotency_table_name, dynamodb, key_prefix=ONCE_KEY_PREFIX)
     secrets = [s.get_secret_value() for s in (settings.alpaca_api_key, settings.alpaca_secret_key) if s is not None]
     service = NotificationService(
         emails=SnsEmailSender(sns, _require(settings.sns_notification_topic_arn, "SNS_NOTIFICATION_TOPIC_ARN")),

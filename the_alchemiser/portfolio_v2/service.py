@@ -5,10 +5,11 @@ Two layers:
   if reading or planning fails (broker error, no usable price, bad input) it publishes WorkflowFailed
   (failure_step "portfolio") instead, so the workflow ends with an operator email rather than a retry
   loop. Only a failure to publish raises.
-- OncePerCorrelation.handle: Powertools idempotency around that whole attempt, keyed by the correlation
-  id. The publish is inside the idempotent unit: a completed attempt (plan or failure published) is
-  stored and every replay returns it without publishing; an attempt that raised (the publish failed)
-  leaves no record, so the retry plans and publishes. Published events get ids derived from the
+- OncePerCorrelation.handle: the shared exactly-once helper (shared/once.py, Powertools idempotency)
+  around that whole attempt, keyed by the correlation id. The publish is inside the idempotent unit: a
+  completed attempt (plan or failure published) is stored and every replay returns it without
+  publishing; an attempt that raised (the publish failed) leaves no record, so the retry plans and
+  publishes. Published events get ids derived from the
   correlation id, so even the one unavoidable duplicate (published, then the record write failed)
   carries the same event id and plan id for consumers to recognise.
 """
@@ -17,11 +18,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from the_alchemiser.portfolio_v2.core.planner import (
@@ -45,13 +44,15 @@ from the_alchemiser.shared.events import (
     decode_event,
 )
 from the_alchemiser.shared.logging import get_logger
+from the_alchemiser.shared.once import PowertoolsOnce
 
 SOURCE_MODULE = "portfolio_v2"
 SOURCE_COMPONENT = "RebalancePlanner"
 FAILURE_STEP = "portfolio"
+# the record ids of the plans already made stay valid across deploys: never change this prefix
 IDEMPOTENCY_KEY_PREFIX = "portfolio_v2.plan"
 # longer than any redelivery (EventBridge retries for up to 24 h): one plan per workflow, ever
-DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
+IDEMPOTENCY_LIFETIME = timedelta(days=7)
 _EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/the-alchemiser/portfolio-events")
 
 log = get_logger(__name__)
@@ -182,7 +183,8 @@ class PortfolioService:
             failure_step=FAILURE_STEP,
             error_details=details,
             trading_date=self._clock.now().astimezone(NEW_YORK).date(),
-            consolidated_portfolio=signal.consolidated_portfolio,
+            # an untradable portfolio (the failure itself) would make the failure event invalid too
+            consolidated_portfolio=None if signal.consolidated_portfolio.problems() else signal.consolidated_portfolio,
         )
         self._publisher.publish(event)
         return PortfolioOutcome(
@@ -194,48 +196,28 @@ class PortfolioService:
         )
 
 
-def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
-    if isinstance(response, dict):
-        return {**response, "replayed": True}
-    return response
-
-
 class OncePerCorrelation:
-    """One plan (and one published outcome) per correlation id, via Powertools idempotency."""
+    """One plan (and one published outcome) per correlation id, on the shared exactly-once helper."""
 
-    def __init__(
-        self,
-        service: PortfolioService,
-        persistence_store: BasePersistenceLayer,
-        *,
-        expires_after_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS,
-    ) -> None:
+    def __init__(self, service: PortfolioService, once: PowertoolsOnce) -> None:
         self._service = service
-        self._persistence = persistence_store
-        self._expires_after_seconds = expires_after_seconds
+        self._once = once
+
+    @classmethod
+    def on_table(cls, service: PortfolioService, table_name: str, dynamodb_client: Any) -> OncePerCorrelation:
+        return cls(
+            service,
+            PowertoolsOnce.on_table(
+                table_name, dynamodb_client, key_prefix=IDEMPOTENCY_KEY_PREFIX, lifetime=IDEMPOTENCY_LIFETIME
+            ),
+        )
 
     def handle(self, signal: SignalGenerated, lambda_context: Any | None = None) -> PortfolioOutcome:
-        config = IdempotencyConfig(
-            event_key_jmespath="correlation_id",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=self._expires_after_seconds,
-            response_hook=_mark_replayed,
+        self._once.register_lambda_context(lambda_context)  # an in-progress record expires with the invocation
+        result = self._once.run(
+            signal.correlation_id, lambda: self._service.plan_and_publish(signal).model_dump(mode="json")
         )
-        if lambda_context is not None and hasattr(lambda_context, "get_remaining_time_in_millis"):
-            config.register_lambda_context(lambda_context)  # an in-progress record expires with the invocation
-
-        def plan_once(*, workflow: dict[str, str], signal: SignalGenerated) -> dict[str, Any]:
-            return self._service.plan_and_publish(signal).model_dump(mode="json")
-
-        once = idempotent_function(
-            plan_once,
-            data_keyword_argument="workflow",
-            persistence_store=self._persistence,
-            config=config,
-            key_prefix=IDEMPOTENCY_KEY_PREFIX,
-        )
-        result = once(workflow={"correlation_id": signal.correlation_id}, signal=signal)
-        outcome = PortfolioOutcome.model_validate(result)
+        outcome = PortfolioOutcome.model_validate({**result.value, "replayed": result.replayed})
         if outcome.replayed:
             log.info("portfolio_replay_ignored", outcome=outcome.status, plan_id=outcome.plan_id)
         return outcome

@@ -10,7 +10,6 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from the_alchemiser.portfolio_v2.core.planner import PlannerConfig, RebalancePlanner
 from the_alchemiser.portfolio_v2.service import OncePerCorrelation, PortfolioService
@@ -70,10 +69,10 @@ def build_runtime(
         planner=RebalancePlanner(planner_config or planner_config_from(settings)),
         clock=clock or settings.clock(),
     )
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.idempotency_table_name, boto3_client=dynamodb_client or boto3.client("dynamodb")
+    once = OncePerCorrelation.on_table(
+        service, settings.idempotency_table_name, dynamodb_client or boto3.client("dynamodb")
     )
-    return PortfolioRuntime(service=OncePerCorrelation(service, persistence), payload_store=store)
+    return PortfolioRuntime(service=once, payload_store=store)
 
 
 @lru_cache(maxsize=1)

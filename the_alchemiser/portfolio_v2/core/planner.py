@@ -152,6 +152,9 @@ class RebalancePlanner:
         created = created_at or snapshot.as_of
         if snapshot.equity <= 0:
             raise PlanningError(f"account equity is {snapshot.equity}: nothing to plan with")
+        problems = portfolio.problems()  # each weight in [0, 1], summing to 1 (#14 finding 8)
+        if problems:
+            raise PlanningError("the target portfolio cannot be traded: " + "; ".join(problems))
         targets = {s: w for s, w in portfolio.target_weights.items() if w > 0}
         held = {s: p for s, p in snapshot.positions.items() if p.qty > 0}
         symbols = sorted(set(targets) | set(held))

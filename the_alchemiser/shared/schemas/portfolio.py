@@ -11,6 +11,7 @@ from the_alchemiser.shared.schemas.base import WireModel
 from the_alchemiser.shared.types import Money
 
 WEIGHT_TOLERANCE = Decimal("1e-9")
+_ZERO = Decimal(0)
 
 
 class StrategySignal(WireModel):
@@ -58,14 +59,41 @@ class ConsolidatedPortfolio(WireModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ConsolidatedPortfolio:
-        total = sum(self.target_weights.values(), Decimal(0))
-        if self.target_weights and abs(total - 1) > WEIGHT_TOLERANCE:
-            raise ValueError(f"target weights sum to {total}, not 1")
-        for symbol, weight in self.target_weights.items():
-            contributed = sum((c.get(symbol, Decimal(0)) for c in self.strategy_contributions.values()), Decimal(0))
-            if abs(contributed - weight) > WEIGHT_TOLERANCE:
-                raise ValueError(f"{symbol}: contributions {contributed} != target {weight}")
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def problems(self) -> list[str]:
+        """Why this portfolio cannot be traded (empty when it can): every weight, contribution and allocation
+        in [0, 1], the weights summing to 1 and matching their contributions. The planner asks again, so a
+        portfolio that skipped validation (model_construct) is refused there too."""
+        outside = [
+            f"{symbol}: target weight {weight} outside [0, 1]"
+            for symbol, weight in self.target_weights.items()
+            if not _ZERO <= weight <= 1
+        ]
+        outside += [
+            f"{strategy}: contribution {weight} to {symbol} outside [0, 1]"
+            for strategy, contributions in self.strategy_contributions.items()
+            for symbol, weight in contributions.items()
+            if not _ZERO <= weight <= 1
+        ]
+        outside += [
+            f"{strategy}: allocation {allocation} outside [0, 1]"
+            for strategy, allocation in self.strategy_allocations.items()
+            if not _ZERO <= allocation <= 1
+        ]
+        if outside:
+            return outside
+        total = sum(self.target_weights.values(), _ZERO)
+        if self.target_weights and abs(total - 1) > WEIGHT_TOLERANCE:
+            return [f"target weights sum to {total}, not 1"]
+        for symbol, weight in self.target_weights.items():
+            contributed = sum((c.get(symbol, _ZERO) for c in self.strategy_contributions.values()), _ZERO)
+            if abs(contributed - weight) > WEIGHT_TOLERANCE:
+                return [f"{symbol}: contributions {contributed} != target {weight}"]
+        return []
 
     @classmethod
     def merge(cls, signals: list[StrategySignal]) -> ConsolidatedPortfolio:

@@ -1,9 +1,9 @@
-"""Aggregation sessions (DynamoDB): shared by the orchestrator, the workers' failure reports and the aggregator."""
+"""Aggregation sessions (DynamoDB): opened by the orchestrator, decided by the aggregator (decisions.md)."""
 
 from the_alchemiser.shared.sessions.models import AggregationSession, PartialResult, SessionDeadline, SessionStatus
+from the_alchemiser.shared.sessions.ports import OutcomeNotDecidedError, SessionExistsError, SessionStore
 from the_alchemiser.shared.sessions.repository import (
     AggregationSessionRepository,
-    SessionExistsError,
     create_sessions_table,
     session_key,
     workflow_lock_key,
@@ -12,10 +12,12 @@ from the_alchemiser.shared.sessions.repository import (
 __all__ = [
     "AggregationSession",
     "AggregationSessionRepository",
+    "OutcomeNotDecidedError",
     "PartialResult",
     "SessionDeadline",
     "SessionExistsError",
     "SessionStatus",
+    "SessionStore",
     "create_sessions_table",
     "session_key",
     "workflow_lock_key",

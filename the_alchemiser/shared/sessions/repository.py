@@ -13,14 +13,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from the_alchemiser.shared.sessions.models import AggregationSession, PartialResult, SessionStatus
+from the_alchemiser.shared.sessions.ports import OutcomeNotDecidedError, SessionExistsError
 
 META = "META"
 LOCK = "LOCK"
 PARTIAL_PREFIX = "PARTIAL#"
-
-
-class SessionExistsError(RuntimeError):
-    """A session with this id was already created."""
 
 
 def session_key(session_id: str) -> str:
@@ -50,7 +47,8 @@ def create_sessions_table(client: Any, name: str) -> None:
 
 
 class AggregationSessionRepository:
-    """Sessions, partials and the per-day workflow lock, over a boto3 `dynamodb` client."""
+    """The `SessionStore` on DynamoDB: sessions, partials and the per-day workflow lock, over a boto3
+    `dynamodb` client."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._db = client
@@ -58,9 +56,10 @@ class AggregationSessionRepository:
 
     # -- workflow lock -------------------------------------------------------------------------
 
-    def start_workflow(self, session: AggregationSession, *, force: bool = False) -> bool:
+    def start_workflow(self, session: AggregationSession, *, force: bool = False, replacing: str | None = None) -> bool:
         """Take the day's lock and create the session in one transaction, so neither exists without the
-        other. False when the lock is already held (unless forced: an operator's rerun overwrites it)."""
+        other. False when the lock is held by someone else: with `replacing` (a forced rerun) the lock
+        must still name that session, the one the caller found finished; without, it must be free."""
         lock: dict[str, Any] = {
             "TableName": self._table,
             "Item": {
@@ -72,8 +71,11 @@ class AggregationSessionRepository:
                 "forced": {"BOOL": force},
             },
         }
-        if not force:
+        if replacing is None:
             lock["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            lock["ConditionExpression"] = "session_id = :replacing"
+            lock["ExpressionAttributeValues"] = {":replacing": {"S": replacing}}
         meta = {
             "TableName": self._table,
             "Item": {
@@ -173,13 +175,18 @@ class AggregationSessionRepository:
         return True
 
     def mark_outcome_published(self, session_id: str) -> None:
-        self._db.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": session_key(session_id)}, "sk": {"S": META}},
-            ConditionExpression="attribute_exists(outcome_event_json)",
-            UpdateExpression="SET outcome_published = :true",
-            ExpressionAttributeValues={":true": {"BOOL": True}},
-        )
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": session_key(session_id)}, "sk": {"S": META}},
+                ConditionExpression="attribute_exists(outcome_event_json)",
+                UpdateExpression="SET outcome_published = :true",
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise OutcomeNotDecidedError(f"session {session_id} has no decided outcome") from exc
+            raise
 
     # -- partials ------------------------------------------------------------------------------
 
