@@ -12,9 +12,15 @@ Targets on a 2-core machine: one-day all 16 in process < 1 s; 10-year < 60 s; pa
 < 0.3 s; the `signals` command < 0.6 s and < 120 MiB; all 16 in one process < 1.2 s.
 
 In-process figures are wall time and the process's CPU time: on a shared machine the CPU time is the
-steadier one (the load average is printed first). Whole commands are best of a few runs.
+steadier one (the load average is printed first). Whole commands are best of a few runs (by wall time),
+each with its user+system CPU time and peak RSS from the child's own rusage, side by side with the
+figures issue #16 measured before the work (`REFERENCE`) and, with `--before REV`, with the same commands
+run in the same invocation from that commit's tree (`git archive`, the same .venv). The children share a
+bytecode cache of their own (PYTHONPYCACHEPREFIX), filled by one run not counted: the figures are what
+every run after a user's first costs.
 
-    python benchmarks/dsl.py [--corpus DIR]    (default: ../shared/corpus/symphonies beside the repo)
+    python benchmarks/dsl.py [--corpus DIR] [--before REV] [--commands-only]
+    (default corpus: ../shared/corpus/symphonies beside the repo)
 
 Exits non-zero when it cannot measure (no corpus, a command that fails)."""
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,6 +67,8 @@ TARGET_PARSE_S = 0.3
 TARGET_COMMAND_S = 0.6
 TARGET_COMMAND_MIB = 120.0
 TARGET_ALL_IN_ONE_PROCESS_S = 1.2
+# issue #16's figures, measured before the work on a quiet 2-core machine: (wall s, CPU s, peak RSS MiB)
+REFERENCE = {"signals": (1.11, None, 225.0)}
 
 # One day of every corpus file in one fresh process, as the worker would: import, read, parse, evaluate.
 ALL_IN_ONE_PROCESS = """
@@ -142,10 +151,26 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_child(args: list[str]) -> tuple[float, float, float, str]:
+class Tree:
+    """Where the measured commands run from: this checkout, or another commit's tree (`--before`)."""
+
+    def __init__(self, label: str, root: Path, cache: Path) -> None:
+        self.label = label
+        self.root = root
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+        # the tree's own package first (an editable install of this checkout comes later on sys.path)
+        self.env = {**env, "PYTHONPYCACHEPREFIX": str(cache / label), "PYTHONPATH": str(root)}
+
+
+def run_child(args: list[str], tree: Tree | None = None) -> tuple[float, float, float, str]:
     """(wall s, user+sys CPU s, peak RSS MiB, stdout) of one child process, from its own rusage."""
     launched = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", LAUNCHER, *args], cwd=REPO, capture_output=True, text=True, check=False
+        [sys.executable, "-I", "-S", "-c", LAUNCHER, *args],
+        cwd=tree.root if tree else REPO,
+        env=tree.env if tree else None,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     head, _, tail = launched.stderr.rpartition("\nLAUNCHER ")
     if launched.returncode or not tail:
@@ -154,8 +179,8 @@ def run_child(args: list[str]) -> tuple[float, float, float, str]:
     return float(wall), float(cpu), int(max_rss_kib) / 1024, launched.stdout
 
 
-def best_child(args: list[str], repeats: int = REPEATS) -> tuple[float, float, float, str]:
-    runs = [run_child(args) for _ in range(repeats)]
+def best_child(args: list[str], tree: Tree | None = None, repeats: int = REPEATS) -> tuple[float, float, float, str]:
+    runs = [run_child(args, tree) for _ in range(repeats)]
     return min(runs, key=lambda r: r[0])
 
 
@@ -211,7 +236,22 @@ def backtest(strategies: list[Strategy], symbols: list[str]) -> None:
     )
 
 
-def whole_commands(corpus: Path, strategies: list[Strategy], symbols: list[str]) -> None:
+def extract(rev: str, into: Path) -> Path:
+    """`git archive REV` of this repository, unpacked under `into`."""
+    root = into / f"tree-{rev}"
+    root.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=REPO, capture_output=True, check=False)
+    if archive.returncode:
+        raise MeasureError(f"git archive {rev}: {archive.stderr.decode(errors='replace').strip()}")
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+    return root
+
+
+def figure(wall: float, cpu: float | None, rss: float) -> str:
+    return f"{wall:6.3f} s  {'     -' if cpu is None else f'{cpu:6.3f}'} s  {rss:6.1f} MiB"
+
+
+def whole_commands(corpus: Path, strategies: list[Strategy], symbols: list[str], before: str | None) -> None:
     command_file = corpus / COMMAND_FILE
     if not command_file.is_file():
         raise MeasureError(f"{command_file} not found: the whole-command figures need it")
@@ -219,10 +259,14 @@ def whole_commands(corpus: Path, strategies: list[Strategy], symbols: list[str])
         data = CsvDirectoryMarketData(Path(tmp) / "bars")
         for symbol, frame in generate_market(symbols, end=AS_OF, days=COMMAND_HISTORY_DAYS).items():
             data.write(symbol, frame)
+        cache = Path(tmp) / "pycache"
+        trees = [Tree("now", REPO, cache)]
+        if before:
+            trees.append(Tree(f"before ({before})", extract(before, Path(tmp)), cache))
         python = sys.executable
         print(
             f"whole commands, a fresh process each, on {len(symbols)} CSV files of {COMMAND_HISTORY_DAYS} days, "
-            f"best of {REPEATS}:"
+            f"best of {REPEATS} by wall time (wall, user+sys CPU, peak RSS of the child):"
         )
         signals = [
             python,
@@ -234,33 +278,69 @@ def whole_commands(corpus: Path, strategies: list[Strategy], symbols: list[str])
             str(data.directory),
             "--json",
         ]
-        wall, cpu, rss, out = best_child(signals)
-        if not json.loads(out)["weights"]:
-            raise MeasureError("signals printed no weights")
-        wall_ok = "met" if wall < TARGET_COMMAND_S else "MISSED"
+        day = AS_OF.isoformat()
+        all_in_one = [python, "-c", ALL_IN_ONE_PROCESS, str(data.directory), str(corpus), day]
+        outputs = {}
+        rows: dict[str, list[tuple[str, float, float | None, float]]] = {"signals": [], "all": []}
+        for tree in trees:
+            run_child([python, "-c", "import the_alchemiser.cli"], tree)  # fills the tree's bytecode cache
+            run_child(signals, tree)
+            wall, cpu, rss, out = best_child(signals, tree)
+            if not json.loads(out)["weights"]:
+                raise MeasureError(f"signals printed no weights ({tree.label})")
+            outputs[tree.label] = json.loads(out)
+            rows["signals"].append((tree.label, wall, cpu, rss))
+            run_child(all_in_one, tree)
+            wall, cpu, rss, _ = best_child(all_in_one, tree)
+            rows["all"].append((tree.label, wall, cpu, rss))
+        reference_wall, reference_cpu, reference_rss = REFERENCE["signals"]
+        rows["signals"].append(("issue #16 (before, quiet)", reference_wall, reference_cpu, reference_rss))
+        (_, wall, cpu, rss) = rows["signals"][0]
+        wall_ok = "met" if wall < TARGET_COMMAND_S else ("met on CPU only" if cpu < TARGET_COMMAND_S else "MISSED")
         rss_ok = "met" if rss < TARGET_COMMAND_MIB else "MISSED"
         print(
-            f"  signals {COMMAND_FILE} --data DIR --json: {wall:6.3f} s wall ({cpu:.3f} s CPU), peak RSS "
-            f"{rss:5.1f} MiB  target < {TARGET_COMMAND_S:g} s: {wall_ok}, < {TARGET_COMMAND_MIB:g} MiB: {rss_ok}"
+            f"  signals {COMMAND_FILE} --data DIR --json   "
+            f"target < {TARGET_COMMAND_S:g} s: {wall_ok}, < {TARGET_COMMAND_MIB:g} MiB: {rss_ok}"
         )
+        for label, wall, cpu, rss in rows["signals"]:
+            print(f"    {label:28s} {figure(wall, cpu, rss)}")
+        (_, wall, cpu, rss) = rows["all"][0]
+        all_ok = (
+            "met"
+            if wall < TARGET_ALL_IN_ONE_PROCESS_S
+            else ("met on CPU only" if cpu < TARGET_ALL_IN_ONE_PROCESS_S else "MISSED")
+        )
+        print(
+            f"  one day of all {len(strategies)} corpus files in one process (import, read, parse, evaluate)   "
+            f"target < {TARGET_ALL_IN_ONE_PROCESS_S:g} s: {all_ok}"
+        )
+        for label, wall, cpu, rss in rows["all"]:
+            print(f"    {label:28s} {figure(wall, cpu, rss)}")
+        if len(outputs) > 1 and len({json.dumps(o, sort_keys=True) for o in outputs.values()}) != 1:
+            raise MeasureError("signals printed different results before and now")
         start_wall, _, start_rss, _ = best_child([python, "-c", "pass"])
-        _, _, _, stages_out = best_child([python, "-c", SIGNALS_STAGES, str(data.directory), str(command_file)])
+        _, _, _, stages_out = best_child(
+            [python, "-c", SIGNALS_STAGES, str(data.directory), str(command_file)], trees[0]
+        )
         stages = json.loads(stages_out)
         breakdown = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in stages.items())
-        print(f"    breakdown: interpreter start {start_wall:.3f} s ({start_rss:.0f} MiB), {breakdown}")
-        day = AS_OF.isoformat()
-        wall, cpu, rss, _ = best_child([python, "-c", ALL_IN_ONE_PROCESS, str(data.directory), str(corpus), day])
-        print(
-            f"  one day of all {len(strategies)} corpus files in one process (import, read, parse, evaluate): "
-            f"{wall:6.3f} s wall ({cpu:.3f} s CPU), peak RSS {rss:5.1f} MiB  "
-            f"target < {TARGET_ALL_IN_ONE_PROCESS_S:g} s: {'met' if wall < TARGET_ALL_IN_ONE_PROCESS_S else 'MISSED'}"
-        )
+        print(f"    now, breakdown: interpreter start {start_wall:.3f} s ({start_rss:.0f} MiB), {breakdown}")
+        if before:
+            shutil.rmtree(trees[1].root, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--corpus", type=Path, default=CORPUS, metavar="DIR", help=f"the .clj corpus (default {CORPUS})"
+    )
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="also run the whole commands from this commit's tree (git archive), side by side",
+    )
+    parser.add_argument(
+        "--commands-only", action="store_true", help="only the whole-command figures (no in-process ones)"
     )
     args = parser.parse_args(argv)
     configure_logging(level="WARNING", stream=sys.stderr)  # the engine logs each evaluation at info
@@ -273,10 +353,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     symbols = sorted(set().union(*(s.universe for s in strategies)))
     print(f"{len(symbols)} distinct symbols in the corpus")
     try:
-        whole_commands(args.corpus, strategies, symbols)
+        whole_commands(args.corpus, strategies, symbols, args.before)
     except MeasureError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.commands_only:
+        return 0
     one_day(strategies, symbols, LOCAL_HISTORY_DAYS)
     one_day(strategies, symbols, PRODUCTION_HISTORY_DAYS)
     backtest(strategies, symbols)

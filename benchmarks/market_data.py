@@ -7,10 +7,15 @@ and `data fetch --format parquet` write it), side by side in one run.
 - Parquet (zstd, fastparquet + cramjam): read of every object, write of every object, bytes on disk;
 - import: a fresh interpreter importing the CSV port, against one importing pandas.
 
-Best of several rounds, wall time. Exits non-zero if a reader disagrees with pandas or nothing was read."""
+The symbols are ftl_starburst.clj's universe from the corpus (`--corpus DIR`, default
+../shared/corpus/symphonies beside the repo). Best of several rounds, wall time. Exits non-zero when there
+is nothing to measure (no corpus, no ftl_starburst.clj), a reader disagrees with pandas or nothing was read.
+
+    python benchmarks/market_data.py [--corpus DIR]"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -26,8 +31,11 @@ import pandas as pd
 from the_alchemiser.local.synthetic_market import generate_market
 from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData, read_csv_bars
 from the_alchemiser.shared.market_data.datalake import Datalake
+from the_alchemiser.strategy_v2.dsl import load_strategy
 
-SYMBOLS = 91
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "symphonies"
+UNIVERSE_FILE = "ftl_starburst.clj"
 DAYS = 1500
 ROUNDS = 5
 
@@ -48,9 +56,18 @@ def import_time(statement: str) -> float:
     return min(runs)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--corpus", type=Path, default=CORPUS, metavar="DIR", help=f"the .clj corpus (default {CORPUS})"
+    )
+    args = parser.parse_args(argv)
+    universe_file = args.corpus / UNIVERSE_FILE
+    if not universe_file.is_file():
+        print(f"error: {universe_file} not found: nothing to measure (give --corpus DIR)", file=sys.stderr)
+        return 1
+    symbols = sorted(load_strategy(universe_file).universe)
     print(f"load average: {os.getloadavg()[0]:.2f} (2 cores)")
-    symbols = [f"S{i:02d}" for i in range(SYMBOLS - 3)] + ["SPY", "QQQ", "BRK/B"]
     market = generate_market(symbols, end=date(2024, 12, 31), days=DAYS)
     with tempfile.TemporaryDirectory() as tmp:
         csv_dir, lake_dir = Path(tmp) / "csv", Path(tmp) / "lake"
@@ -79,12 +96,12 @@ def main() -> int:
                 if not np.array_equal(getattr(ours, column), np.array([float(v) for v in text[column]])):
                     print(f"FAIL: {path.name} {column} differs from pandas")
                     return 1
-        if len(files) != SYMBOLS or len(read_csv_bars(files[0])) != DAYS:
+        if len(files) != len(symbols) or len(read_csv_bars(files[0])) != DAYS:
             print("FAIL: nothing to measure")
             return 1
         csv_bytes = sum(p.stat().st_size for p in files)
         lake_bytes = sum(p.stat().st_size for p in lake_dir.rglob("daily.parquet"))
-    print(f"{SYMBOLS} symbols x {DAYS} days")
+    print(f"{len(symbols)} symbols ({UNIVERSE_FILE}'s universe) x {DAYS} days")
     for name, seconds in figures.items():
         print(f"  {name:<30} {seconds * 1000:8.1f} ms")
     print(f"  {'csv bytes':<30} {csv_bytes / 1e6:8.2f} MB")

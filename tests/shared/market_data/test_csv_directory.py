@@ -39,7 +39,7 @@ def test_values_are_parsed_exactly_and_columns_other_than_close_on_first_use(tmp
     assert isinstance(bars, LazyDailyBars)
     assert bars.dates.tolist() == [date(2024, 2, 28), date(2024, 2, 29)]
     assert bars.close.tolist() == [0.1, 7.000000000000001]  # shortest round-trip floats, bit for bit
-    assert object.__getattribute__(bars, "_body")  # open/high/low/volume not parsed yet
+    assert object.__getattribute__(bars, "_crc") is not None  # open/high/low/volume not parsed yet
     assert bars.open.tolist() == [1.5, 43.725463746930814]
     assert bars.volume.tolist() == [100.0, 2.5e6] and bars.high[1] == 1000.0
     # the same answer as Python's float() of every field
@@ -56,6 +56,21 @@ def test_a_cut_before_the_lazy_columns_are_read_keeps_them_aligned(tmp_path: Pat
     assert cut.open.tolist() == [2.0, 3.0, 4.0, 5.0] and cut.volume.tolist() == [20.0, 30.0, 40.0, 50.0]
     assert bars.until(date(2024, 1, 31)) is bars
     assert len(bars.until(date(2023, 12, 31))) == 0  # before the first bar: empty, not an error
+
+
+def test_the_text_is_not_kept_and_a_file_rewritten_before_the_lazy_columns_is_refused(tmp_path: Path) -> None:
+    rows = "".join(f"2024-01-{d:02d},{d},{d}.5,{d}.25,{d}.75,{d * 10}\n" for d in range(2, 12))
+    path = write(tmp_path, "A.csv", HEADER + rows)
+    bars, early = read_csv_bars(path), read_csv_bars(path).until(date(2024, 1, 5))
+    assert not any(isinstance(getattr(bars, name, None), bytes) for name in ("_path", "_crc", "_rows"))
+    write(tmp_path, "A.csv", HEADER + rows.replace(",2,", ",9,"))  # rewritten: another open on Jan 2
+    for read_later in (bars, early):
+        with pytest.raises(MarketDataError, match=r"A.csv: the file changed after its dates and closes were read"):
+            read_later.open  # noqa: B018
+    again = read_csv_bars(path)
+    assert again.open.tolist()[0] == 9.0  # read again: the new file, whole
+    path.unlink()
+    assert again.until(date(2024, 1, 5)).open.tolist() == [9.0, 3.0, 4.0, 5.0]  # parsed once: no re-read
 
 
 @pytest.mark.parametrize(

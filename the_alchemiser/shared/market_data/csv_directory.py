@@ -6,13 +6,15 @@ File name: the symbol with `/` written as `.` (`BRK/B` -> `BRK.B.csv`). Header
 The reader is numpy only (no pandas on the signals path). Reading a file checks, up front, the header, the
 shape of every line (a `YYYY-MM-DD` date and five fields, no empty field, only number characters), the
 dates (valid, unique, ascending) and parses the dates and closes exactly (the strategies read closes).
-Open, high, low and volume are parsed on first use (`LazyDailyBars`): a signal never pays for columns it
-does not read, and a value that still fails to parse raises MarketDataError naming the file then."""
+Open, high, low and volume are parsed on first use (`LazyDailyBars`, reading the file again: its text is not
+kept): a signal never pays for columns it does not read, and a value that still fails to parse raises
+MarketDataError naming the file then."""
 
 from __future__ import annotations
 
 import io
 import os
+import zlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -112,52 +114,68 @@ def _parse_columns(path: Path, body: bytes, columns: tuple[int, ...]) -> Array:
     return values
 
 
-class LazyDailyBars(DailyBars):
-    """DailyBars whose open, high, low and volume are parsed from the file's text on first use."""
+def _body_of(path: Path, raw: bytes) -> bytes:
+    """The lines after a checked header, with Unix line ends and no trailing newline."""
+    header, _, body = raw.partition(b"\n")
+    header = header.rstrip(b"\r")
+    if header != HEADER_LINE:
+        found = header.decode("utf-8", errors="replace")
+        raise MarketDataError(f"{path}: header must be {','.join(HEADER)}, found {found}")
+    return (body.replace(b"\r\n", b"\n") if b"\r" in body else body).rstrip(b"\n")
 
-    __slots__ = ("_body", "_path", "_rows")
+
+class LazyDailyBars(DailyBars):
+    """DailyBars whose open, high, low and volume are parsed on first use, from the file read again: the
+    text is not kept in memory (a strategy reads closes only). The file must still hold the bytes read
+    first (their CRC-32 is kept): a file rewritten since is a MarketDataError, never a mix of two files."""
+
+    __slots__ = ("_crc", "_path", "_rows")
 
     def __getattr__(self, name: str) -> Any:
         # only reached while a column slot is unset (normal lookup failed)
         if name not in _LAZY_COLUMNS:
             raise AttributeError(name)
-        values = _parse_columns(self._path, self._body, (1, 2, 3, 5))[: self._rows]
-        for column, values_of in zip(_LAZY_COLUMNS, values.T, strict=True):
+        path: Path = self._path
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise MarketDataError(f"{path}: cannot read bars: {exc}") from exc
+        if zlib.crc32(raw) != self._crc:
+            raise MarketDataError(f"{path}: the file changed after its dates and closes were read; read it again")
+        body = _body_of(path, raw)
+        columns = _parse_columns(path, body, (1, 2, 3, 5))[: self._rows] if body else np.empty((0, 4))
+        for column, values_of in zip(_LAZY_COLUMNS, columns.T, strict=True):
             object.__setattr__(self, column, np.ascontiguousarray(values_of))
-        object.__setattr__(self, "_body", b"")
+        object.__setattr__(self, "_crc", None)
         return object.__getattribute__(self, name)
 
     def until(self, end: date | None) -> DailyBars:
         if end is None or not len(self.dates) or self.dates[-1] <= np.datetime64(end, "D"):
             return self
-        if not self._body:  # already parsed: a plain cut
+        if self._crc is None:  # already parsed: a plain cut
             return DailyBars.until(self, end)
         cut = int(np.searchsorted(self.dates, np.datetime64(end, "D"), side="right"))
-        return self._new(self._path, self._body, self.dates[:cut], self.close[:cut])
+        return self._new(self._path, self._crc, self.dates[:cut], self.close[:cut])
 
     @classmethod
-    def _new(cls, path: Path, body: bytes, dates: Array, close: Array) -> LazyDailyBars:
+    def _new(cls, path: Path, crc: int, dates: Array, close: Array) -> LazyDailyBars:
         bars = object.__new__(cls)
-        for name, value in (("dates", dates), ("close", close), ("_path", path), ("_body", body)):
+        for name, value in (("dates", dates), ("close", close), ("_path", path), ("_crc", crc)):
             object.__setattr__(bars, name, value)
         object.__setattr__(bars, "_rows", len(dates))
         return bars
 
     @classmethod
     def parse(cls, path: Path, raw: bytes) -> LazyDailyBars:
-        header, _, body = raw.partition(b"\n")
-        header = header.rstrip(b"\r")
-        if header != HEADER_LINE:
-            found = header.decode("utf-8", errors="replace")
-            raise MarketDataError(f"{path}: header must be {','.join(HEADER)}, found {found}")
-        body = (body.replace(b"\r\n", b"\n") if b"\r" in body else body).rstrip(b"\n")
+        body = _body_of(path, raw)
+        crc = zlib.crc32(raw)
         if not body:
-            return cls._new(path, b"", np.array([], dtype="datetime64[D]"), np.array([], dtype=np.float64))
+            return cls._new(path, crc, np.array([], dtype="datetime64[D]"), np.array([], dtype=np.float64))
         dates = _check_and_parse_dates(path, body)
         if len(dates) > 1 and not bool((dates[1:] > dates[:-1]).all()):
             raise MarketDataError(f"{path}: dates must be unique and ascending")
         close = np.ascontiguousarray(_parse_columns(path, body, (4,))[:, 0])
-        return cls._new(path, body, dates, close)
+        return cls._new(path, crc, dates, close)
 
 
 def read_csv_bars(path: Path) -> DailyBars:
