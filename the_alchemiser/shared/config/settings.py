@@ -7,14 +7,30 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from the_alchemiser.shared.calendar import Clock, FixedClock, SystemClock
 
 PAPER_BASE_URL = "https://paper-api.alpaca.markets"
 LIVE_BASE_URL = "https://api.alpaca.markets"
+_PAPER_HOST = "paper-api.alpaca.markets"
+_LIVE_HOST = "api.alpaca.markets"
+
+
+def alpaca_endpoint_mode(url: str | None) -> Literal["paper", "live"] | None:
+    """Which of Alpaca's trading endpoints a URL names: "paper", "live", or None for any other host
+    (the local paper broker on 127.0.0.1, a test double)."""
+    if not url:
+        return None
+    host = (urlsplit(url.strip()).hostname or "").lower().rstrip(".")
+    if host == _PAPER_HOST:
+        return "paper"
+    if host == _LIVE_HOST:
+        return "live"
+    return None
 
 
 class Settings(BaseSettings):
@@ -97,6 +113,21 @@ class Settings(BaseSettings):
         validation_alias="ALCHEMISER_SIM_CONTROL_URL",
         description="local stack only: the local paper broker's base URL; waits then advance its simulated clock",
     )
+
+    @model_validator(mode="after")
+    def _paper_flag_matches_the_url(self) -> Settings:
+        """PAPER_TRADING=true with Alpaca's live endpoint would trade live while every email says PAPER
+        (and false with the paper endpoint the reverse): refuse to start. Other hosts are neither."""
+        endpoint = alpaca_endpoint_mode(self.alpaca_base_url)
+        flag = "paper" if self.paper_trading else "live"
+        if endpoint is not None and endpoint != flag:
+            raise ValueError(
+                f"PAPER_TRADING={str(self.paper_trading).lower()} asks for {flag} trading but ALPACA_BASE_URL="
+                f"{self.alpaca_base_url} is Alpaca's {endpoint} endpoint: refusing to start. Set PAPER_TRADING="
+                f"{str(endpoint == 'paper').lower()} to trade {endpoint}, or point ALPACA_BASE_URL at the {flag} "
+                f"endpoint ({PAPER_BASE_URL if flag == 'paper' else LIVE_BASE_URL}), or unset it."
+            )
+        return self
 
     def clock(self) -> Clock:
         """The clock port's adapter: the system clock, or the local stack's simulated one."""
