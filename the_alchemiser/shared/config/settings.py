@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from the_alchemiser.shared.calendar import Clock, FixedClock, SystemClock
+from the_alchemiser.shared.secrets import register_secret
 
 PAPER_BASE_URL = "https://paper-api.alpaca.markets"
 LIVE_BASE_URL = "https://api.alpaca.markets"
@@ -113,6 +114,14 @@ class Settings(BaseSettings):
         validation_alias="ALCHEMISER_SIM_CONTROL_URL",
         description="local stack only: the local paper broker's base URL; waits then advance its simulated clock",
     )
+
+    @model_validator(mode="after")
+    def _register_credentials(self) -> Settings:
+        """The key values are scrubbed from every log line, event and email (shared/secrets.py)."""
+        register_secret(
+            *(value.get_secret_value() for value in (self.alpaca_api_key, self.alpaca_secret_key) if value is not None)
+        )
+        return self
 
     @model_validator(mode="after")
     def _paper_flag_matches_the_url(self) -> Settings:
