@@ -123,7 +123,7 @@ def test_no_event_on_the_bus_carries_a_secret_value(configured: Settings) -> Non
         def __init__(self) -> None:
             self.entries: list[dict[str, Any]] = []
 
-        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
             self.entries.extend(Entries)
             return {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}
 

@@ -45,7 +45,7 @@ def _scrubbing_record_factory(base: Callable[..., logging.LogRecord]) -> Callabl
             return record
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string is the handler's problem, as before
+        except Exception:
             return record
         if scrub(message) != message:
             record.msg, record.args = scrub(message), None
