@@ -1,3 +1,9 @@
+from the_alchemiser.shared.logging.lambda_context import (
+    log_rejected,
+    message_id_of,
+    rejecting,
+    with_lambda_context,
+)
 from the_alchemiser.shared.logging.setup import (
     bind_workflow_context,
     configure_logging,
@@ -5,4 +11,13 @@ from the_alchemiser.shared.logging.setup import (
     workflow_context,
 )
 
-__all__ = ["bind_workflow_context", "configure_logging", "get_logger", "workflow_context"]
+__all__ = [
+    "bind_workflow_context",
+    "configure_logging",
+    "get_logger",
+    "log_rejected",
+    "message_id_of",
+    "rejecting",
+    "with_lambda_context",
+    "workflow_context",
+]

@@ -11,6 +11,7 @@ from typing import Any, TextIO, cast
 
 import structlog
 
+from the_alchemiser.shared.logging.lambda_context import add_lambda_context
 from the_alchemiser.shared.secrets import known_secrets, scrub, scrub_deep
 from the_alchemiser.shared.stamps import stamp_now
 
@@ -108,6 +109,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_lambda_context,
             structlog.processors.add_log_level,
             _timestamp,
             _ensure_ids,
