@@ -107,3 +107,31 @@ def test_the_deploy_passes_both_emails_with_the_stages_own_overrides(
 def test_the_readme_says_the_alert_email_is_required() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "ALERT_EMAIL" in readme and "AlertEmail" in readme
+
+
+# ---- finding 6: a trading day with no workflow alarms (the start check and its alarm)
+def test_the_start_check_runs_fifteen_minutes_after_both_run_times(template: dict[str, Any]) -> None:
+    import json
+
+    events = template["Resources"]["StrategyOrchestratorFunction"]["Properties"]["Events"]
+    check = events["WorkflowStartCheck"]
+    assert check["Type"] == "ScheduleV2"
+    props = check["Properties"]
+    assert props["ScheduleExpression"] == "cron(45 12,15 ? * MON-FRI *)"  # 12:30 / 15:30 run + 15 minutes
+    assert props["ScheduleExpressionTimezone"] == "America/New_York"
+    assert json.loads(props["Input"])["check"] == "workflow-started"
+    assert props.get("State", "ENABLED") == "ENABLED"
+    assert list(events)[0] == "DailyBeforeClose"  # the local stack fires the first schedule as the day's run
+
+
+def test_the_workflow_not_started_alarm_reads_the_checks_metric(template: dict[str, Any]) -> None:
+    alarm = template["Resources"]["WorkflowNotStartedAlarm"]["Properties"]
+    env = template["Resources"]["StrategyOrchestratorFunction"]["Properties"]["Environment"]["Variables"]
+    assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["MetricName"] == "WorkflowNotStarted"
+    assert alarm.get("Dimensions", []) == []  # the check puts the metric without dimensions
+    assert alarm["Statistic"] == "Maximum" and alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= 900
+    assert alarm["TreatMissingData"] == "notBreaching"  # holidays put nothing; a failing check alarms on Errors
+    assert alarm["AlarmActions"] == [{"Ref": "DLQAlertTopic"}]

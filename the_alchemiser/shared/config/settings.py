@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     strategy_worker_function_name: str | None = Field(default=None, validation_alias="STRATEGY_WORKER_FUNCTION_NAME")
     session_deadline_queue_url: str | None = Field(default=None, validation_alias="SESSION_DEADLINE_QUEUE_URL")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    metrics_namespace: str = Field(
+        default="alchemiser",
+        validation_alias="POWERTOOLS_METRICS_NAMESPACE",
+        description="CloudWatch namespace of the EMF metrics (shared/metrics.py); the stack's own in AWS",
+    )
     # strategy fan-out / fan-in (coordinator_v2, strategy_v2, aggregator_v2)
     strategies_dir: str | None = Field(
         default=None,

@@ -8,6 +8,7 @@ from the_alchemiser.shared.logging.setup import (
     bind_workflow_context,
     configure_logging,
     get_logger,
+    log_stream,
     workflow_context,
 )
 
@@ -16,6 +17,7 @@ __all__ = [
     "configure_logging",
     "get_logger",
     "log_rejected",
+    "log_stream",
     "message_id_of",
     "rejecting",
     "with_lambda_context",

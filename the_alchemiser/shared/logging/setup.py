@@ -124,6 +124,11 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     )
 
 
+def log_stream() -> TextIO:
+    """Where log lines are written now: the stream given to configure_logging, else stdout (as of now)."""
+    return _redirected or sys.stdout
+
+
 def get_logger(component: str, **initial: Any) -> Any:
     if not structlog.is_configured():
         configure_logging()
