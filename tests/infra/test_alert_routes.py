@@ -121,7 +121,7 @@ def test_the_start_check_runs_fifteen_minutes_after_both_run_times(template: dic
     assert props["ScheduleExpressionTimezone"] == "America/New_York"
     assert json.loads(props["Input"])["check"] == "workflow-started"
     assert props.get("State", "ENABLED") == "ENABLED"
-    assert list(events)[0] == "DailyBeforeClose"  # the local stack fires the first schedule as the day's run
+    assert next(iter(events)) == "DailyBeforeClose"  # the local stack fires the first schedule as the day's run
 
 
 def test_the_workflow_not_started_alarm_reads_the_checks_metric(template: dict[str, Any]) -> None:
