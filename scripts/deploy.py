@@ -12,6 +12,11 @@ Settings come from the environment, as make passes them: DRY_RUN=1 prints every 
 that would change something (and the stack name, tags, query) without running it; TTL_HOURS, STACK,
 CORRELATION_ID, STAGE, HOURS, CONFIRM (= the release tag, skips the prompt), BRANCH and SHA (override
 git), AWS_REGION (default us-east-1), SAM (the sam command line; default `sam`).
+
+Every deploy needs ALERT_EMAIL (every CloudWatch alarm goes there) and takes NOTIFICATION_EMAIL (the daily
+trading emails; default ALERT_EMAIL): the template's AlertEmail and NotificationEmail have no default, so a
+stack whose alerts reach nobody cannot be made. They are passed with the stage's own parameter overrides
+from samconfig.toml (sam's --parameter-overrides replaces those, it does not add to them).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ STAGES = ("dev", "prod", "ephemeral")
 BRANCH_SLUG_MAX = 40
 DEFAULT_TTL_HOURS = 24
 DEFAULT_REGION = "us-east-1"
+# the template's AllowedPattern for AlertEmail and NotificationEmail
+EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 
 
 class DeployError(RuntimeError):
@@ -96,6 +103,33 @@ def create_tag(tag: str, message: str) -> None:
         say(f"no git remote 'origin': tag {tag} stays local")
 
 
+def alert_emails() -> dict[str, str]:
+    """AlertEmail and NotificationEmail from ALERT_EMAIL / NOTIFICATION_EMAIL; refused when missing or not
+    an email address, before anything is built, tagged or deployed."""
+    alert = os.environ.get("ALERT_EMAIL", "").strip()
+    if not EMAIL.fullmatch(alert):
+        raise DeployError(
+            f"set ALERT_EMAIL=<the operator's email address> (got {alert!r}): every alarm (dead-letter queues, "
+            "errors, no workflow started, not completed by the close, failed orders) is sent to it, and a stack "
+            "without it alerts nobody. NOTIFICATION_EMAIL (the daily trading emails) defaults to it."
+        )
+    notification = os.environ.get("NOTIFICATION_EMAIL", "").strip() or alert
+    if not EMAIL.fullmatch(notification):
+        raise DeployError(f"NOTIFICATION_EMAIL must be one email address, got {notification!r}")
+    return {"AlertEmail": alert, "NotificationEmail": notification}
+
+
+def parameter_overrides(config_env: str, extra: dict[str, str] | None = None) -> list[str]:
+    """`--parameter-overrides` for sam deploy: the config env's own from samconfig.toml, then `extra`, then the
+    alert emails (sam replaces samconfig's overrides with these, so all of them are passed)."""
+    with (REPO / "samconfig.toml").open("rb") as handle:
+        configured = tomllib.load(handle)[config_env]["deploy"]["parameters"].get("parameter_overrides", "")
+    pairs = dict(item.split("=", 1) for item in shlex.split(configured))
+    pairs.update(extra or {})
+    pairs.update(alert_emails())
+    return ["--parameter-overrides", " ".join(f"{key}={value}" for key, value in pairs.items())]
+
+
 def sam_build() -> None:
     run([*sam(), "build", "--template", "template.yaml", "--parallel"])
 
@@ -120,10 +154,11 @@ def next_beta_tag(version: str, existing: list[str]) -> str:
 def deploy_dev() -> None:
     version = project_version()
     tag = next_beta_tag(version, git_tags(f"v{version}-beta.*"))
+    overrides = parameter_overrides("dev")  # refuses without ALERT_EMAIL, before anything runs
     say(f"stack: alchemiser-dev  beta tag: {tag}")
     sam_build()  # first, so a build that fails burns no tag
     create_tag(tag, f"beta {tag} deployed to dev")
-    run([*sam(), "deploy", "--config-env", "dev", "--no-fail-on-empty-changeset"])
+    run([*sam(), "deploy", "--config-env", "dev", *overrides, "--no-fail-on-empty-changeset"])
 
 
 def deploy_prod() -> None:
@@ -131,6 +166,7 @@ def deploy_prod() -> None:
     tag = f"v{version}"
     if git_tags(tag):
         raise DeployError(f"release tag {tag} already exists: bump the version in pyproject.toml first")
+    overrides = parameter_overrides("prod")  # refuses without ALERT_EMAIL, before the prompt
     if read(["git", "status", "--porcelain", "--untracked-files=no"]):
         message = "the working tree has uncommitted changes: a release is built from a clean commit"
         if not dry_run():
@@ -140,7 +176,7 @@ def deploy_prod() -> None:
     confirm_release(tag)
     sam_build()
     create_tag(tag, f"release {tag} deployed to prod")
-    run([*sam(), "deploy", "--config-env", "prod", "--no-fail-on-empty-changeset"])
+    run([*sam(), "deploy", "--config-env", "prod", *overrides, "--no-fail-on-empty-changeset"])
 
 
 def confirm_release(tag: str) -> None:
@@ -209,6 +245,10 @@ def plan_ephemeral() -> None:
 
 def deploy_ephemeral() -> None:
     stack, sha7, tags = ephemeral_plan()
+    overrides = parameter_overrides(
+        "ephemeral",
+        {"Stage": "ephemeral", "PaperTrading": "true", "LogRetentionDays": "7", "InstanceSuffix": f"-{sha7}"},
+    )
     say(f"stack: {stack}")
     say("tags: " + " ".join(f"{key}={value}" for key, value in tags.items()))
     sam_build()
@@ -222,8 +262,7 @@ def deploy_ephemeral() -> None:
             stack,
             "--s3-prefix",
             stack,
-            "--parameter-overrides",
-            f"Stage=ephemeral PaperTrading=true LogRetentionDays=7 InstanceSuffix=-{sha7}",
+            *overrides,
             "--tags",
             *[f"{key}={value}" for key, value in tags.items()],
             "--no-fail-on-empty-changeset",

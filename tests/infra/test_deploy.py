@@ -31,6 +31,8 @@ def deploy(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("SAM", "sam")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("ALERT_EMAIL", "ops@example.com")  # every deploy needs it (test_alert_routes.py)
+    monkeypatch.delenv("NOTIFICATION_EMAIL", raising=False)
     return module
 
 
@@ -229,7 +231,8 @@ def test_dry_run_deploy_dev_builds_tags_then_deploys(
         "[dry-run] sam build --template template.yaml --parallel",
         "[dry-run] git tag -a v2.0.0-beta.3 -m 'beta v2.0.0-beta.3 deployed to dev'",
         "[dry-run] git push origin v2.0.0-beta.3",
-        "[dry-run] sam deploy --config-env dev --no-fail-on-empty-changeset",
+        "[dry-run] sam deploy --config-env dev --parameter-overrides 'Stage=dev PaperTrading=true "
+        "AlertEmail=ops@example.com NotificationEmail=ops@example.com' --no-fail-on-empty-changeset",
     ]
 
 

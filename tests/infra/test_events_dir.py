@@ -64,7 +64,7 @@ def test_the_orchestrator_event_is_the_schedules_input(template: dict[str, Any])
     from the_alchemiser.coordinator_v2.trigger import OrchestratorTrigger
 
     event = _event("strategy_orchestrator.json")
-    (schedule,) = template["Resources"]["StrategyOrchestratorFunction"]["Properties"]["Events"].values()
+    schedule = template["Resources"]["StrategyOrchestratorFunction"]["Properties"]["Events"]["DailyBeforeClose"]
     assert set(json.loads(schedule["Properties"]["Input"])) == set(event)
     trigger = OrchestratorTrigger.from_event(event)
     assert trigger.trigger_id == event["execution_id"] and not trigger.force

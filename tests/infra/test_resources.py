@@ -184,8 +184,8 @@ def test_a_workflow_not_completed_by_the_close_raises_an_alarm(template: dict[st
 
 def test_schedules_run_in_new_york_time(template: dict[str, Any]) -> None:
     orchestrator = template["Resources"]["StrategyOrchestratorFunction"]["Properties"]["Events"]
-    (daily,) = orchestrator.values()
-    assert daily["Type"] == "ScheduleV2"
+    daily, start_check = orchestrator.values()  # the run, then the start check (test_alert_routes.py)
+    assert daily["Type"] == start_check["Type"] == "ScheduleV2"
     assert daily["Properties"]["ScheduleExpression"] == "cron(30 12,15 ? * MON-FRI *)"
     schedules = [
         event["Properties"]
@@ -193,7 +193,7 @@ def test_schedules_run_in_new_york_time(template: dict[str, Any]) -> None:
         for event in template["Resources"][function]["Properties"].get("Events", {}).values()
         if event["Type"] in ("Schedule", "ScheduleV2")
     ] + [r["Properties"] for r in _of_type(template, "AWS::Scheduler::Schedule").values()]
-    assert len(schedules) == 3
+    assert len(schedules) == 4
     for schedule in schedules:
         assert schedule["ScheduleExpressionTimezone"] == NEW_YORK, schedule
 

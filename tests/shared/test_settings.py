@@ -64,3 +64,45 @@ def test_the_clock_is_the_system_clock_unless_the_local_stack_sets_one(monkeypat
     monkeypatch.setenv("ALCHEMISER_LOCAL_CLOCK", "2026-11-20T15:30:00")
     with pytest.raises(ValueError, match="time zone"):
         Settings().clock()
+
+
+# ---- finding 9 (issue 14): the paper flag and the URL cannot disagree
+@pytest.mark.parametrize(
+    ("paper", "url"),
+    [
+        ("true", "https://api.alpaca.markets"),
+        ("true", "https://api.alpaca.markets/"),
+        ("true", "HTTPS://API.ALPACA.MARKETS/v2"),
+        ("false", "https://paper-api.alpaca.markets"),
+        ("false", "https://paper-api.alpaca.markets/"),
+    ],
+)
+def test_a_paper_flag_contradicting_the_url_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, paper: str, url: str
+) -> None:
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("PAPER_TRADING", paper)
+    monkeypatch.setenv("ALPACA_BASE_URL", url)
+    with pytest.raises(ValidationError, match="PAPER_TRADING") as raised:
+        Settings()
+    message = str(raised.value)
+    assert "ALPACA_BASE_URL" in message
+    assert ("live" in message) and ("paper" in message)
+
+
+@pytest.mark.parametrize(
+    ("paper", "url"),
+    [
+        ("true", "https://paper-api.alpaca.markets"),
+        ("false", "https://api.alpaca.markets"),
+        ("true", "http://127.0.0.1:8123"),
+        ("false", "http://127.0.0.1:8123"),
+        ("false", "http://localhost:9000/"),
+        ("true", "http://sim-broker.internal:8080"),
+    ],
+)
+def test_an_agreeing_or_local_url_starts(monkeypatch: pytest.MonkeyPatch, paper: str, url: str) -> None:
+    monkeypatch.setenv("PAPER_TRADING", paper)
+    monkeypatch.setenv("ALPACA_BASE_URL", url)
+    assert Settings().trading_base_url == url.rstrip("/")

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
 from the_alchemiser.aggregator_v2.wiring import AggregatorRuntime, get_runtime
 from the_alchemiser.shared.events import EventParseError, PartialSignalGenerated, decode_event
+from the_alchemiser.shared.logging import message_id_of, rejecting, with_lambda_context
 from the_alchemiser.shared.sessions import SessionDeadline
 
 
@@ -28,7 +29,9 @@ def _is_sqs_batch(event: dict[str, Any]) -> bool:
 
 def handle_deadlines(event: dict[str, Any], context: Any, runtime: AggregatorRuntime) -> dict[str, Any]:
     def record_handler(record: SQSRecord) -> dict[str, object]:
-        return runtime.service.handle_deadline(SessionDeadline.model_validate_json(record.body)).as_dict()
+        with rejecting(record.message_id, source="sqs"):
+            deadline = SessionDeadline.model_validate_json(record.body)
+        return runtime.service.handle_deadline(deadline).as_dict()
 
     processor = BatchProcessor(event_type=EventType.SQS)
     response = process_partial_response(
@@ -38,11 +41,12 @@ def handle_deadlines(event: dict[str, Any], context: Any, runtime: AggregatorRun
 
 
 def handle_partial(event: dict[str, Any], runtime: AggregatorRuntime) -> dict[str, Any]:
-    envelope = EventBridgeModel.model_validate(event)
-    detail = envelope.detail if isinstance(envelope.detail, dict) else {}
-    parsed = decode_event(detail, runtime.payload_store)
-    if not isinstance(parsed, PartialSignalGenerated):
-        raise EventParseError(f"the aggregator handles PartialSignalGenerated, not {parsed.event_type}")
+    with rejecting(message_id_of(event), source="eventbridge"):
+        envelope = EventBridgeModel.model_validate(event)
+        detail = envelope.detail if isinstance(envelope.detail, dict) else {}
+        parsed = decode_event(detail, runtime.payload_store)
+        if not isinstance(parsed, PartialSignalGenerated):
+            raise EventParseError(f"the aggregator handles PartialSignalGenerated, not {parsed.event_type}")
     return runtime.service.handle_partial(parsed).as_dict()
 
 
@@ -53,5 +57,6 @@ def handle(event: dict[str, Any], context: Any, runtime: AggregatorRuntime) -> d
     return handle_partial(event, runtime)
 
 
+@with_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, context, get_runtime())

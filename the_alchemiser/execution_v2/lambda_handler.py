@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from the_alchemiser.execution_v2.service import ExecutionOutOfTime, ExecutionService, PlanLeased
 from the_alchemiser.shared.events import EventParseError, PayloadStore, RebalancePlanned, decode_event
-from the_alchemiser.shared.logging import get_logger, workflow_context
+from the_alchemiser.shared.logging import get_logger, rejecting, with_lambda_context, workflow_context
 
 _log = get_logger("execution_v2.lambda_handler")
 
@@ -85,7 +85,8 @@ def make_record_handler(
     retry_later: Callable[[SQSRecord, float], None] | None = None,
 ) -> Callable[[SQSRecord], None]:
     def handle(record: SQSRecord) -> None:
-        event = parse_record(record.body, store)
+        with rejecting(record.message_id, source="sqs"):
+            event = parse_record(record.body, store)
         receive_count = int(record.attributes.approximate_receive_count or "1")
         with workflow_context(event.correlation_id, event.event_id):
             try:
@@ -132,6 +133,7 @@ def process_sqs_event(
     return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
 
 
+@with_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     from the_alchemiser.execution_v2.wiring import get_execution_service, get_payload_store, get_sqs_client
 

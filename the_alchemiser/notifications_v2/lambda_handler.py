@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from the_alchemiser.notifications_v2.wiring import NotificationsRuntime, get_runtime
 from the_alchemiser.shared.events import EventParseError, decode_event
+from the_alchemiser.shared.logging import log_rejected, with_lambda_context
 
 
 def _envelope_id(event: Any) -> str:
@@ -32,6 +33,7 @@ def handle(event: Any, context: Any, runtime: NotificationsRuntime) -> dict[str,
         parsed = decode_event(detail, runtime.payload_store)
     except (ValidationError, EventParseError) as exc:
         raw = event if isinstance(event, dict) else {}
+        log_rejected(_envelope_id(event), f"{type(exc).__name__}: {exc}", source="eventbridge")
         return runtime.service.alert_malformed_event(
             envelope_id=_envelope_id(event),
             detail_type=str(raw.get("detail-type")) if raw.get("detail-type") else None,
@@ -41,5 +43,6 @@ def handle(event: Any, context: Any, runtime: NotificationsRuntime) -> dict[str,
     return runtime.service.handle_event(parsed).as_dict()
 
 
+@with_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, context, get_runtime())

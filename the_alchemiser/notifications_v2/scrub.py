@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from the_alchemiser.shared.secrets import scrub as registered_secrets_scrubbed
+
 REDACTED = "***"
 
 _SECRET_KEY_MARKERS = (
@@ -67,7 +69,9 @@ def is_secret_key(name: str) -> bool:
 
 
 def scrub_text(text: str, known_secrets: Iterable[str] = ()) -> str:
-    """The text with anything that looks like a credential replaced by ***."""
+    """The text with anything that looks like a credential replaced by ***: the values the process
+    loaded as credentials (shared/secrets.py), the caller's known values, then the patterns."""
+    text = registered_secrets_scrubbed(text)
     for secret in known_secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)

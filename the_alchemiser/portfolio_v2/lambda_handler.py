@@ -9,14 +9,16 @@ from typing import Any
 
 from the_alchemiser.portfolio_v2.service import parse_signal_event
 from the_alchemiser.portfolio_v2.wiring import PortfolioRuntime, get_runtime
-from the_alchemiser.shared.logging import workflow_context
+from the_alchemiser.shared.logging import message_id_of, rejecting, with_lambda_context, workflow_context
 
 
 def handle(event: dict[str, Any], context: Any, runtime: PortfolioRuntime) -> dict[str, Any]:
-    signal = parse_signal_event(event, runtime.payload_store)
+    with rejecting(message_id_of(event), source="eventbridge"):
+        signal = parse_signal_event(event, runtime.payload_store)
     with workflow_context(signal.correlation_id, signal.event_id, session_id=signal.session_id):
         return runtime.service.handle(signal, lambda_context=context).model_dump(mode="json")
 
 
+@with_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, context, get_runtime())

@@ -55,6 +55,7 @@ from the_alchemiser.shared.broker.models import (
 from the_alchemiser.shared.broker.retry import RetryPolicy
 from the_alchemiser.shared.config.settings import Settings
 from the_alchemiser.shared.logging import get_logger
+from the_alchemiser.shared.secrets import register_secret, scrub
 
 log = get_logger(__name__)
 
@@ -103,11 +104,12 @@ def translate_error(exc: Exception) -> BrokerError:
     if isinstance(exc, BrokerError):
         return exc
     if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
-        return BrokerUnavailableError(f"broker unreachable: {exc}")
+        return BrokerUnavailableError(scrub(f"broker unreachable: {exc}"))
     if not isinstance(exc, APIError):
-        return BrokerError(f"unexpected broker failure: {exc!r}")
+        return BrokerError(scrub(f"unexpected broker failure: {exc!r}"))
     status = exc.status_code
     code, message = _error_body(exc)
+    message = scrub(message)  # an error that echoes a credential: removed here, before any log or event
     lowered = message.lower()
     kwargs = {"status_code": status, "code": code}
     if status == 401:
@@ -244,6 +246,7 @@ class AlpacaBroker:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        register_secret(api_key, secret_key)
         base = base_url.rstrip("/") if base_url else None
         data = data_url.rstrip("/") if data_url else _default_data_url(base)
         # raw mode returns JSON dicts/lists, not the model types alpaca-py's annotations promise
@@ -563,4 +566,5 @@ def _keys_from_secret(secret_id: str) -> tuple[str, str]:
     secret = data.get("secret_key") or data.get("ALPACA_SECRET_KEY")
     if not key or not secret:
         raise AuthenticationError(f"secret {secret_id} has no api_key/secret_key")
+    register_secret(str(key), str(secret))
     return str(key), str(secret)

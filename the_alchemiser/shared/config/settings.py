@@ -7,14 +7,31 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from the_alchemiser.shared.calendar import Clock, FixedClock, SystemClock
+from the_alchemiser.shared.secrets import register_secret
 
 PAPER_BASE_URL = "https://paper-api.alpaca.markets"
 LIVE_BASE_URL = "https://api.alpaca.markets"
+_PAPER_HOST = "paper-api.alpaca.markets"
+_LIVE_HOST = "api.alpaca.markets"
+
+
+def alpaca_endpoint_mode(url: str | None) -> Literal["paper", "live"] | None:
+    """Which of Alpaca's trading endpoints a URL names: "paper", "live", or None for any other host
+    (the local paper broker on 127.0.0.1, a test double)."""
+    if not url:
+        return None
+    host = (urlsplit(url.strip()).hostname or "").lower().rstrip(".")
+    if host == _PAPER_HOST:
+        return "paper"
+    if host == _LIVE_HOST:
+        return "live"
+    return None
 
 
 class Settings(BaseSettings):
@@ -53,6 +70,11 @@ class Settings(BaseSettings):
     strategy_worker_function_name: str | None = Field(default=None, validation_alias="STRATEGY_WORKER_FUNCTION_NAME")
     session_deadline_queue_url: str | None = Field(default=None, validation_alias="SESSION_DEADLINE_QUEUE_URL")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    metrics_namespace: str = Field(
+        default="alchemiser",
+        validation_alias="POWERTOOLS_METRICS_NAMESPACE",
+        description="CloudWatch namespace of the EMF metrics (shared/metrics.py); the stack's own in AWS",
+    )
     # strategy fan-out / fan-in (coordinator_v2, strategy_v2, aggregator_v2)
     strategies_dir: str | None = Field(
         default=None,
@@ -97,6 +119,29 @@ class Settings(BaseSettings):
         validation_alias="ALCHEMISER_SIM_CONTROL_URL",
         description="local stack only: the local paper broker's base URL; waits then advance its simulated clock",
     )
+
+    @model_validator(mode="after")
+    def _register_credentials(self) -> Settings:
+        """The key values are scrubbed from every log line, event and email (shared/secrets.py)."""
+        register_secret(
+            *(value.get_secret_value() for value in (self.alpaca_api_key, self.alpaca_secret_key) if value is not None)
+        )
+        return self
+
+    @model_validator(mode="after")
+    def _paper_flag_matches_the_url(self) -> Settings:
+        """PAPER_TRADING=true with Alpaca's live endpoint would trade live while every email says PAPER
+        (and false with the paper endpoint the reverse): refuse to start. Other hosts are neither."""
+        endpoint = alpaca_endpoint_mode(self.alpaca_base_url)
+        flag = "paper" if self.paper_trading else "live"
+        if endpoint is not None and endpoint != flag:
+            raise ValueError(
+                f"PAPER_TRADING={str(self.paper_trading).lower()} asks for {flag} trading but ALPACA_BASE_URL="
+                f"{self.alpaca_base_url} is Alpaca's {endpoint} endpoint: refusing to start. Set PAPER_TRADING="
+                f"{str(endpoint == 'paper').lower()} to trade {endpoint}, or point ALPACA_BASE_URL at the {flag} "
+                f"endpoint ({PAPER_BASE_URL if flag == 'paper' else LIVE_BASE_URL}), or unset it."
+            )
+        return self
 
     def clock(self) -> Clock:
         """The clock port's adapter: the system clock, or the local stack's simulated one."""

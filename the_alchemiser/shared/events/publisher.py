@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from the_alchemiser.shared.events.models import BaseEvent, EventParseError, parse_event
+from the_alchemiser.shared.secrets import scrub
 
 EVENTBRIDGE_ENTRY_LIMIT = 256 * 1024
 # room for Source, DetailType, EventBusName and the envelope EventBridge adds
@@ -51,8 +52,9 @@ def event_source(event: BaseEvent) -> str:
 
 
 def encode_detail(event: BaseEvent, store: PayloadStore | None) -> str:
-    """The Detail string for an event: inline when it fits, otherwise a pointer to S3."""
-    body = event.model_dump_json()
+    """The Detail string for an event: inline when it fits, otherwise a pointer to S3. Every configured
+    credential value is removed from it, whatever field it sits in (shared/secrets.py)."""
+    body = scrub(event.model_dump_json())
     if len(body.encode()) <= INLINE_DETAIL_LIMIT:
         return body
     if store is None:

@@ -1,8 +1,25 @@
+from the_alchemiser.shared.logging.lambda_context import (
+    log_rejected,
+    message_id_of,
+    rejecting,
+    with_lambda_context,
+)
 from the_alchemiser.shared.logging.setup import (
     bind_workflow_context,
     configure_logging,
     get_logger,
+    log_stream,
     workflow_context,
 )
 
-__all__ = ["bind_workflow_context", "configure_logging", "get_logger", "workflow_context"]
+__all__ = [
+    "bind_workflow_context",
+    "configure_logging",
+    "get_logger",
+    "log_rejected",
+    "log_stream",
+    "message_id_of",
+    "rejecting",
+    "with_lambda_context",
+    "workflow_context",
+]

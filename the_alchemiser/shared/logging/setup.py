@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, MutableMapping
+import traceback
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, TextIO, cast
 
+from the_alchemiser.shared.logging.lambda_context import add_lambda_context
+from the_alchemiser.shared.secrets import known_secrets, scrub, scrub_deep
 from the_alchemiser.shared.stamps import stamp_now
 
 _PRETTY_PRINTERS = ("rich", "better_exceptions", "colorama")
@@ -45,6 +48,46 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
         if any(marker in key.lower() for marker in _SECRET_KEYS):
             event_dict[key] = "***"
     return event_dict
+
+
+def _scrub_secret_values(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The configured credential values, wherever they sit (a broker error echoing the key, an
+    exception's text): after format_exc_info, so the traceback is scrubbed too."""
+    if not known_secrets():
+        return event_dict
+    for key in list(event_dict):
+        event_dict[key] = scrub_deep(event_dict[key])
+    return event_dict
+
+
+def _scrubbing_record_factory(base: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    """The same guard for the stdlib loggers (Powertools, botocore): the message and the exception
+    text of a record are scrubbed when it is made, before any handler formats it."""
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        if not known_secrets():
+            return record
+        try:
+            message = record.getMessage()
+        except Exception:
+            return record
+        if scrub(message) != message:
+            record.msg, record.args = scrub(message), None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            if scrub(text) != text:
+                record.exc_text = scrub(text)
+        return record
+
+    factory._alchemiser_scrubs = True  # type: ignore[attr-defined]
+    return factory
+
+
+def _install_record_factory() -> None:
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "_alchemiser_scrubs", False):
+        logging.setLogRecordFactory(_scrubbing_record_factory(current))
 
 
 def _ensure_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -86,20 +129,28 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         _redirected = None if stream is sys.stdout else stream
         if stream is sys.stderr:
             _redirected = cast(TextIO, _CurrentStream("stderr"))
+    _install_record_factory()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_lambda_context,
             structlog.processors.add_log_level,
             _timestamp,
             _ensure_ids,
             _redact,
             structlog.processors.format_exc_info,
+            _scrub_secret_values,
             structlog.processors.JSONRenderer(sort_keys=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(level.upper(), 20)),
         logger_factory=structlog.PrintLoggerFactory(_redirected or cast(TextIO, _CurrentStream("stdout"))),
         cache_logger_on_first_use=False,
     )
+
+
+def log_stream() -> TextIO:
+    """Where log lines are written now: the stream given to configure_logging, else stdout (as of now)."""
+    return _redirected or sys.stdout
 
 
 def get_logger(component: str, **initial: Any) -> Any:

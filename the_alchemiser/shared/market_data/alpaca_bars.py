@@ -29,6 +29,7 @@ from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.config.settings import Settings
 from the_alchemiser.shared.logging import get_logger
 from the_alchemiser.shared.market_data.datalake import DATALAKE_COLUMNS
+from the_alchemiser.shared.secrets import register_secret
 
 log = get_logger(__name__)
 
@@ -96,6 +97,7 @@ class AlpacaBarsSource:
         page_limit: int = PAGE_LIMIT,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
+        register_secret(api_key, secret_key)
         self._client: Any = StockHistoricalDataClient(
             api_key, secret_key, url_override=data_url.rstrip("/") if data_url else None, raw_data=True
         )

@@ -1,0 +1,102 @@
+"""What every handler adds to its log lines: the Lambda invocation, and the messages it rejects.
+
+- `with_lambda_context` wraps each `lambda_handler`: every line of the invocation carries the fields
+  Powertools Logger would inject (`function_name`, `function_memory_size`, `function_arn`,
+  `function_request_id`, `cold_start`, `xray_trace_id`). They live in a context variable of their own,
+  not in structlog's: `bind_workflow_context` clears structlog's on each message, and the
+  correlation/causation ids stay exactly as they were.
+- `rejecting(message_id)` wraps the parsing of one message: a message that is malformed or fails
+  validation (ValueError: pydantic's ValidationError and EventParseError are ValueErrors) is logged at
+  ERROR, `message_rejected`, with its reason and its id (SQS messageId, EventBridge id, the scheduler's
+  execution id, else the invocation's request id), then raised on as before (retries, then the DLQ)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+_invocation: ContextVar[Mapping[str, Any] | None] = ContextVar("alchemiser_lambda_invocation", default=None)
+
+R = TypeVar("R")
+REASON_LIMIT = 2000
+
+
+def add_lambda_context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: the current invocation's fields on every line (none outside a handler)."""
+    invocation = _invocation.get()
+    if invocation:
+        for key, value in invocation.items():
+            event_dict.setdefault(key, value)
+    return event_dict
+
+
+def current_request_id() -> str | None:
+    invocation = _invocation.get()
+    value = invocation.get("function_request_id") if invocation else None
+    return str(value) if value else None
+
+
+def _fields(context: Any, cold_start: bool) -> dict[str, Any]:
+    """Powertools Logger's names; a field the context lacks (a local or test invocation) is left out."""
+    fields = {
+        "function_name": getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+        "function_memory_size": getattr(context, "memory_limit_in_mb", None),
+        "function_arn": getattr(context, "invoked_function_arn", None),
+        "function_request_id": getattr(context, "aws_request_id", None),
+        "cold_start": cold_start,
+        "xray_trace_id": os.environ.get("_X_AMZN_TRACE_ID"),
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def with_lambda_context(handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
+    """Decorate a `lambda_handler(event, context)`: its log lines carry the invocation's fields. The first
+    invocation of the handler in this process is the cold start."""
+    cold = [True]
+
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any) -> R:
+        cold_start, cold[0] = cold[0], False
+        token = _invocation.set(_fields(context, cold_start))
+        try:
+            return handler(event, context)
+        finally:
+            _invocation.reset(token)
+
+    return wrapper
+
+
+def message_id_of(event: Any) -> str | None:
+    """A message's id as its source names it; else the invocation's request id."""
+    if isinstance(event, Mapping):
+        for key in ("messageId", "id", "execution_id"):
+            value = event.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return current_request_id()
+
+
+def log_rejected(message_id: str | None, reason: str, **extra: Any) -> None:
+    from the_alchemiser.shared.logging.setup import get_logger
+
+    get_logger("message_rejection").error(
+        "message_rejected",
+        message_id=message_id,
+        request_id=current_request_id(),
+        reason=reason[:REASON_LIMIT],
+        **extra,
+    )
+
+
+@contextmanager
+def rejecting(message_id: str | None, **extra: Any) -> Iterator[None]:
+    """Parse a message inside this block: a ValueError is logged as the message's rejection, then raised."""
+    try:
+        yield
+    except ValueError as exc:
+        log_rejected(message_id, f"{type(exc).__name__}: {exc}", **extra)
+        raise
