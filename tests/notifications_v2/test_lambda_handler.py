@@ -183,16 +183,25 @@ def test_ledger_outage_still_sends_the_email_and_says_so(aws_runtime) -> None:
     assert "SUCCESS — 5 orders filled" in message  # the event itself still tells the day
 
 
-def test_presigned_link_downloads_the_csv(aws_runtime) -> None:
-    """The link in the email, fetched like a mail client would: a plain HTTP GET with no AWS credentials
-    (moto answers `requests` calls to S3 URLs inside mock_aws)."""
+def test_presigned_links_download_the_csv_and_open_the_page(aws_runtime) -> None:
+    """The links in the email, fetched like a mail client would: a plain HTTP GET with no AWS credentials
+    (moto answers `requests` calls to S3 URLs inside mock_aws). The page opens in the browser (inline
+    HTML), the CSV downloads."""
     runtime, s3, bucket, inbox, _ = aws_runtime
     completed = success_day().event
     handle(envelope(completed), FakeLambdaContext(), runtime)
     (email,) = inbox.delivered()
     message = email.body
-    link = next(line.strip() for line in message.splitlines() if line.strip().startswith("https://"))
-    assert "X-Amz-Expires=604800" in link
+    page_link, link = [line.strip() for line in message.splitlines() if line.strip().startswith("https://")]
+    assert "X-Amz-Expires=604800" in link and "X-Amz-Expires=604800" in page_link
+    page = requests.get(page_link, timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert page.headers["Content-Disposition"].startswith("inline")
+    assert page.text.startswith("<!DOCTYPE html>") and "Daily report 2026-11-24" in page.text
+    assert (
+        page.content
+        == s3.get_object(Bucket=bucket, Key=report_key(TRADING_DATE, completed.correlation_id, "html"))["Body"].read()
+    )
     response = requests.get(link, timeout=10)
     assert response.status_code == 200
     key = report_key(TRADING_DATE, completed.correlation_id)

@@ -89,13 +89,17 @@ def test_lambda_handler_from_environment_sends_one_live_email(deployed_environme
     (email,) = deployed_environment["inbox"].delivered()
     assert email.subject == "[LIVE] Alchemiser 2026-11-24: SUCCESS - 5 orders filled"
     assert "LIVE trading · stage prod" in email.body
-    link = next(line.strip() for line in email.body.splitlines() if line.strip().startswith("https://"))
+    page_link, link = [line.strip() for line in email.body.splitlines() if line.strip().startswith("https://")]
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in link  # SigV4: valid up to 7 days
     # a Lambda signs with its role's session credentials (AWS_SESSION_TOKEN here): the email says the
     # link can end sooner and where the file stays
     bucket = deployed_environment["PERFORMANCE_REPORTS_BUCKET"]
     assert "link valid up to 7 days:" in email.body
-    assert f"can stop working sooner; the file: s3://{bucket}/{key})" in email.body
+    page_key = report_key(TRADING_DATE, scenario.event.correlation_id, "html")
+    assert f"can stop working sooner; the files: s3://{bucket}/{page_key}, s3://{bucket}/{key})" in email.body
+    # the page, from the DynamoDB ledger's book: today's equity is the last point of the curve
+    page = requests.get(page_link, timeout=10)
+    assert page.status_code == 200 and "Account equity to date" in page.text
     # the link downloads the CSV (moto intercepts `requests`); its totals are the DynamoDB ledger's
     response = requests.get(link, timeout=10)
     assert response.status_code == 200

@@ -50,6 +50,16 @@ DETAIL_LIMIT = 1000
 
 
 @dataclass(frozen=True)
+class PageSection:
+    """report.html beside the CSV: its link, or why there is none."""
+
+    url: str | None = None
+    key: str | None = None
+    location: str | None = None  # s3://bucket/key
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class ReportSection:
     """The CSV report as the email mentions it: a link and its totals, or why there is none."""
 
@@ -60,6 +70,7 @@ class ReportSection:
     link_may_expire_early: bool = False
     report: DailyReport | None = None
     note: str | None = None
+    page: PageSection = field(default_factory=PageSection)  # the day's report.html
 
 
 @dataclass(frozen=True)
@@ -374,11 +385,19 @@ def report_section(context: EmailContext) -> list[str]:
             validity = f"; link valid up to {_plural(days, 'day')}"
         else:
             validity = f"; link valid {_plural(days, 'day')}" if days else ""
+        page = section.page
+        if page.url:
+            lines.append(f"  The day on one page (allocations and why, plan, fills, P&L, equity curve){validity}:")
+            lines.append(f"  {page.url}")
         lines.append(f"  CSV with per-strategy trades, positions and P&L{validity}:")
         lines.append(f"  {section.url}")
+        if page.note:
+            lines.append(f"  No page: {_clean(page.note, context)}")
         if section.link_may_expire_early and section.location:
+            files = ", ".join(where for where in (page.location if page.url else None, section.location) if where)
             lines.append(
-                f"  (signed with temporary credentials, it can stop working sooner; the file: {section.location})"
+                f"  (signed with temporary credentials, {'they' if page.url else 'it'} can stop working sooner; "
+                f"the {'files' if page.url else 'file'}: {files})"
             )
     else:
         lines.append(f"  No CSV report: {_clean(section.note or 'no orders were filled', context)}")

@@ -23,6 +23,7 @@ from the_alchemiser.shared.ledger.book import (
     EXTERNAL,
     Book,
     Booking,
+    BookingRef,
     Movement,
     MovementKind,
     OwnerPnl,
@@ -92,9 +93,16 @@ class StrategyDay:
 
 
 @dataclass(frozen=True)
+class EquityPoint:
+    trading_date: date
+    equity: Decimal  # after the day's last booked plan, at its prices (fees aside)
+
+
+@dataclass(frozen=True)
 class DailyReport:
     booking: Booking
     positions: tuple[OwnerPnl, ...]
+    equity_curve: tuple[EquityPoint, ...] = ()  # the account to this day, one point per trading day
 
     @property
     def correlation_id(self) -> str:
@@ -188,13 +196,38 @@ class DailyReport:
 
 def build_daily_report(booking: Booking, book: Book) -> DailyReport:
     """The report of one booked plan; positions valued at the booking's prices."""
-    return DailyReport(booking=booking, positions=tuple(positions_view(book, booking.marks)))
+    return DailyReport(
+        booking=booking,
+        positions=tuple(positions_view(book, booking.marks)),
+        equity_curve=equity_curve(book.history, booking),
+    )
 
 
-def report_key(trading_date: date, correlation_id: str) -> str:
-    """Deterministic S3 key: the same workflow always writes (and overwrites) the same object."""
+def equity_curve(history: Sequence[BookingRef], booking: Booking) -> tuple[EquityPoint, ...]:
+    """The equity the ledger recorded after each booked plan up to this one (later bookings left out:
+    a late report shows its own day), the last plan of a trading day standing for the day."""
+    refs = list(history)
+    mine = [i for i, ref in enumerate(refs) if ref.correlation_id == booking.correlation_id]
+    if mine:
+        refs = refs[: mine[-1] + 1]
+    else:  # a booking the history does not have (booked before it was kept): up to its day, then it
+        refs = [ref for ref in refs if ref.trading_date < booking.trading_date]
+        refs.append(
+            BookingRef(
+                correlation_id=booking.correlation_id,
+                trading_date=booking.trading_date,
+                equity=booking.account.equity_after,
+            )
+        )
+    by_day = {ref.trading_date: ref.equity for ref in refs}
+    return tuple(EquityPoint(day, equity) for day, equity in sorted(by_day.items()))
+
+
+def report_key(trading_date: date, correlation_id: str, extension: str = "csv") -> str:
+    """Deterministic S3 key: the same workflow always writes (and overwrites) the same object
+    (`extension` html: the day's page beside the CSV)."""
     safe_id = re.sub(r"[^A-Za-z0-9._-]", "_", correlation_id)
-    return f"reports/{trading_date.isoformat()}/{safe_id}.csv"
+    return f"reports/{trading_date.isoformat()}/{safe_id}.{extension}"
 
 
 def parse_report(body: bytes) -> Sequence[dict[str, str]]:

@@ -1,4 +1,5 @@
-"""Where CSV reports live (S3 in AWS) and how a reader gets one: a time-limited link."""
+"""Where the daily reports live (S3 in AWS: the CSV and the HTML page) and how a reader gets one: a
+time-limited link."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def s3_client_for_links(**kwargs: Any) -> Any:
 
 class ReportStore(Protocol):
     def put_csv(self, key: str, body: bytes) -> None: ...
+
+    def put_html(self, key: str, body: bytes) -> None:
+        """A page the link opens in the browser (not a download)."""
+        ...
 
     def link(self, key: str, expires_in: timedelta) -> str:
         """A URL that downloads the object without AWS credentials, valid for `expires_in`."""
@@ -60,12 +65,18 @@ class S3ReportStore:
         return f"s3://{self._bucket}/{key}"
 
     def put_csv(self, key: str, body: bytes) -> None:
+        self._put(key, body, "text/csv; charset=utf-8", "attachment")
+
+    def put_html(self, key: str, body: bytes) -> None:
+        self._put(key, body, "text/html; charset=utf-8", "inline")
+
+    def _put(self, key: str, body: bytes, content_type: str, disposition: str) -> None:
         self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=body,
-            ContentType="text/csv; charset=utf-8",
-            ContentDisposition=f'attachment; filename="{key.rsplit("/", 1)[-1]}"',
+            ContentType=content_type,
+            ContentDisposition=f'{disposition}; filename="{key.rsplit("/", 1)[-1]}"',
             ServerSideEncryption="AES256",
         )
 
@@ -101,6 +112,9 @@ class InMemoryReportStore:
         return f"s3://{self._bucket}/{key}"
 
     def put_csv(self, key: str, body: bytes) -> None:
+        self.objects[key] = body
+
+    def put_html(self, key: str, body: bytes) -> None:
         self.objects[key] = body
 
     def link(self, key: str, expires_in: timedelta) -> str:

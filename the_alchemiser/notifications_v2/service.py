@@ -19,11 +19,13 @@ from zoneinfo import ZoneInfo
 from the_alchemiser.notifications_v2.email_text import (
     EmailContext,
     OutcomeEvent,
+    PageSection,
     ReportSection,
     render_malformed_event_email,
     render_outcome_email,
 )
-from the_alchemiser.notifications_v2.report import build_daily_report, report_key
+from the_alchemiser.notifications_v2.report import DailyReport, build_daily_report, report_key
+from the_alchemiser.notifications_v2.report_page import build_daily_page
 from the_alchemiser.notifications_v2.report_store import REPORT_LINK_LIFETIME, ReportStore
 from the_alchemiser.notifications_v2.scrub import scrub_text
 from the_alchemiser.shared.events import BaseEvent, TradeExecuted, WorkflowCompleted, WorkflowFailed
@@ -138,7 +140,7 @@ class NotificationService:
                 ReportSection(note=f"the trade ledger could not be read ({type(exc).__name__}: {exc})"),
             )
         else:
-            report = self._report_section(booking)
+            report = self._report_section(booking, event)
         orders: tuple[LedgerOrder, ...] | None = ()
         ledger_error = None
         if event.execution_data is None:
@@ -157,7 +159,7 @@ class NotificationService:
             known_secrets=self._known_secrets,
         )
 
-    def _report_section(self, booking: Booking | None) -> ReportSection:
+    def _report_section(self, booking: Booking | None, event: OutcomeEvent) -> ReportSection:
         if booking is None:
             return ReportSection(note="execution booked nothing for this workflow")
         try:
@@ -181,7 +183,23 @@ class NotificationService:
             report=report,
             location=self._reports.location(key),
             link_may_expire_early=self._reports.links_may_expire_early,
+            page=self._page_section(event, report),
         )
+
+    def _page_section(self, event: OutcomeEvent, report: DailyReport) -> PageSection:
+        """report.html beside the CSV (in the same once-per-outcome unit); a failure is a line in the email."""
+        try:
+            body = build_daily_page(
+                event, report, mode_label=self._mode_label, stage=self._stage, known_secrets=self._known_secrets
+            )
+            key = report_key(report.trading_date, report.correlation_id, "html")
+            self._reports.put_html(key, body.encode())
+            url = self._reports.link(key, self._link_lifetime)
+        except Exception as exc:
+            log.error("notifications.report_page_failed", error=repr(exc))
+            return PageSection(note=f"the page could not be written ({type(exc).__name__}: {exc})")
+        log.info("notifications.report_page_written", report_key=key, bytes=len(body))
+        return PageSection(url=url, key=key, location=self._reports.location(key))
 
     def _compose_and_send(self, event: OutcomeEvent) -> dict[str, str]:
         context = self.compose_outcome_email_context(event)

@@ -194,6 +194,31 @@ def test_skipped_legs_and_the_account_line_are_in_the_booking() -> None:
     assert booking.account.day_pnl == D(100) and booking.account.pnl_since_first == D(100)
 
 
+def test_the_book_keeps_the_equity_after_every_booked_plan_and_the_booking_its_plan() -> None:
+    """The daily report's equity curve and plan come from here (one point per booked plan, oldest first)."""
+    account = Account(cash=D(10_000))
+    pick = [signal("a.clj", "1", {"SPY": "1"})]
+    first_plan, first = account.trade(pick, {"SPY": "100"})
+    account.trade(pick, {"SPY": "110"})
+    account.trade(pick, {"SPY": "99"})
+    assert [(ref.correlation_id, ref.trading_date, ref.equity) for ref in account.book.history] == [
+        ("corr-0", DAY0, D(10_000)),
+        ("corr-1", DAY0 + timedelta(days=1), D(11_000)),
+        ("corr-2", DAY0 + timedelta(days=2), D(9_900)),
+    ]
+    assert account.book.history[-1] == account.book.last
+    assert first.plan == first_plan
+
+
+def test_a_book_from_before_the_history_starts_it_with_its_last_booking() -> None:
+    account = Account(cash=D(10_000))
+    pick = [signal("a.clj", "1", {"SPY": "1"})]
+    account.trade(pick, {"SPY": "100"})
+    account.book = account.book.model_copy(update={"history": ()})  # as stored before the history was kept
+    account.trade(pick, {"SPY": "105"})
+    assert [ref.equity for ref in account.book.history] == [D(10_000), D(10_500)]
+
+
 def test_split_is_exact_and_never_gives_a_part_more_than_its_weight() -> None:
     parts = split(D("1.000000001"), {"a": D(1), "b": D(1), "c": D(1)}, D("0.000000001"))
     assert sum(parts.values(), D(0)) == D("1.000000001")

@@ -98,6 +98,9 @@ class Book(WireModel):
     marks: dict[str, Money] = Field(default_factory=dict, description="symbol -> the last booking's price")
     first: BookingRef | None = None  # equity before the first booked plan
     last: BookingRef | None = None  # equity after the last booked plan
+    history: tuple[BookingRef, ...] = Field(
+        default=(), description="equity after each booked plan, oldest first (the daily report's equity curve)"
+    )
 
     def holding(self, owner: str, symbol: str) -> Holding:
         return self.holdings.get(owner, {}).get(symbol, Holding())
@@ -162,6 +165,7 @@ class Booking(WireModel):
     account: AccountLine
     skipped: tuple[SkippedLeg, ...] = ()
     notes: tuple[str, ...] = ()
+    plan: RebalancePlan | None = None  # the plan booked (None in bookings made before it was recorded)
 
     def realised_by_owner(self) -> dict[str, Decimal]:
         realised: dict[str, Decimal] = {}
@@ -288,13 +292,15 @@ class _Ledger:
             )
         )
 
-    def to_book(self, marks: dict[str, Decimal], first: BookingRef | None, last: BookingRef | None) -> Book:
+    def to_book(
+        self, marks: dict[str, Decimal], first: BookingRef | None, last: BookingRef, history: tuple[BookingRef, ...]
+    ) -> Book:
         holdings: dict[str, dict[str, Holding]] = {}
         for (owner, symbol), lots in sorted(self.lots.items()):
             holdings.setdefault(owner, {})[symbol] = Holding(lots=tuple(lots), realised=self.realised[(owner, symbol)])
         for (owner, symbol), realised in sorted(self.realised.items()):
             holdings.setdefault(owner, {}).setdefault(symbol, Holding(realised=realised))
-        return Book(holdings=holdings, marks=marks, first=first, last=last)
+        return Book(holdings=holdings, marks=marks, first=first, last=last, history=history)
 
 
 def _floor_qty(value: Decimal) -> Decimal:
@@ -461,8 +467,11 @@ def book_plan(
             if item.skipped_trade_value is not None
         ),
         notes=tuple(notes),
+        plan=plan,
     )
-    return ledger.to_book(marks, first, last), booking
+    # a book from before the history was kept starts it with the last booking it knows
+    earlier = book.history or ((book.last,) if book.last is not None else ())
+    return ledger.to_book(marks, first, last, (*earlier, last)), booking
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,10 @@ def _number(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _hover_value(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(f"{value:.5g}")
+def _hover_value(value: float | None, kind: str = "multiple") -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, 2) if kind == "money" else float(f"{value:.5g}")
 
 
 def _nice_step(span: float, count: int) -> float:
@@ -99,6 +101,8 @@ def format_value(value: float, kind: str) -> str:
         return f"{value * 100:.0f}%" if abs(value) >= 0.1 or value == 0 else f"{value * 100:.1f}%"
     if kind == "multiple":
         return f"{value:g}"
+    if kind == "money":
+        return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
     return f"{value:g}"
 
 
@@ -190,7 +194,7 @@ def _hover(dates: Sequence[date], xs: Sequence[float], series: Sequence[Series],
         "d": [dates[i].isoformat() for i in sample],
         "x": [round(xs[i], 1) for i in sample],
         "f": kind,
-        "s": [{"n": s.name, "c": s.color, "v": [_hover_value(s.values[i]) for i in sample]} for s in series],
+        "s": [{"n": s.name, "c": s.color, "v": [_hover_value(s.values[i], kind) for i in sample]} for s in series],
     }
 
 
@@ -205,9 +209,10 @@ def line_chart(
     log_first: bool | None = None,
     zero_line: bool = False,
 ) -> Html:
-    """Several series over the same dates. `kind`: "multiple" (equity, growth of 1) or "percent"
-    (fractions). With `log_scale` (positive values only) a button switches to a log axis; it is shown
-    first when `log_first`, or by default when the values span more than a factor of 4."""
+    """Several series over the same dates. `kind`: "multiple" (equity, growth of 1), "percent"
+    (fractions) or "money" (dollars); a series with a single point is drawn as a dot. With `log_scale`
+    (positive values only) a button switches to a log axis; it is shown first when `log_first`, or by
+    default when the values span more than a factor of 4."""
     xs = _x_positions(len(dates))
     finite = [v for s in series for v in s.values if v is not None and math.isfinite(v)]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
@@ -239,6 +244,11 @@ def line_chart(
             keep = extremes(s.values, s.detail)
             d = _path(xs, s.values, to_y, keep)
             if not d:
+                continue
+            if "L" not in d:  # lone points: a line of no length would not show
+                for point in d[1:].split("M"):
+                    x, y = point.split(",")
+                    group.append(f'<circle data-series="{i}" cx="{x}" cy="{y}" r="4" fill="{s.color}"/>')
                 continue
             if s.fill:
                 zero = _number(to_y(0.0))

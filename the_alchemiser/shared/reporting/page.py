@@ -82,7 +82,9 @@ svg .grid{stroke:#eef0f3}
 SCRIPT = """
 (function(){
 function fmt(v,f){if(v===null||v===undefined)return'–';
- if(f==='percent')return(v*100).toFixed(1)+'%';if(f==='multiple')return v.toFixed(v<10?3:1);return String(v)}
+ if(f==='percent')return(v*100).toFixed(1)+'%';
+ if(f==='money')return(v<0?'-$':'$')+Math.abs(v).toLocaleString('en-US',{minimumFractionDigits:2,maximumFractionDigits:2});
+ if(f==='multiple')return v.toFixed(v<10?3:1);return String(v)}
 document.querySelectorAll('.chart').forEach(function(box){
  var svg=box.querySelector('svg'),data=box.querySelector('script[type="application/json"]');
  var tools=box.querySelector('button.toggle-log');
