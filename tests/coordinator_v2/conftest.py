@@ -21,6 +21,7 @@ from the_alchemiser.coordinator_v2.ports import LambdaWorkerInvoker, SqsDeadline
 from the_alchemiser.coordinator_v2.service import OrchestratorConfig, StrategyOrchestrator
 from the_alchemiser.shared.calendar import FixedClock, nyse_calendar
 from the_alchemiser.shared.events import InMemoryPublisher
+from the_alchemiser.shared.sessions.ports import SessionStore
 
 WORKER_FUNCTION = "alchemiser-test-strategy-worker"
 STAGE = "local"
@@ -77,10 +78,12 @@ def moto_aws() -> Iterator[None]:
         yield
 
 
-def build_rig(strategies_dir: Path, deadline: timedelta = timedelta(minutes=10)) -> OrchestratorRig:
+def build_rig(
+    strategies_dir: Path, deadline: timedelta = timedelta(minutes=10), sessions: SessionStore | None = None
+) -> OrchestratorRig:
     """Needs moto active. The Lambda client records every Invoke call's parameters as moto accepts them.
-    Sessions in memory (the SessionStore contract: tests/shared/test_session_store.py)."""
-    sessions = MemorySessionStore()
+    Sessions in memory unless given (the SessionStore contract: tests/shared/test_session_store.py)."""
+    sessions = sessions if sessions is not None else MemorySessionStore()
 
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(RoleName=unique_name("worker-role"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]

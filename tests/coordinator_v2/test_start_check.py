@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 from tests.coordinator_v2.conftest import STAGE, OrchestratorRig, build_rig, write_strategies
+from tests.fixtures.aws import unique_name
 from the_alchemiser.coordinator_v2.start_check import StartCheckStatus, WorkflowStartCheck, is_start_check
 from the_alchemiser.coordinator_v2.trigger import OrchestratorTrigger
 from the_alchemiser.shared.calendar import NEW_YORK, FixedClock, nyse_calendar
 from the_alchemiser.shared.metrics import InMemoryMetrics
+from the_alchemiser.shared.sessions.repository import AggregationSessionRepository, create_sessions_table
 
 REGULAR = date(2026, 11, 20)  # Friday, 16:00 close, run 15:30
 EARLY_CLOSE = date(2026, 11, 27)  # the day after Thanksgiving, 13:00 close, run 12:30
@@ -108,7 +110,12 @@ def test_against_the_orchestrators_real_lock_in_dynamodb_local(
     moto_aws: None, dynamodb_local_client: Any, tmp_path: Path
 ) -> None:
     """The orchestrator's own lock, written in DynamoDB Local at 15:30, is what the 15:45 check reads."""
-    rig: OrchestratorRig = build_rig(dynamodb_local_client, write_strategies(tmp_path / "strategies"))
+    table = unique_name("sessions")
+    create_sessions_table(dynamodb_local_client, table)
+    rig: OrchestratorRig = build_rig(
+        write_strategies(tmp_path / "strategies"),
+        sessions=AggregationSessionRepository(dynamodb_local_client, table),
+    )
     metrics = InMemoryMetrics()
     at_check = rig.clock.now() + timedelta(minutes=15)
     before = WorkflowStartCheck(

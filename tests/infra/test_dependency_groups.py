@@ -1,5 +1,5 @@
 """Dependency groups: the runtime dependencies (what the Lambdas import) are all that `signals`, `validate`,
-`backtest` and `data` need; `run` and `positions` need the `local` group (moto, cfn-lint) and, without it,
+`backtest` and `data` need; `run` and `positions` need the `local` group (moto, PyYAML) and, without it,
 say so in one line. A runtime-only install (`uv sync --no-dev`) is checked through the module graph: every
 import the command's modules can reach, function-level ones included, is walked statically."""
 
@@ -142,7 +142,7 @@ def _distributions(top: str) -> set[str]:
 
 def test_the_graph_walk_finds_function_level_imports() -> None:
     """The walk is not blind: `run` imports moto inside a function, deep in the local stack."""
-    assert {"moto", "cfnlint"} <= reachable_third_party("the_alchemiser.cli.commands.run")
+    assert "moto" in reachable_third_party("the_alchemiser.cli.commands.run")
     assert "numpy" in reachable_third_party("the_alchemiser.cli.commands.signals")
 
 
@@ -207,21 +207,21 @@ def test_dev_includes_local_so_a_plain_uv_sync_runs_everything() -> None:
 
 BLOCKED_RUN = """
 import importlib.machinery, sys
-# as if not installed: the path finder finds no moto or cfnlint (find_spec None, import raises)
+# as if not installed: the path finder finds no moto or yaml (find_spec None, import raises)
 path_find_spec = importlib.machinery.PathFinder.find_spec
 def find_spec(cls, name, path=None, target=None):
-    return None if name.split(".")[0] in {"moto", "cfnlint"} else path_find_spec(name, path, target)
+    return None if name.split(".")[0] in {"moto", "yaml"} else path_find_spec(name, path, target)
 importlib.machinery.PathFinder.find_spec = classmethod(find_spec)
 from the_alchemiser.cli import main
 code = main(sys.argv[1:])
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"moto", "cfnlint"})
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"moto", "yaml"})
 print("exit", code, "loaded", loaded)
 """
 
 
 @pytest.mark.parametrize("argv", [["run", "--date", "2026-11-20"], ["positions"]])
 def test_without_the_local_group_run_names_it_in_one_line(argv: list[str], tmp_path: Path) -> None:
-    """As after `uv sync --no-dev`: moto and cfn-lint cannot be imported. One line, exit 2, no traceback."""
+    """As after `uv sync --no-dev`: moto and PyYAML cannot be imported. One line, exit 2, no traceback."""
     result = subprocess.run(
         [sys.executable, "-c", BLOCKED_RUN, *argv],
         cwd=tmp_path,

@@ -1,14 +1,14 @@
 """Local tooling: the offline stack (`run`), the local paper broker, DynamoDB Local, the synthetic market.
 
 The stack needs the `local` dependency group on top of the runtime dependencies (moto emulates AWS,
-cfn-lint reads template.yaml). `local_group_missing` says so in one line before anything starts."""
+PyYAML reads template.yaml). `local_group_missing` says so in one line before anything starts."""
 
 from __future__ import annotations
 
 import importlib.util
 
 # the top-level modules of the `local` group (pyproject.toml) the local stack imports
-LOCAL_GROUP_MODULES = ("moto", "cfnlint")
+LOCAL_GROUP_MODULES = ("moto", "yaml")
 
 
 def local_group_missing(command: str) -> str | None:
