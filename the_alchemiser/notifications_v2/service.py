@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol
-from zoneinfo import ZoneInfo
 
 from the_alchemiser.notifications_v2.email_text import (
     EmailContext,
@@ -26,6 +25,7 @@ from the_alchemiser.notifications_v2.email_text import (
 from the_alchemiser.notifications_v2.report import build_daily_report, report_key
 from the_alchemiser.notifications_v2.report_store import REPORT_LINK_LIFETIME, ReportStore
 from the_alchemiser.notifications_v2.scrub import scrub_text
+from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.events import BaseEvent, TradeExecuted, WorkflowCompleted, WorkflowFailed
 from the_alchemiser.shared.ledger import LedgerOrder, LotBookReader, TradeLedgerReader
 from the_alchemiser.shared.ledger.book import Booking
@@ -33,11 +33,9 @@ from the_alchemiser.shared.logging import get_logger, workflow_context
 from the_alchemiser.shared.notifications import EmailSender
 from the_alchemiser.shared.once import OncePerKey
 
-NEW_YORK = ZoneInfo("America/New_York")
-
 Action = Literal["email_sent", "duplicate_skipped", "ignored", "malformed_alerted"]
 
-log = get_logger("notifications_v2.service")
+log = get_logger(__name__)
 
 
 class NotificationLedger(TradeLedgerReader, LotBookReader, Protocol):

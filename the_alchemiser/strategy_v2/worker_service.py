@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePath
 
-from the_alchemiser.shared.events import EventPublisher, PartialSignalGenerated, PayloadStore
+from the_alchemiser.shared.events import EventOrigin, EventPublisher, PartialSignalGenerated, PayloadStore
 from the_alchemiser.shared.logging import get_logger, workflow_context
 from the_alchemiser.shared.market_data import MarketDataPort, StaleMarketDataError
 from the_alchemiser.shared.market_data.live import LiveBarMarketData, QuoteSource
 from the_alchemiser.shared.schemas import StrategySignal, StrategyWorkerRequest
 from the_alchemiser.strategy_v2.dsl import StrategyResult, evaluate_strategy, load_strategy
 
-SOURCE_MODULE = "strategy_v2"
-SOURCE_COMPONENT = "StrategyWorker"
+ORIGIN = EventOrigin("strategy_v2", "StrategyWorker")
 # 12 decimal places: far below any tradable difference, far above float noise
 WEIGHT_QUANTUM = Decimal("1e-12")
 # the engine normalises to 1 in floats; anything further off is a bug, not rounding
@@ -207,10 +206,7 @@ class StrategyWorker:
     @staticmethod
     def _base(request: StrategyWorkerRequest) -> dict[str, object]:
         return {
-            "correlation_id": request.correlation_id,
-            "causation_id": request.causation_id,
-            "source_module": SOURCE_MODULE,
-            "source_component": SOURCE_COMPONENT,
+            **ORIGIN.of(request.correlation_id, request.causation_id),
             "session_id": request.session_id,
             "dsl_file": request.dsl_file,
             "strategy_number": request.strategy_number,
