@@ -6,7 +6,8 @@ event it publishes is stored with the decision. Whoever wins the transition publ
 deciding and publishing, a later delivery republishes the stored event (same event id) once the
 publisher's grace period has passed. The publish itself goes through the shared exactly-once helper
 (shared/once.py, key: the session id), so a winner that published and died before marking it, or one
-merely slower than the grace period, is never published a second time."""
+merely slower than the grace period, is never published a second time (a republish that finds the first
+publish still in progress raises, and its delivery is retried later)."""
 
 from __future__ import annotations
 
