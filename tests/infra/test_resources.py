@@ -243,11 +243,23 @@ def test_ledger_table_keys_and_indexes_match_the_decisions(template: dict[str, A
     assert idempotency["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
 
 
-def test_the_execution_handler_counts_deliveries_like_the_redrive_policy() -> None:
-    """The ExecutionQueue's maxReceiveCount is what the execution handler counts deliveries against."""
+def test_the_execution_handler_counts_deliveries_like_the_redrive_policy(template: dict[str, Any]) -> None:
+    """The ExecutionQueue's maxReceiveCount (read from the template) is what the execution handler counts
+    deliveries against."""
     from the_alchemiser.execution_v2.lambda_handler import MAX_RECEIVE_COUNT
 
-    assert MAX_RECEIVE_COUNT == 3
+    queue = template["Resources"]["ExecutionQueue"]["Properties"]
+    assert MAX_RECEIVE_COUNT == queue["RedrivePolicy"]["maxReceiveCount"]
+
+
+def test_a_forced_run_waits_as_long_as_execution_may_work_a_plan(template: dict[str, Any]) -> None:
+    """The orchestrator's quiet period after a COMPLETED workflow covers every delivery of its plan."""
+    from the_alchemiser.coordinator_v2.service import OrchestratorConfig
+
+    queue = template["Resources"]["ExecutionQueue"]["Properties"]
+    window = queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"]
+    quiet = OrchestratorConfig(stage="dev", strategies_dir=REPO).forced_run_quiet_period
+    assert quiet.total_seconds() == window
 
 
 def test_no_build_output_is_tracked() -> None:

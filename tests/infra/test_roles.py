@@ -200,3 +200,12 @@ def test_broker_credentials_come_from_the_named_secret_only(template: dict[str, 
             assert grants[BROKER_SECRET] == {"secretsmanager:GetSecretValue"}, function
         else:
             assert BROKER_SECRET not in grants, function
+
+
+def test_the_sessions_table_has_two_writers_the_opener_and_the_aggregator(template: dict[str, Any]) -> None:
+    """docs/decisions.md, "Who writes the session table": the orchestrator opens a session (lock + session in
+    one transaction, and the failure of its own fan-out), the aggregator decides it; the worker writes nothing."""
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    writers = {f for f in FUNCTIONS if function_grants(template, f).get("AggregationSessionsTable", set()) & writes}
+    assert writers == {"StrategyOrchestratorFunction", "StrategyAggregatorFunction"}
+    assert "AGGREGATION_SESSIONS_TABLE_NAME" not in function_environment(template, "StrategyFunction")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tests.fixtures.idempotency import MemoryOnce
 from tests.notifications_v2.ledger_memory import InMemoryTradeLedger
-from the_alchemiser.notifications_v2.report_store import InMemoryReportStore
+from tests.notifications_v2.report_memory import InMemoryReportStore
 from the_alchemiser.notifications_v2.service import NotificationService
 from the_alchemiser.shared.ledger import LedgerOrder
 from the_alchemiser.shared.ledger.book import Book, Booking

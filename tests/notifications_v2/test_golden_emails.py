@@ -11,10 +11,10 @@ import pathlib
 import pytest
 
 from tests.notifications_v2.helpers import FIXED_NOW, render, service_for
+from tests.notifications_v2.report_memory import InMemoryReportStore
 from tests.notifications_v2.scenarios import ALL_SCENARIOS, PLANTED_SECRETS, Scenario
 from the_alchemiser.notifications_v2.email_text import render_malformed_event_email
 from the_alchemiser.notifications_v2.formatting import price
-from the_alchemiser.notifications_v2.report_store import InMemoryReportStore
 from the_alchemiser.shared.events import WorkflowFailed
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"

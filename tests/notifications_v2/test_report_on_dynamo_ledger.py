@@ -12,9 +12,9 @@ import pytest
 
 from tests.fixtures.aws import unique_name
 from tests.fixtures.idempotency import MemoryOnce
+from tests.notifications_v2.report_memory import InMemoryReportStore
 from tests.notifications_v2.scenarios import TRADING_DATE, history_executions, success_day, success_trades, today_plan
 from the_alchemiser.notifications_v2.report import report_key
-from the_alchemiser.notifications_v2.report_store import InMemoryReportStore
 from the_alchemiser.notifications_v2.service import NotificationService
 from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger, create_ledger_table
 from the_alchemiser.shared.notifications import RecordingEmailSender

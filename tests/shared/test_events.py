@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -154,3 +155,27 @@ def test_decimal_precision_survives() -> None:
 
     signal = make_signal("a.clj", Decimal("1"), {"SPY": Decimal("0.333333333333"), "QQQ": Decimal("0.666666666667")})
     assert type(signal).model_validate_json(signal.model_dump_json()) == signal
+
+
+def test_an_event_origin_names_the_publisher_once() -> None:
+    from the_alchemiser.shared.events import EventOrigin, WorkflowStarted
+
+    origin = EventOrigin("coordinator_v2", "StrategyOrchestrator")
+    assert origin.of("corr", "cause") == {
+        "correlation_id": "corr",
+        "causation_id": "cause",
+        "source_module": "coordinator_v2",
+        "source_component": "StrategyOrchestrator",
+    }
+    parent = WorkflowStarted(
+        **origin.of("corr", "trigger-1"),
+        trading_date=date(2026, 11, 20),
+        stage="dev",
+        session_id="s",
+        strategies={"a.clj": Decimal(1)},
+        deadline=datetime(2026, 11, 20, 20, 40, tzinfo=UTC),
+    )
+    assert parent.source == "alchemiser.coordinator_v2"
+    later = EventOrigin("aggregator_v2", "SignalAggregator")
+    assert parent.caused(later) == {**later.of("corr", parent.event_id)}
+    assert parent.caused() == {"correlation_id": "corr", "causation_id": parent.event_id}

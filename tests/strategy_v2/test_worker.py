@@ -8,7 +8,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,14 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from tests.fixtures.aws import REGION, unique_name
+from tests.fixtures.aws import REGION
 from the_alchemiser.local.synthetic_market import generate_market
-from the_alchemiser.shared.calendar import FixedClock
 from the_alchemiser.shared.config.settings import Settings
 from the_alchemiser.shared.events import InMemoryPublisher, PartialSignalGenerated, S3PayloadStore
 from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
 from the_alchemiser.shared.schemas import StrategyWorkerRequest
-from the_alchemiser.shared.sessions import AggregationSessionRepository, create_sessions_table
 from the_alchemiser.strategy_v2.dsl import load_strategy
 from the_alchemiser.strategy_v2.lambda_handler import handle
 from the_alchemiser.strategy_v2.worker_service import (
@@ -89,13 +87,6 @@ def s3() -> Iterator[Any]:
 
 
 @pytest.fixture
-def sessions(dynamodb_local_client: Any) -> AggregationSessionRepository:
-    table = unique_name("sessions")
-    create_sessions_table(dynamodb_local_client, table)
-    return AggregationSessionRepository(dynamodb_local_client, table)
-
-
-@pytest.fixture
 def publisher() -> InMemoryPublisher:
     return InMemoryPublisher()
 
@@ -104,16 +95,13 @@ def make_worker(
     strategies_dir: Path,
     market_dir: Path,
     publisher: InMemoryPublisher,
-    sessions: AggregationSessionRepository,
     s3: Any,
 ) -> StrategyWorker:
     return StrategyWorker(
         strategies_dir=strategies_dir,
         market_data=lambda: CsvDirectoryMarketData(market_dir),
         publisher=publisher,
-        sessions=sessions,
         trace_store=S3PayloadStore(s3, "payloads"),
-        clock=FixedClock(datetime(2026, 11, 20, 20, 30, tzinfo=UTC)),
     )
 
 
@@ -122,10 +110,9 @@ def worker(
     strategies_dir: Path,
     market_dir: Path,
     publisher: InMemoryPublisher,
-    sessions: AggregationSessionRepository,
     s3: Any,
 ) -> StrategyWorker:
-    return make_worker(strategies_dir, market_dir, publisher, sessions, s3)
+    return make_worker(strategies_dir, market_dir, publisher, s3)
 
 
 def request_for(dsl_file: str, allocation: str = "0.25", as_of: date = AS_OF) -> StrategyWorkerRequest:
@@ -197,42 +184,35 @@ def test_each_project_strategy_becomes_a_signal_with_exact_weights_and_its_trace
 def expect_failure(
     worker: StrategyWorker,
     publisher: InMemoryPublisher,
-    sessions: AggregationSessionRepository,
     request: StrategyWorkerRequest,
 ) -> str:
     outcome = worker.run(request)
     [event] = publisher.events
     assert isinstance(event, PartialSignalGenerated) and event is outcome.event
     assert event.success is False and event.signals_data is None
-    assert event.error_message
-    # and the failure is already in the session, before any aggregator sees the event
-    marked = sessions.partials(request.session_id)[request.dsl_file]
-    assert marked.success is False and marked.error_message == event.error_message
-    assert marked.event_id == event.event_id
+    assert event.error_message  # the event alone reports it: the worker writes no session (decisions.md)
     return event.error_message
 
 
 def test_a_malformed_strategy_file_reports_failure_at_once(
-    worker: StrategyWorker, publisher: InMemoryPublisher, sessions: AggregationSessionRepository
+    worker: StrategyWorker, publisher: InMemoryPublisher
 ) -> None:
-    message = expect_failure(worker, publisher, sessions, request_for("broken.clj"))
+    message = expect_failure(worker, publisher, request_for("broken.clj"))
     assert message.startswith("DslParseError")
     # names the file, the line and the column of the problem (the unclosed '[' on line 2)
     assert re.search(r"broken\.clj:2:17: expected '\]'", message), message
 
 
 def test_an_invalid_strategy_file_reports_the_line_and_column(
-    worker: StrategyWorker, publisher: InMemoryPublisher, sessions: AggregationSessionRepository
+    worker: StrategyWorker, publisher: InMemoryPublisher
 ) -> None:
-    message = expect_failure(worker, publisher, sessions, request_for("typo.clj"))
+    message = expect_failure(worker, publisher, request_for("typo.clj"))
     assert message.startswith("DslValidationError")
     assert re.search(r"typo\.clj:2:36: unknown operator 'wieght-equal'", message), message
 
 
-def test_missing_market_data_reports_failure(
-    worker: StrategyWorker, publisher: InMemoryPublisher, sessions: AggregationSessionRepository
-) -> None:
-    message = expect_failure(worker, publisher, sessions, request_for("needs_zzzz.clj"))
+def test_missing_market_data_reports_failure(worker: StrategyWorker, publisher: InMemoryPublisher) -> None:
+    message = expect_failure(worker, publisher, request_for("needs_zzzz.clj"))
     assert "MissingMarketDataError" in message and "ZZZZ" in message
 
 
@@ -240,22 +220,21 @@ def test_too_short_history_reports_failure(
     strategies_dir: Path,
     tmp_path: Path,
     publisher: InMemoryPublisher,
-    sessions: AggregationSessionRepository,
     s3: Any,
 ) -> None:
     short = write_market(tmp_path / "short", end=AS_OF, days=60)
-    worker = make_worker(strategies_dir, short, publisher, sessions, s3)
-    message = expect_failure(worker, publisher, sessions, request_for("trend.clj"))
+    worker = make_worker(strategies_dir, short, publisher, s3)
+    message = expect_failure(worker, publisher, request_for("trend.clj"))
     assert message.startswith("DslEvaluationError"), message
     assert "history" in message.lower() or "200" in message, message
 
 
 def test_bars_that_stop_before_the_session_day_are_stale_not_silently_used(
-    worker: StrategyWorker, publisher: InMemoryPublisher, sessions: AggregationSessionRepository
+    worker: StrategyWorker, publisher: InMemoryPublisher
 ) -> None:
     # Monday's session needs Friday's close; the bars stop on Thursday
     request = request_for("klm.clj", as_of=date(2026, 11, 20)).model_copy(update={"trading_date": date(2026, 11, 23)})
-    message = expect_failure(worker, publisher, sessions, request)
+    message = expect_failure(worker, publisher, request)
     assert "StaleMarketDataError" in message and "2026-11-19" in message and "2026-11-20" in message
 
 
@@ -264,7 +243,6 @@ def test_todays_forming_bar_is_never_used_the_worker_evaluates_as_of_the_previou
     market_dir: Path,
     tmp_path: Path,
     publisher: InMemoryPublisher,
-    sessions: AggregationSessionRepository,
     s3: Any,
 ) -> None:
     """Intraday the data source may already hold a partial bar for the trading day: it must be ignored."""
@@ -282,8 +260,8 @@ def test_todays_forming_bar_is_never_used_the_worker_evaluates_as_of_the_previou
     assert all(bars.last_date == trading_day.date() for bars in market.daily_bars(symbols).values())
 
     for dsl_file in PROJECT_FILES:
-        baseline = make_worker(strategies_dir, market_dir, InMemoryPublisher(), sessions, s3).run(request_for(dsl_file))
-        intraday = make_worker(strategies_dir, with_today, publisher, sessions, s3).run(request_for(dsl_file))
+        baseline = make_worker(strategies_dir, market_dir, InMemoryPublisher(), s3).run(request_for(dsl_file))
+        intraday = make_worker(strategies_dir, with_today, publisher, s3).run(request_for(dsl_file))
         assert baseline.event.signals_data is not None and intraday.event.signals_data is not None
         assert intraday.event.signals_data.as_of == AS_OF
         assert intraday.event.signals_data.weights == baseline.event.signals_data.weights
@@ -291,23 +269,19 @@ def test_todays_forming_bar_is_never_used_the_worker_evaluates_as_of_the_previou
 
 
 def test_a_request_to_evaluate_on_the_trading_day_itself_is_refused(
-    worker: StrategyWorker, publisher: InMemoryPublisher, sessions: AggregationSessionRepository
+    worker: StrategyWorker, publisher: InMemoryPublisher
 ) -> None:
     request = request_for("klm.clj").model_copy(update={"as_of": date(2026, 11, 20)})
-    message = expect_failure(worker, publisher, sessions, request)
+    message = expect_failure(worker, publisher, request)
     assert "not a completed day before the trading date 2026-11-20" in message
 
 
-def test_a_strategy_file_outside_the_folder_is_refused(
-    worker: StrategyWorker, publisher: InMemoryPublisher, sessions: AggregationSessionRepository
-) -> None:
-    assert "bare file name" in expect_failure(worker, publisher, sessions, request_for("../strategies/klm.clj"))
+def test_a_strategy_file_outside_the_folder_is_refused(worker: StrategyWorker, publisher: InMemoryPublisher) -> None:
+    assert "bare file name" in expect_failure(worker, publisher, request_for("../strategies/klm.clj"))
 
 
-def test_a_missing_strategy_file_reports_failure(
-    worker: StrategyWorker, publisher: InMemoryPublisher, sessions: AggregationSessionRepository
-) -> None:
-    assert "cannot read strategy file" in expect_failure(worker, publisher, sessions, request_for("gone.clj"))
+def test_a_missing_strategy_file_reports_failure(worker: StrategyWorker, publisher: InMemoryPublisher) -> None:
+    assert "cannot read strategy file" in expect_failure(worker, publisher, request_for("gone.clj"))
 
 
 def test_the_lambda_handler_parses_the_orchestrators_payload(
@@ -320,7 +294,7 @@ def test_the_lambda_handler_parses_the_orchestrators_payload(
 
 
 def test_a_trace_store_outage_loses_the_trace_not_the_signal(
-    strategies_dir: Path, market_dir: Path, publisher: InMemoryPublisher, sessions: AggregationSessionRepository
+    strategies_dir: Path, market_dir: Path, publisher: InMemoryPublisher
 ) -> None:
     with mock_aws():
         no_bucket = S3PayloadStore(boto3.client("s3", region_name=REGION), "no-such-bucket")
@@ -328,9 +302,7 @@ def test_a_trace_store_outage_loses_the_trace_not_the_signal(
             strategies_dir=strategies_dir,
             market_data=lambda: CsvDirectoryMarketData(market_dir),
             publisher=publisher,
-            sessions=sessions,
             trace_store=no_bucket,
-            clock=FixedClock(datetime(2026, 11, 20, 20, 30, tzinfo=UTC)),
         )
         outcome = worker.run(request_for("tecl.clj"))
     assert outcome.event.success and outcome.event.signals_data is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,17 +15,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.fixtures.aws import REGION, unique_name
+from tests.fixtures.aws import REGION
 from the_alchemiser.local.sim_broker import DictPriceSource, SimBrokerHandle
 from the_alchemiser.local.synthetic_market import generate_market
 from the_alchemiser.shared.broker.alpaca_adapter import AlpacaBroker
-from the_alchemiser.shared.calendar import NEW_YORK, FixedClock
+from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.config.settings import Settings
 from the_alchemiser.shared.events import InMemoryPublisher, S3PayloadStore
 from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
 from the_alchemiser.shared.market_data.live import QuoteSource
 from the_alchemiser.shared.schemas import StrategyWorkerRequest
-from the_alchemiser.shared.sessions import AggregationSessionRepository, create_sessions_table
 from the_alchemiser.strategy_v2.wiring import live_quote_source
 from the_alchemiser.strategy_v2.worker_service import StrategyWorker
 
@@ -67,13 +66,6 @@ def s3() -> Iterator[Any]:
         yield client
 
 
-@pytest.fixture
-def sessions(dynamodb_local_client: Any) -> AggregationSessionRepository:
-    table = unique_name("sessions")
-    create_sessions_table(dynamodb_local_client, table)
-    return AggregationSessionRepository(dynamodb_local_client, table)
-
-
 def request() -> StrategyWorkerRequest:
     return StrategyWorkerRequest(
         session_id=str(uuid.uuid4()),
@@ -90,16 +82,14 @@ def request() -> StrategyWorkerRequest:
 
 
 def worker(
-    strategies_dir: Path, market_dir: Path, sessions: AggregationSessionRepository, s3: Any, quotes: QuoteSource | None
+    strategies_dir: Path, market_dir: Path, s3: Any, quotes: QuoteSource | None
 ) -> tuple[StrategyWorker, InMemoryPublisher]:
     publisher = InMemoryPublisher()
     built = StrategyWorker(
         strategies_dir=strategies_dir,
         market_data=lambda: CsvDirectoryMarketData(market_dir),
         publisher=publisher,
-        sessions=sessions,
         trace_store=S3PayloadStore(s3, "payloads"),
-        clock=FixedClock(datetime(2026, 11, 20, 20, 30, tzinfo=UTC)),
         live_quotes=quotes,
     )
     return built, publisher
@@ -129,13 +119,13 @@ def test_the_setting_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_completed_bars_hold_tlt_and_the_live_bar_flips_to_qqq(
-    strategies_dir: Path, market_dir: Path, sessions: AggregationSessionRepository, s3: Any, quotes: QuoteSource
+    strategies_dir: Path, market_dir: Path, s3: Any, quotes: QuoteSource
 ) -> None:
-    completed, _ = worker(strategies_dir, market_dir, sessions, s3, None)
+    completed, _ = worker(strategies_dir, market_dir, s3, None)
     signal = completed.run(request()).event.signals_data
     assert signal is not None and signal.weights == {"TLT": Decimal(1)}
 
-    live, _ = worker(strategies_dir, market_dir, sessions, s3, quotes)
+    live, _ = worker(strategies_dir, market_dir, s3, quotes)
     outcome = live.run(request()).event
     assert outcome.success, outcome.error_message
     signal = outcome.signals_data
@@ -147,7 +137,6 @@ def test_completed_bars_hold_tlt_and_the_live_bar_flips_to_qqq(
 def test_stale_completed_bars_still_fail_in_live_mode(
     strategies_dir: Path,
     tmp_path: Path,
-    sessions: AggregationSessionRepository,
     s3: Any,
     quotes: QuoteSource,
     market: dict[str, Any],
@@ -155,7 +144,7 @@ def test_stale_completed_bars_still_fail_in_live_mode(
     behind = CsvDirectoryMarketData(tmp_path / "behind")
     for symbol, frame in market.items():
         behind.write(symbol, frame.iloc[:-1])  # through the 18th only
-    live, _ = worker(strategies_dir, behind.directory, sessions, s3, quotes)
+    live, _ = worker(strategies_dir, behind.directory, s3, quotes)
     event = live.run(request()).event
     assert not event.success and "StaleMarketDataError" in (event.error_message or "")
     assert "needs them through 2026-11-19" in (event.error_message or "")

@@ -6,7 +6,8 @@ event it publishes is stored with the decision. Whoever wins the transition publ
 deciding and publishing, a later delivery republishes the stored event (same event id) once the
 publisher's grace period has passed. The publish itself goes through the shared exactly-once helper
 (shared/once.py, key: the session id), so a winner that published and died before marking it, or one
-merely slower than the grace period, is never published a second time."""
+merely slower than the grace period, is never published a second time (a republish that finds the first
+publish still in progress raises, and its delivery is retried later)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from enum import StrEnum
 from the_alchemiser.shared.calendar import Clock
 from the_alchemiser.shared.events import (
     BaseEvent,
+    EventOrigin,
     EventPublisher,
     PartialSignalGenerated,
     SignalGenerated,
@@ -35,8 +37,7 @@ from the_alchemiser.shared.sessions import (
     SessionStore,
 )
 
-SOURCE_MODULE = "aggregator_v2"
-SOURCE_COMPONENT = "SignalAggregator"
+ORIGIN = EventOrigin("aggregator_v2", "SignalAggregator")
 # the shared exactly-once helper's record prefix for the outcome publish (never change it)
 ONCE_KEY_PREFIX = "aggregator_v2.outcome"
 
@@ -191,10 +192,7 @@ class SignalAggregator:
                     metadata={"deadline_policy": "merge_available", "missing_strategies": ",".join(missing)},
                 )
         failed = WorkflowFailed(
-            correlation_id=session.correlation_id,
-            causation_id=session.causation_id,
-            source_module=SOURCE_MODULE,
-            source_component=SOURCE_COMPONENT,
+            **ORIGIN.of(session.correlation_id, session.causation_id),
             failure_reason=(
                 f"session deadline {session.deadline.isoformat()} passed without "
                 f"{len(missing)} of {len(session.allocations)} strategies: {', '.join(missing)}; no trading"
@@ -216,10 +214,7 @@ class SignalAggregator:
     ) -> AggregationOutcome:
         errors = {f: p.error_message or "no error message" for f, p in sorted(failed.items())}
         event = WorkflowFailed(
-            correlation_id=session.correlation_id,
-            causation_id=cause,
-            source_module=SOURCE_MODULE,
-            source_component=SOURCE_COMPONENT,
+            **ORIGIN.of(session.correlation_id, cause),
             failure_reason="strategy evaluation failed: "
             + "; ".join(f"{f}: {message}" for f, message in errors.items())
             + "; no trading",
@@ -237,10 +232,7 @@ class SignalAggregator:
         except ValueError as exc:
             log.exception("merge failed")
             failed = WorkflowFailed(
-                correlation_id=session.correlation_id,
-                causation_id=cause,
-                source_module=SOURCE_MODULE,
-                source_component=SOURCE_COMPONENT,
+                **ORIGIN.of(session.correlation_id, cause),
                 failure_reason=f"merging the strategies' signals failed: {exc}; no trading",
                 failure_step="aggregation",
                 error_details={"error_type": type(exc).__name__, "session_id": session.session_id},
@@ -248,10 +240,7 @@ class SignalAggregator:
             )
             return self._decide(session, SessionStatus.FAILED, failed)
         event = SignalGenerated(
-            correlation_id=session.correlation_id,
-            causation_id=cause,
-            source_module=SOURCE_MODULE,
-            source_component=SOURCE_COMPONENT,
+            **ORIGIN.of(session.correlation_id, cause),
             session_id=session.session_id,
             signals_data=signals,
             consolidated_portfolio=portfolio,

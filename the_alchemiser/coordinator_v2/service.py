@@ -23,7 +23,7 @@ from the_alchemiser.coordinator_v2.allocations import AllocationConfigError, loa
 from the_alchemiser.coordinator_v2.ports import MAX_SQS_DELAY_SECONDS, DeadlineScheduler, WorkerInvoker
 from the_alchemiser.coordinator_v2.trigger import OrchestratorTrigger
 from the_alchemiser.shared.calendar import NEW_YORK, Clock, NyseCalendar
-from the_alchemiser.shared.events import EventPublisher, WorkflowFailed, WorkflowStarted
+from the_alchemiser.shared.events import EventOrigin, EventPublisher, WorkflowFailed, WorkflowStarted
 from the_alchemiser.shared.logging import get_logger, workflow_context
 from the_alchemiser.shared.once import OncePerKey
 from the_alchemiser.shared.schemas import StrategyWorkerRequest
@@ -34,8 +34,7 @@ from the_alchemiser.shared.sessions import (
     SessionStore,
 )
 
-SOURCE_MODULE = "coordinator_v2"
-SOURCE_COMPONENT = "StrategyOrchestrator"
+ORIGIN = EventOrigin("coordinator_v2", "StrategyOrchestrator")
 # the shared exactly-once helper's record prefix for forced runs (never change it)
 FORCED_RUN_KEY_PREFIX = "coordinator_v2.forced"
 
@@ -229,10 +228,7 @@ class StrategyOrchestrator:
         deadline = now + self._config.deadline
         as_of = self._calendar.previous_trading_day(trading_date)  # completed bars only
         started = WorkflowStarted(
-            correlation_id=correlation_id,
-            causation_id=trigger.trigger_id,
-            source_module=SOURCE_MODULE,
-            source_component=SOURCE_COMPONENT,
+            **ORIGIN.of(correlation_id, trigger.trigger_id),
             trading_date=trading_date,
             stage=stage,
             session_id=session_id,
@@ -355,10 +351,7 @@ class StrategyOrchestrator:
         self, correlation_id: str, causation_id: str, trading_date: date, reason: str, error_type: str
     ) -> WorkflowFailed:
         return WorkflowFailed(
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            source_module=SOURCE_MODULE,
-            source_component=SOURCE_COMPONENT,
+            **ORIGIN.of(correlation_id, causation_id),
             failure_reason=reason,
             failure_step="orchestrator",
             error_details={"error_type": error_type, "stage": self._config.stage},

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol
-from zoneinfo import ZoneInfo
 
 from the_alchemiser.notifications_v2.email_text import (
     EmailContext,
@@ -28,6 +27,7 @@ from the_alchemiser.notifications_v2.report import DailyReport, build_daily_repo
 from the_alchemiser.notifications_v2.report_page import build_daily_page
 from the_alchemiser.notifications_v2.report_store import REPORT_LINK_LIFETIME, ReportStore
 from the_alchemiser.notifications_v2.scrub import scrub_text
+from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.events import BaseEvent, TradeExecuted, WorkflowCompleted, WorkflowFailed
 from the_alchemiser.shared.ledger import LedgerOrder, LotBookReader, TradeLedgerReader
 from the_alchemiser.shared.ledger.book import Booking
@@ -35,11 +35,9 @@ from the_alchemiser.shared.logging import get_logger, workflow_context
 from the_alchemiser.shared.notifications import EmailSender
 from the_alchemiser.shared.once import OncePerKey
 
-NEW_YORK = ZoneInfo("America/New_York")
-
 Action = Literal["email_sent", "duplicate_skipped", "ignored", "malformed_alerted"]
 
-log = get_logger("notifications_v2.service")
+log = get_logger(__name__)
 
 
 class NotificationLedger(TradeLedgerReader, LotBookReader, Protocol):

@@ -35,6 +35,7 @@ from the_alchemiser.shared.broker import BrokerPort
 from the_alchemiser.shared.broker.errors import BrokerError
 from the_alchemiser.shared.calendar import NEW_YORK, Clock, SystemClock
 from the_alchemiser.shared.events import (
+    EventOrigin,
     EventParseError,
     EventPublisher,
     PayloadStore,
@@ -46,8 +47,7 @@ from the_alchemiser.shared.events import (
 from the_alchemiser.shared.logging import get_logger
 from the_alchemiser.shared.once import PowertoolsOnce
 
-SOURCE_MODULE = "portfolio_v2"
-SOURCE_COMPONENT = "RebalancePlanner"
+ORIGIN = EventOrigin("portfolio_v2", "RebalancePlanner")
 FAILURE_STEP = "portfolio"
 # the record ids of the plans already made stay valid across deploys: never change this prefix
 IDEMPOTENCY_KEY_PREFIX = "portfolio_v2.plan"
@@ -135,10 +135,8 @@ class PortfolioService:
             return self._publish_failure(signal, exc)
 
         event = RebalancePlanned(
-            **signal.caused(),
+            **signal.caused(ORIGIN),
             event_id=event_id_for(signal.correlation_id, "RebalancePlanned"),
-            source_module=SOURCE_MODULE,
-            source_component=SOURCE_COMPONENT,
             rebalance_plan=plan,
             allocation_comparison=allocation_comparison(plan),
             trades_required=bool(plan.trades),
@@ -175,10 +173,8 @@ class PortfolioService:
         expected = isinstance(exc, (BrokerError, PlanningError, ValueError))
         log.error("portfolio_planning_failed", error=str(exc), exc_info=not expected, **details)
         event = WorkflowFailed(
-            **signal.caused(),
+            **signal.caused(ORIGIN),
             event_id=event_id_for(signal.correlation_id, "WorkflowFailed"),
-            source_module=SOURCE_MODULE,
-            source_component=SOURCE_COMPONENT,
             failure_reason=f"portfolio planning failed: {exc}",
             failure_step=FAILURE_STEP,
             error_details=details,

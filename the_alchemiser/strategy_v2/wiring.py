@@ -14,7 +14,6 @@ from the_alchemiser.shared.market_data import MarketDataPort
 from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData
 from the_alchemiser.shared.market_data.live import QuoteSource
 from the_alchemiser.shared.market_data.s3_adapter import S3MarketData
-from the_alchemiser.shared.sessions import AggregationSessionRepository
 from the_alchemiser.strategy_v2.worker_service import MarketDataFactory, StrategyWorker
 
 
@@ -58,9 +57,7 @@ def build_worker(settings: Settings) -> StrategyWorker:
         strategies_dir=settings.strategies_path,
         market_data=market_data_factory(settings, s3),
         publisher=EventBridgePublisher(boto3.client("events"), settings.event_bus_name, store),
-        sessions=AggregationSessionRepository(boto3.client("dynamodb"), settings.aggregation_sessions_table_name),
         trace_store=store,
-        clock=settings.clock(),
         live_quotes=live_quote_source(settings),
     )
 

@@ -1,8 +1,9 @@
 """Strategy Worker: evaluate one strategy file as of the session's day and report to the aggregator.
 
 Success or failure, the worker always publishes one `PartialSignalGenerated`, so the session never
-waits on a strategy that cannot answer. A failure is also written into the session at once (the
-same conditional partial write the aggregator does), so it counts even if the event is lost.
+waits on a strategy that cannot answer. It reports a failure by that event alone: the aggregator is the
+only writer of the session table (docs/decisions.md); if the publish itself fails, the invocation fails
+and Lambda retries it, and the session's deadline ends the workflow whatever happens.
 
 With `live_quotes` (STRATEGY_LIVE_BAR, off by default) the strategy is evaluated on the completed bars
 through the session's `as_of` plus the trading day's bar built from the latest quotes (dsl.md's live
@@ -18,17 +19,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePath
 
-from the_alchemiser.shared.calendar import Clock
-from the_alchemiser.shared.events import EventPublisher, PartialSignalGenerated, PayloadStore
+from the_alchemiser.shared.events import EventOrigin, EventPublisher, PartialSignalGenerated, PayloadStore
 from the_alchemiser.shared.logging import get_logger, workflow_context
 from the_alchemiser.shared.market_data import MarketDataPort, StaleMarketDataError
 from the_alchemiser.shared.market_data.live import LiveBarMarketData, QuoteSource
 from the_alchemiser.shared.schemas import StrategySignal, StrategyWorkerRequest
-from the_alchemiser.shared.sessions import AggregationSessionRepository, PartialResult
 from the_alchemiser.strategy_v2.dsl import StrategyResult, evaluate_strategy, load_strategy
 
-SOURCE_MODULE = "strategy_v2"
-SOURCE_COMPONENT = "StrategyWorker"
+ORIGIN = EventOrigin("strategy_v2", "StrategyWorker")
 # 12 decimal places: far below any tradable difference, far above float noise
 WEIGHT_QUANTUM = Decimal("1e-12")
 # the engine normalises to 1 in floats; anything further off is a bug, not rounding
@@ -110,18 +108,14 @@ class StrategyWorker:
         strategies_dir: Path,
         market_data: MarketDataFactory,
         publisher: EventPublisher,
-        sessions: AggregationSessionRepository,
         trace_store: PayloadStore | None,
-        clock: Clock,
         live_quotes: QuoteSource | None = None,
     ) -> None:
         self._strategies_dir = strategies_dir
         # a factory, called per request: a warm Lambda must never serve yesterday's cached bars
         self._market_data = market_data
         self._publisher = publisher
-        self._sessions = sessions
         self._trace_store = trace_store
-        self._clock = clock
         self._live_quotes = live_quotes
 
     def run(self, request: StrategyWorkerRequest) -> WorkerOutcome:
@@ -205,20 +199,6 @@ class StrategyWorker:
 
     def _report_failure(self, request: StrategyWorkerRequest, error_message: str) -> PartialSignalGenerated:
         event = PartialSignalGenerated(**self._base(request), success=False, error_message=error_message)
-        try:
-            self._sessions.record_partial(
-                request.session_id,
-                PartialResult(
-                    dsl_file=request.dsl_file,
-                    success=False,
-                    error_message=error_message,
-                    event_id=event.event_id,
-                    received_at=self._clock.now(),
-                ),
-            )
-        except Exception:
-            # the event below still reaches the aggregator; this write is the belt to its braces
-            log.exception("could not mark the failure in the session")
         self._publisher.publish(event)
         log.warning("strategy failure reported", error_message=error_message)
         return event
@@ -226,10 +206,7 @@ class StrategyWorker:
     @staticmethod
     def _base(request: StrategyWorkerRequest) -> dict[str, object]:
         return {
-            "correlation_id": request.correlation_id,
-            "causation_id": request.causation_id,
-            "source_module": SOURCE_MODULE,
-            "source_component": SOURCE_COMPONENT,
+            **ORIGIN.of(request.correlation_id, request.causation_id),
             "session_id": request.session_id,
             "dsl_file": request.dsl_file,
             "strategy_number": request.strategy_number,

@@ -138,10 +138,6 @@ def _optional_decimal(body: Mapping[str, Any], name: str) -> Decimal | None:
     return None if value is None or value == "" else _decimal(value, name)
 
 
-def _dec(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
 def _tick_size(price: Decimal) -> Decimal:
     return CENT if price >= 1 else SUB_CENT
 

@@ -9,7 +9,7 @@ from the_alchemiser.shared.broker import BrokerPort
 from the_alchemiser.shared.calendar import Clock, SystemClock
 from the_alchemiser.shared.logging import get_logger
 
-log = get_logger("portfolio_v2.state_reader")
+log = get_logger(__name__)
 
 
 class PortfolioStateReader:

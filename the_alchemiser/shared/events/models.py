@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,24 @@ from the_alchemiser.shared.types import Money
 
 SCHEMA_VERSION = "1.0"
 EVENT_SOURCE_PREFIX = "alchemiser"
+
+
+@dataclass(frozen=True)
+class EventOrigin:
+    """Who publishes: the module (EventBridge source `alchemiser.<module>`) and component that every event a
+    service makes names, given once per service instead of at each event."""
+
+    module: str
+    component: str
+
+    def of(self, correlation_id: str, causation_id: str) -> dict[str, str]:
+        """The base fields of an event from this origin in the workflow `correlation_id`, caused by `causation_id`."""
+        return {
+            "correlation_id": correlation_id,
+            "causation_id": causation_id,
+            "source_module": self.module,
+            "source_component": self.component,
+        }
 
 
 def new_event_id() -> str:
@@ -49,9 +68,12 @@ class BaseEvent(WireModel):
         """EventBridge `source`: alchemiser.<module>."""
         return f"{EVENT_SOURCE_PREFIX}.{self.source_module}"
 
-    def caused(self) -> dict[str, str]:
-        """Base fields for an event this one causes: same workflow, this event as parent."""
-        return {"correlation_id": self.correlation_id, "causation_id": self.event_id}
+    def caused(self, origin: EventOrigin | None = None) -> dict[str, str]:
+        """Base fields for an event this one causes: same workflow, this event as parent (and, given the
+        publisher's origin, its source fields too)."""
+        if origin is None:
+            return {"correlation_id": self.correlation_id, "causation_id": self.event_id}
+        return origin.of(self.correlation_id, self.event_id)
 
 
 class WorkflowStarted(BaseEvent):

@@ -39,7 +39,7 @@ from the_alchemiser.shared.schemas.execution import ExecutionResult
 from the_alchemiser.shared.schemas.rebalance import RebalancePlan
 from the_alchemiser.shared.stamps import stamp_now
 
-_log = get_logger("shared.ledger.dynamodb")
+_log = get_logger(__name__)
 
 PK = "client_order_id"
 INDEX_BY_CORRELATION = "by-correlation"

@@ -59,9 +59,6 @@ class PlanState(WireModel):
     def item(self, side: str, symbol: str) -> PlanItemState | None:
         return self.items.get(item_key(side, symbol))
 
-    def done_items(self) -> list[PlanItemState]:
-        return [state for state in self.items.values() if state.status == PlanItemStatus.DONE]
-
 
 def item_key(side: str, symbol: str) -> str:
     return f"{side}#{symbol}"

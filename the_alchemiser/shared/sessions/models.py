@@ -49,7 +49,7 @@ class PartialResult(WireModel):
     success: bool
     signal: StrategySignal | None = None
     error_message: str | None = None
-    event_id: str = Field(description="the PartialSignalGenerated event id, or the worker's if it marked the failure")
+    event_id: str = Field(description="the PartialSignalGenerated event id")
     received_at: AwareDatetime
 
 

@@ -191,8 +191,8 @@ class AggregationSessionRepository:
     # -- partials ------------------------------------------------------------------------------
 
     def record_partial(self, session_id: str, partial: PartialResult) -> bool:
-        """Store a strategy's result once. False when one is already stored (a redelivery, or the
-        worker marked its failure before the event arrived): the first one stands."""
+        """Store a strategy's result once. False when one is already stored (a redelivery, or a retried
+        worker's second event): the first one stands."""
         item = {
             "pk": {"S": session_key(session_id)},
             "sk": {"S": PARTIAL_PREFIX + partial.dsl_file},
