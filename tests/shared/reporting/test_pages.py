@@ -83,3 +83,16 @@ def test_ticks() -> None:
     assert linear_ticks(0.0, 1.0) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert log_ticks(0.8, 12) == [1, 2, 5, 10]
     assert log_ticks(0.58, 1.1) == [0.6, 0.8, 1.0]
+
+
+def test_a_money_axis_and_a_lone_point_drawn_as_a_dot() -> None:
+    from the_alchemiser.shared.reporting.charts import Series, format_value, line_chart
+
+    assert format_value(20047.73, "money") == "$20,048" and format_value(-1500.0, "money") == "-$1,500"
+    one = line_chart("equity", [date(2026, 11, 24)], [Series("account equity", [20047.73])], kind="money")
+    assert one.count("<circle") == 1 and "<path" not in one
+    assert '"v":[20047.73]' in one  # the hover read-out keeps the cents
+    gap = line_chart("x", [date(2026, 11, d) for d in (23, 24, 25)], [Series("s", [1.0, None, 2.0])])
+    assert gap.count("<circle") == 2  # two lone points either side of a gap
+    line = line_chart("x", [date(2026, 11, d) for d in (23, 24)], [Series("s", [1.0, 2.0])])
+    assert "<circle" not in line and "<path" in line
