@@ -96,3 +96,13 @@ def test_a_money_axis_and_a_lone_point_drawn_as_a_dot() -> None:
     assert gap.count("<circle") == 2  # two lone points either side of a gap
     line = line_chart("x", [date(2026, 11, d) for d in (23, 24)], [Series("s", [1.0, 2.0])])
     assert "<circle" not in line and "<path" in line
+
+
+def test_axis_labels_never_repeat_for_small_moves() -> None:
+    from the_alchemiser.shared.reporting.charts import axis_labels, linear_ticks
+
+    ticks = linear_ticks(-0.0012, 0.0)  # a drawdown of 0.12 %: 0.0 %, -0.0 %, -0.1 % ... with one decimal
+    labels = axis_labels(ticks, "percent")
+    assert len(set(labels)) == len(labels) and labels[-1] == "0.00%" and "-0.05%" in labels
+    assert axis_labels([0.0, -0.1, -0.2], "percent") == ["0%", "-10%", "-20%"]  # unchanged when they differ
+    assert axis_labels([20000.0, 20000.5, 20001.0], "money") == ["$20,000.0", "$20,000.5", "$20,001.0"]
