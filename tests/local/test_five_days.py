@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -96,6 +97,21 @@ def test_every_day_completes_and_every_realised_dollar_has_an_owner(week: tuple[
         assert {row["strategy"] for row in rows} <= {"a.clj", "b.clj", EXTERNAL}
         text = (result.output_dir / "email.txt").read_text() + result.summary
         assert "UNATTRIBUTED" not in text and "P&L BY STRATEGY" in text
+
+
+def test_each_days_page_shows_the_kept_accounts_equity_curve_to_that_day(week: tuple[Path, list[DayResult]]) -> None:
+    """output/<date>/<run-id>/report.html: the ledger's equity after each day, one more point a day."""
+    _, results = week
+    for count, result in enumerate(results, start=1):
+        page = (result.output_dir / "report.html").read_text()
+        assert page.startswith("<!DOCTYPE html>") and f"Daily report {result.day.isoformat()}" in page
+        hover = json.loads(page.split('<script type="application/json">', 1)[1].split("</script>", 1)[0])
+        assert hover["d"] == [r.day.isoformat() for r in results[:count]]
+        if count == 1:
+            assert "The first day the trade ledger has booked: one point." in page
+        else:
+            assert f"{count} trading days from {results[0].day.isoformat()}" in page
+        assert "a.clj" in page and "Fills and slippage" in page and "P&amp;L by strategy" in page
 
 
 def test_an_exit_relieves_the_lots_of_the_strategy_that_bought_them(week: tuple[Path, list[DayResult]]) -> None:

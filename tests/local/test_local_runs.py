@@ -57,7 +57,9 @@ def test_reruns_and_failed_reruns_leave_every_earlier_runs_files_byte_identical(
     assert first.output_dir.parent == day_dir and first.output_dir != day_dir
     assert (day_dir / "latest").resolve() == first.output_dir.resolve()
     before = snapshot(first.output_dir)
-    assert {"summary.txt", "email.txt", "report.csv", "events.jsonl", "logs.jsonl"} <= set(before)
+    assert {"summary.txt", "email.txt", "report.csv", "report.html", "events.jsonl", "logs.jsonl"} <= set(before)
+    output_line = next(line for line in first.printed.splitlines() if line.startswith("Output:"))
+    assert "report.csv, report.html," in output_line  # the closing line lists the page
 
     again = run_day(tmp_path)  # a no-op: the workflow lock holds
     assert again.outcome == "none" and again.output_dir != first.output_dir
@@ -75,7 +77,7 @@ def test_reruns_and_failed_reruns_leave_every_earlier_runs_files_byte_identical(
     summary_line = next(line for line in again.printed.splitlines() if line.startswith("Output:"))
     listed = summary_line.split("(", 1)[1].rstrip(")").split(", ")
     assert listed and all((again.output_dir / name).exists() for name in listed)
-    assert "report.csv" not in listed
+    assert "report.csv" not in listed and "report.html" not in listed
 
 
 def test_the_kept_account_refuses_to_move_back_in_time_or_past_the_markets_last_day(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from tests.notifications_v2.report_memory import InMemoryReportStore
 from tests.notifications_v2.scenarios import ALL_SCENARIOS, PLANTED_SECRETS, Scenario
 from the_alchemiser.notifications_v2.email_text import render_malformed_event_email
 from the_alchemiser.notifications_v2.formatting import price
+from the_alchemiser.notifications_v2.report import report_key
 from the_alchemiser.shared.events import WorkflowFailed
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
@@ -109,6 +110,9 @@ def test_every_email_carries_what_a_trader_needs(make) -> None:
                 assert f"@ {price(order.avg_fill_price)}" in line
             if order.slippage_bps is not None:
                 assert "slippage " in line
+    if "  CSV with per-strategy trades" in message.body:  # the day's page is linked beside the CSV
+        page = report_key(event.trading_date, event.correlation_id, "html")
+        assert f"/{page}?expires_in=" in message.body and "The day on one page (" in message.body
     if event.consolidated_portfolio is not None:
         assert "TARGET PORTFOLIO (merged" in message.body
         for strategy in event.consolidated_portfolio.strategy_allocations:

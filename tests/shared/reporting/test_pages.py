@@ -83,3 +83,26 @@ def test_ticks() -> None:
     assert linear_ticks(0.0, 1.0) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert log_ticks(0.8, 12) == [1, 2, 5, 10]
     assert log_ticks(0.58, 1.1) == [0.6, 0.8, 1.0]
+
+
+def test_a_money_axis_and_a_lone_point_drawn_as_a_dot() -> None:
+    from the_alchemiser.shared.reporting.charts import Series, format_value, line_chart
+
+    assert format_value(20047.73, "money") == "$20,048" and format_value(-1500.0, "money") == "-$1,500"
+    one = line_chart("equity", [date(2026, 11, 24)], [Series("account equity", [20047.73])], kind="money")
+    assert one.count("<circle") == 1 and "<path" not in one
+    assert '"v":[20047.73]' in one  # the hover read-out keeps the cents
+    gap = line_chart("x", [date(2026, 11, d) for d in (23, 24, 25)], [Series("s", [1.0, None, 2.0])])
+    assert gap.count("<circle") == 2  # two lone points either side of a gap
+    line = line_chart("x", [date(2026, 11, d) for d in (23, 24)], [Series("s", [1.0, 2.0])])
+    assert "<circle" not in line and "<path" in line
+
+
+def test_axis_labels_never_repeat_for_small_moves() -> None:
+    from the_alchemiser.shared.reporting.charts import axis_labels, linear_ticks
+
+    ticks = linear_ticks(-0.0012, 0.0)  # a drawdown of 0.12 %: 0.0 %, -0.0 %, -0.1 % ... with one decimal
+    labels = axis_labels(ticks, "percent")
+    assert len(set(labels)) == len(labels) and labels[-1] == "0.00%" and "-0.05%" in labels
+    assert axis_labels([0.0, -0.1, -0.2], "percent") == ["0%", "-10%", "-20%"]  # unchanged when they differ
+    assert axis_labels([20000.0, 20000.5, 20001.0], "money") == ["$20,000.0", "$20,000.5", "$20,001.0"]

@@ -3,6 +3,7 @@ no console errors, every chart drawn, the log-scale button and the hover read-ou
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -12,9 +13,12 @@ from typing import Any
 
 import pytest
 
+from tests.notifications_v2.helpers import service_for
+from tests.notifications_v2.scenarios import success_day
 from tests.shared.reporting.gallery import gallery_page
 from tests.strategy_v2.backtest.helpers import Book, backtest, days, random_closes
 from tests.strategy_v2.dsl_helpers import frame
+from the_alchemiser.notifications_v2.report import report_key
 from the_alchemiser.strategy_v2.backtest.report import build_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -28,7 +32,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SHAPES = "path, rect, polygon"
+SHAPES = "path, rect, polygon, circle"
 
 
 @pytest.fixture(scope="module")
@@ -124,4 +128,39 @@ def test_markup_in_data_is_escaped(browser: Any, tmp_path: Path) -> None:
     path.write_text(gallery_page(120), encoding="utf-8")
     page, errors, _ = _open(browser, path)
     assert errors == [] and "<script>" in page.locator("table").last.inner_text()
+    page.close()
+
+
+def _daily_report(tmp: Path, *, first_day: bool = False) -> Path:
+    """The day's report.html as the notifications service writes it (the golden success day)."""
+    scenario = success_day()
+    if first_day:
+        scenario = dataclasses.replace(scenario, book=scenario.book.model_copy(update={"history": ()}))
+    service, _, store, _ = service_for(scenario)
+    service.handle_event(scenario.event)
+    path = tmp / "report.html"
+    path.write_bytes(store.objects[report_key(scenario.event.trading_date, scenario.event.correlation_id, "html")])
+    return path
+
+
+@pytest.mark.parametrize("first_day", [False, True], ids=["three days", "first day"])
+def test_daily_report_opens_offline_with_every_chart_drawn(browser: Any, tmp_path: Path, first_day: bool) -> None:
+    path = _daily_report(tmp_path, first_day=first_day)
+    page, errors, requests = _open(browser, path)
+    assert errors == []
+    assert requests == [path.as_uri()]  # nothing else is fetched
+    drawn = _drawn(page)
+    assert set(drawn) == ({"equity"} if first_day else {"equity", "drawdown"})
+    assert all(count > 0 for count in drawn.values()), drawn
+    box = page.locator("#equity svg").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.5)
+    tip = page.locator("#equity .tip")
+    assert tip.is_visible() and "account equity: $20,047.73" in tip.inner_text()
+    headings = page.locator("section h2").all_inner_texts()
+    assert headings[0] == "Account equity to date" and ("Drawdown" in headings) != first_day
+    assert "Fills and slippage" in headings and any(h.startswith("P&L by strategy") for h in headings)
+    page.mouse.move(0, 0)
+    shot = Path(os.environ.get("REPORT_SCREENSHOT_DIR", tmp_path)) / f"daily{'-first' if first_day else ''}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
     page.close()

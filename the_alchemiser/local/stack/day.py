@@ -527,8 +527,9 @@ def _write_outputs(
     bucket = model.physical_names["PerformanceReportsBucket"]
     listing = clients["s3"].list_objects_v2(Bucket=bucket).get("Contents", [])
     for item in listing:
-        if item["Key"].endswith(".csv"):
-            body = clients["s3"].get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            (day_dir / "report.csv").write_bytes(body)
+        for extension in ("csv", "html"):  # the CSV report and the day's page beside it
+            if item["Key"].endswith(f".{extension}"):
+                body = clients["s3"].get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                (day_dir / f"report.{extension}").write_bytes(body)
     if events:
         (day_dir / "events.jsonl").write_text("".join(e.model_dump_json() + "\n" for e in events))

@@ -24,7 +24,15 @@ DEFAULT_OUTPUT = PROJECT_ROOT / "output"
 
 LATEST = "latest"
 TIMELINE_FILE = "timeline.json"
-OUTPUT_FILES = ("summary.txt", "email.txt", "report.csv", "positions.txt", "events.jsonl", "logs.jsonl")
+OUTPUT_FILES = (
+    "summary.txt",
+    "email.txt",
+    "report.csv",
+    "report.html",
+    "positions.txt",
+    "events.jsonl",
+    "logs.jsonl",
+)
 
 
 def new_run_dir(output_dir: Path, day: date, now: datetime | None = None) -> Path:
