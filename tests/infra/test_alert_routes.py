@@ -161,3 +161,16 @@ def test_failed_orders_alarm_on_the_executions_metric(template: dict[str, Any]) 
     assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["Period"] * alarm["EvaluationPeriods"] <= 300
     assert alarm["AlarmActions"] == [{"Ref": "DLQAlertTopic"}]
+
+
+def test_a_rejected_message_alarms_within_minutes(template: dict[str, Any]) -> None:
+    alarm = template["Resources"]["MessagesRejectedAlarm"]["Properties"]
+    assert alarm["Namespace"] == {"Fn::Sub": "alchemiser-${Stage}${InstanceSuffix}"}
+    assert alarm["MetricName"] == "MessagesRejected" and alarm["Statistic"] == "Sum"
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= 300
+    assert alarm["AlarmActions"] == [{"Ref": "DLQAlertTopic"}]
+    for lid, resource in template["Resources"].items():  # every handler can put it
+        if resource["Type"] == "AWS::Serverless::Function":
+            variables = resource["Properties"]["Environment"]["Variables"]
+            assert variables.get("POWERTOOLS_METRICS_NAMESPACE") == alarm["Namespace"], lid

@@ -31,6 +31,7 @@ METRIC_NAMES: dict[str, tuple[Unit, str]] = {
     "WorkflowDuration": ("Seconds", "from the day's run time to the workflow's outcome"),
     "WorkflowsCompleted": ("Count", "workflows that ended WorkflowCompleted"),
     "WorkflowsFailed": ("Count", "workflows that ended WorkflowFailed"),
+    "MessagesRejected": ("Count", "messages a handler rejected as malformed or invalid (MessagesRejectedAlarm)"),
     "WorkflowNotStarted": ("Count", "1 when the start check found no workflow for the day (WorkflowNotStartedAlarm)"),
 }
 DEFAULT_NAMESPACE = "alchemiser"

@@ -8,7 +8,8 @@
 - `rejecting(message_id)` wraps the parsing of one message: a message that is malformed or fails
   validation (ValueError: pydantic's ValidationError and EventParseError are ValueErrors) is logged at
   ERROR, `message_rejected`, with its reason and its id (SQS messageId, EventBridge id, the scheduler's
-  execution id, else the invocation's request id), then raised on as before (retries, then the DLQ)."""
+  execution id, else the invocation's request id), and counted (MessagesRejected, for
+  MessagesRejectedAlarm), then raised on as before (retries, then the DLQ)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,13 @@ def log_rejected(message_id: str | None, reason: str, **extra: Any) -> None:
         reason=reason[:REASON_LIMIT],
         **extra,
     )
+    # MessagesRejectedAlarm: minutes, not the DLQ alarm after every retry. The namespace straight from the
+    # environment: a rejection may come from a process whose Settings do not validate.
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
+    if namespace:
+        from the_alchemiser.shared.metrics import PowertoolsMetrics
+
+        PowertoolsMetrics(namespace).put("MessagesRejected", 1)
 
 
 @contextmanager
