@@ -65,10 +65,28 @@ def with_lambda_context(handler: Callable[[Any, Any], R]) -> Callable[[Any, Any]
         token = _invocation.set(_fields(context, cold_start))
         try:
             return handler(event, context)
+        except BaseException as exc:
+            scrub_exception(exc)  # the Lambda runtime logs an uncaught exception's text as it is
+            raise
         finally:
             _invocation.reset(token)
 
     return wrapper
+
+
+def scrub_exception(exc: BaseException) -> None:
+    """Remove the credential values (shared/secrets.py) from an exception's arguments, and its causes'."""
+    from the_alchemiser.shared.secrets import known_secrets, scrub_deep
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and known_secrets():
+        seen.add(id(current))
+        try:
+            current.args = tuple(scrub_deep(list(current.args)))
+        except (AttributeError, TypeError):  # an exception type that refuses new args keeps them
+            pass
+        current = current.__cause__ or current.__context__
 
 
 def message_id_of(event: Any) -> str | None:
