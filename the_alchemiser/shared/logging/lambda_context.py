@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -82,10 +83,8 @@ def scrub_exception(exc: BaseException) -> None:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen and known_secrets():
         seen.add(id(current))
-        try:
+        with contextlib.suppress(AttributeError, TypeError):  # a type that refuses new args keeps them
             current.args = tuple(scrub_deep(list(current.args)))
-        except (AttributeError, TypeError):  # an exception type that refuses new args keeps them
-            pass
         current = current.__cause__ or current.__context__
 
 
