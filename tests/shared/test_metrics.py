@@ -96,7 +96,7 @@ def test_each_value_is_one_emf_line_in_the_stacks_namespace() -> None:
         }
         assert isinstance(line["_aws"]["Timestamp"], int)
         assert line[name] in (value, [value])
-        assert "correlation_id" in line and "causation_id" in line  # like every log line
+        assert "correlation_id" in line and "causation_id" in line and "timestamp" in line  # like every log line
     assert (lines[0]["correlation_id"], lines[0]["causation_id"]) == ("corr-emf", "evt-emf")
 
 
@@ -158,3 +158,29 @@ def test_strategies_missing_under_merge_available_count_as_failures() -> None:
     )
     assert strategy_failures(event) == 2
     assert strategy_failures(event.model_copy(update={"metadata": {}})) == 0
+
+
+def test_the_emf_timestamp_follows_the_stamping_clock_within_cloudwatchs_window() -> None:
+    import warnings
+    from datetime import timedelta
+
+    from the_alchemiser.shared.stamps import stamped_by
+
+    def emf_at(moment: datetime) -> dict[str, Any]:
+        stream = io.StringIO()
+        configure_logging("INFO", stream=stream)
+        try:
+            with stamped_by(lambda: moment), warnings.catch_warnings():
+                warnings.simplefilter("error")  # no "will be skipped by CloudWatch" warning
+                PowertoolsMetrics("alchemiser-test").put("OrdersPlaced", 1)
+        finally:
+            configure_logging("INFO", stream=sys.stdout)
+        line: dict[str, Any] = json.loads(stream.getvalue())
+        return line
+
+    recent = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    assert abs(emf_at(recent)["_aws"]["Timestamp"] - recent.timestamp() * 1000) <= 1
+    old = datetime(2024, 6, 10, 19, 30, tzinfo=UTC)
+    line = emf_at(old)
+    assert line["timestamp"].startswith("2024-06-10")  # the log line's simulated time
+    assert abs(line["_aws"]["Timestamp"] / 1000 - datetime.now(UTC).timestamp()) < 60  # CloudWatch's: now

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from the_alchemiser.shared.events import BaseEvent, WorkflowCompleted, WorkflowFailed
@@ -35,6 +35,8 @@ METRIC_NAMES: dict[str, tuple[Unit, str]] = {
     "WorkflowNotStarted": ("Count", "1 when the start check found no workflow for the day (WorkflowNotStartedAlarm)"),
 }
 DEFAULT_NAMESPACE = "alchemiser"
+# CloudWatch takes EMF timestamps from 14 days past to 2 hours ahead; an older simulated day keeps the wall clock
+EMF_TIMESTAMP_WINDOW = timedelta(days=13)
 
 
 class Metrics(Protocol):
@@ -75,8 +77,13 @@ class PowertoolsMetrics:
 
         from the_alchemiser.shared.logging import log_stream, log_trace_fields
 
+        from the_alchemiser.shared.stamps import stamp_now
+
         metrics = EphemeralMetrics(namespace=self.namespace)  # its own state: nothing shared between puts
         metrics.add_metric(name=name, unit=MetricUnit(unit), value=float(value))
+        stamp = stamp_now()  # the log lines' clock (the local stack's simulated day)
+        if abs(datetime.now(UTC) - stamp) < EMF_TIMESTAMP_WINDOW:  # CloudWatch skips metrics outside it
+            metrics.set_timestamp(stamp)
         # the log lines' workflow ids and Lambda context ride along as EMF properties (searchable, not
         # dimensions); where the log lines go: stdout in Lambda (CloudWatch Logs extracts the metric), the
         # local stack's log file locally (not its console)
