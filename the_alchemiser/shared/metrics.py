@@ -76,7 +76,6 @@ class PowertoolsMetrics:
         from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
         from the_alchemiser.shared.logging import log_stream, log_trace_fields
-
         from the_alchemiser.shared.stamps import stamp_now
 
         metrics = EphemeralMetrics(namespace=self.namespace)  # its own state: nothing shared between puts
