@@ -135,3 +135,42 @@ def test_the_workflow_not_started_alarm_reads_the_checks_metric(template: dict[s
     assert alarm["Period"] * alarm["EvaluationPeriods"] <= 900
     assert alarm["TreatMissingData"] == "notBreaching"  # holidays put nothing; a failing check alarms on Errors
     assert alarm["AlarmActions"] == [{"Ref": "DLQAlertTopic"}]
+
+
+# ---- Powertools Metrics: each emitting function writes to the stack's namespace; failed orders alarm
+def test_the_emitting_functions_share_the_stacks_metrics_namespace(template: dict[str, Any]) -> None:
+    namespaces = {
+        function: template["Resources"][function]["Properties"]["Environment"]["Variables"].get(
+            "POWERTOOLS_METRICS_NAMESPACE"
+        )
+        for function in (
+            "StrategyOrchestratorFunction",
+            "StrategyAggregatorFunction",
+            "ExecutionFunction",
+            "NotificationsFunction",
+        )
+    }
+    assert set(map(str, namespaces.values())) == {str({"Fn::Sub": "alchemiser-${Stage}${InstanceSuffix}"})}, namespaces
+
+
+def test_failed_orders_alarm_on_the_executions_metric(template: dict[str, Any]) -> None:
+    alarm = template["Resources"]["FailedOrdersAlarm"]["Properties"]
+    env = template["Resources"]["ExecutionFunction"]["Properties"]["Environment"]["Variables"]
+    assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["MetricName"] == "OrdersFailed" and alarm["Statistic"] == "Sum"
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= 300
+    assert alarm["AlarmActions"] == [{"Ref": "DLQAlertTopic"}]
+
+
+def test_a_rejected_message_alarms_within_minutes(template: dict[str, Any]) -> None:
+    alarm = template["Resources"]["MessagesRejectedAlarm"]["Properties"]
+    assert alarm["Namespace"] == {"Fn::Sub": "alchemiser-${Stage}${InstanceSuffix}"}
+    assert alarm["MetricName"] == "MessagesRejected" and alarm["Statistic"] == "Sum"
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= 300
+    assert alarm["AlarmActions"] == [{"Ref": "DLQAlertTopic"}]
+    for lid, resource in template["Resources"].items():  # every handler can put it
+        if resource["Type"] == "AWS::Serverless::Function":
+            variables = resource["Properties"]["Environment"]["Variables"]
+            assert variables.get("POWERTOOLS_METRICS_NAMESPACE") == alarm["Namespace"], lid

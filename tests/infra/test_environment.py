@@ -23,7 +23,7 @@ NOT_SET_IN_AWS = {
     "ALCHEMISER_SIM_CONTROL_URL": "the local paper broker's clock control",
 }
 # Set for every function although not every one reads them (log configuration, stage in log lines).
-SET_EVERYWHERE = {"STAGE", "LOG_LEVEL"}
+SET_EVERYWHERE = {"STAGE", "LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE"}  # the last: every handler's rejections
 # A variable naming a resource must name this one.
 RESOURCE_OF = {
     "EVENT_BUS_NAME": "AlchemiserEventBus",

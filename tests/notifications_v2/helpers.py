@@ -38,6 +38,7 @@ def build_service(
     known_secrets: Sequence[str] = (),
     book: Book | None = None,
     booking: Booking | None = None,
+    **extra: Any,
 ) -> tuple[NotificationService, RecordingEmailSender, InMemoryReportStore, InMemoryTradeLedger]:
     recorder = RecordingEmailSender()
     store = reports or InMemoryReportStore()
@@ -51,6 +52,7 @@ def build_service(
         stage=stage,
         clock=lambda: FIXED_NOW,
         known_secrets=known_secrets,
+        **extra,  # metrics, run_time_of (test_outcome_metrics.py)
     )
     return service, recorder, store, trade_ledger
 

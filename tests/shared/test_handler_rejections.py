@@ -166,3 +166,16 @@ def test_every_rejected_message_is_logged_at_error_with_reason_and_id(
     assert line["message_id"] == message_id
     assert isinstance(line["reason"], str) and len(line["reason"]) > 10
     assert line["component"]
+
+
+def test_a_rejection_also_puts_the_messages_rejected_metric(
+    log_lines: Callable[[], list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So the operator is alarmed within minutes (MessagesRejectedAlarm), not at the DLQ alarm 45 minutes on."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "alchemiser-test")
+    execution_bad_json()
+    emf = [line for line in log_lines() if "_aws" in line]
+    assert len(emf) == 1
+    (directive,) = emf[0]["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "alchemiser-test"
+    assert directive["Metrics"] == [{"Name": "MessagesRejected", "Unit": "Count"}]

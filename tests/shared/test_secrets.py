@@ -153,3 +153,22 @@ def test_no_email_carries_a_secret_value(configured: Settings) -> None:
     everything = message.subject + message.body + repr(message.attributes)
     assert SECRET not in everything and API_KEY not in everything
     assert "not authorized" in message.body
+
+
+def test_an_exception_escaping_a_handler_is_scrubbed_for_the_lambda_runtime(configured: Settings) -> None:
+    """Lambda's runtime writes an uncaught exception's message to the log and the invocation's error: the
+    handler decorator removes the credential values from it (and from its cause) before it leaves."""
+    from the_alchemiser.shared.logging import with_lambda_context
+
+    @with_lambda_context
+    def handler(event: object, context: object) -> None:
+        try:
+            raise KeyError(f"lookup with {SECRET}")
+        except KeyError as cause:
+            raise RuntimeError(f"request with key {API_KEY} failed", {"secret": SECRET}) from cause
+
+    with pytest.raises(RuntimeError) as raised:
+        handler({}, None)
+    text = str(raised.value) + repr(raised.value.args) + str(raised.value.__cause__)
+    assert SECRET not in text and API_KEY not in text
+    assert "failed" in str(raised.value)

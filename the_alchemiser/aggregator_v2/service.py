@@ -27,6 +27,7 @@ from the_alchemiser.shared.events import (
     parse_event,
 )
 from the_alchemiser.shared.logging import get_logger, workflow_context
+from the_alchemiser.shared.metrics import NO_METRICS, Metrics, strategy_failures
 from the_alchemiser.shared.once import OncePerKey
 from the_alchemiser.shared.schemas import ConsolidatedPortfolio, StrategySignal
 from the_alchemiser.shared.sessions import (
@@ -103,12 +104,14 @@ class SignalAggregator:
         once: OncePerKey,
         clock: Clock,
         config: AggregatorConfig | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._sessions = sessions
         self._once = once
         self._publisher = publisher
         self._clock = clock
         self._config = config or AggregatorConfig()
+        self._metrics = metrics
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -267,6 +270,7 @@ class SignalAggregator:
                 Action.ALREADY_DECIDED, session.session_id, current.status if current else None, "decided concurrently"
             )
         self._publish_outcome(session.session_id, event)
+        self._metrics.put("StrategyFailures", strategy_failures(event))  # once: this delivery won the decision
         action = Action.COMPLETED if status is SessionStatus.COMPLETED else Action.FAILED
         return AggregationOutcome(action, session.session_id, status, reason, missing or [])
 

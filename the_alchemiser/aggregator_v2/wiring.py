@@ -11,6 +11,7 @@ from the_alchemiser.aggregator_v2.service import ONCE_KEY_PREFIX, AggregatorConf
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import EventBridgePublisher, PayloadStore, S3PayloadStore
 from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.metrics import PowertoolsMetrics
 from the_alchemiser.shared.once import PowertoolsOnce
 from the_alchemiser.shared.sessions import AggregationSessionRepository
 
@@ -34,6 +35,7 @@ def build_runtime(settings: Settings) -> AggregatorRuntime:
         publisher=EventBridgePublisher(boto3.client("events"), settings.event_bus_name, store),
         clock=settings.clock(),
         config=AggregatorConfig(deadline_policy=DeadlinePolicy(settings.session_deadline_policy)),
+        metrics=PowertoolsMetrics(settings.metrics_namespace),
     )
     return AggregatorRuntime(service=service, once=once, payload_store=store)
 

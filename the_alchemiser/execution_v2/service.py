@@ -52,6 +52,7 @@ from the_alchemiser.shared.ledger.plan_state import (
     PlanStateStore,
 )
 from the_alchemiser.shared.logging import get_logger, workflow_context
+from the_alchemiser.shared.metrics import NO_METRICS, Metrics, execution_metrics, put_all
 from the_alchemiser.shared.schemas import (
     ExecutionResult,
     ExecutionStatus,
@@ -119,8 +120,10 @@ class ExecutionService:
         *,
         clock: WaitClock | None = None,
         config: ExecutionConfig | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.config = config or ExecutionConfig()
+        self.metrics = metrics
         self.clock = clock or SystemWaitClock()
         self.broker: BrokerPort = RateLimitedBroker(
             broker,
@@ -547,6 +550,7 @@ class ExecutionService:
             )
             self.publisher.publish(traded)
             self.ledger.mark_published(event.correlation_id, traded.event_type, traded.event_id)
+            put_all(self.metrics, execution_metrics(result))  # once per plan, with its TradeExecuted
         outcome: WorkflowCompleted | WorkflowFailed
         if result.status == ExecutionStatus.FAILURE or not result.market_open:
             failures = {r.symbol: r.error or r.outcome.value for r in result.orders if r.outcome != OrderOutcome.FILLED}

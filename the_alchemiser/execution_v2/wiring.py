@@ -13,6 +13,7 @@ from the_alchemiser.shared.config.settings import get_settings
 from the_alchemiser.shared.events import EventBridgePublisher, PayloadStore, S3PayloadStore
 from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
 from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.metrics import PowertoolsMetrics
 
 
 @lru_cache(maxsize=1)
@@ -39,4 +40,5 @@ def get_execution_service() -> ExecutionService:
         ledger=DynamoTradeLedger(boto3.client("dynamodb"), settings.trade_ledger_table_name),
         publisher=EventBridgePublisher(boto3.client("events"), settings.event_bus_name, get_payload_store()),
         clock=SimulatedMarketWaitClock(settings.sim_control_url) if settings.sim_control_url else SystemWaitClock(),
+        metrics=PowertoolsMetrics(settings.metrics_namespace),
     )

@@ -32,6 +32,7 @@ from the_alchemiser.shared.events import BaseEvent, TradeExecuted, WorkflowCompl
 from the_alchemiser.shared.ledger import LedgerOrder, LotBookReader, TradeLedgerReader
 from the_alchemiser.shared.ledger.book import Booking
 from the_alchemiser.shared.logging import get_logger, workflow_context
+from the_alchemiser.shared.metrics import NO_METRICS, Metrics, outcome_metrics, put_all
 from the_alchemiser.shared.notifications import EmailSender
 from the_alchemiser.shared.once import OncePerKey
 
@@ -78,6 +79,8 @@ class NotificationService:
         link_lifetime: timedelta = REPORT_LINK_LIFETIME,
         known_secrets: Sequence[str] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: Metrics = NO_METRICS,
+        run_time_of: Callable[[date], datetime | None] = lambda _day: None,
     ) -> None:
         self._emails = emails
         self._reports = reports
@@ -88,6 +91,8 @@ class NotificationService:
         self._link_lifetime = link_lifetime
         self._known_secrets = tuple(secret for secret in known_secrets if secret)
         self._clock = clock
+        self._metrics = metrics
+        self._run_time_of = run_time_of  # the trading day's scheduled run time (WorkflowDuration's start)
 
     # --- entry point -------------------------------------------------------------------------
     def handle_event(self, event: BaseEvent) -> NotificationResult:
@@ -204,6 +209,8 @@ class NotificationService:
         message = render_outcome_email(event, context)
         message_id = self._emails.send(message)
         log.info("notifications.email_sent", subject=message.subject, message_id=message_id)
+        run_time = self._run_time_of(context.trading_date) if context.trading_date else None
+        put_all(self._metrics, outcome_metrics(event, run_time))  # inside the once: one count per outcome
         return {
             "message_id": message_id,
             "subject": message.subject,

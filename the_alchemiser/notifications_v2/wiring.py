@@ -14,10 +14,12 @@ from the_alchemiser.notifications_v2.report_store import (
     signs_with_temporary_credentials,
 )
 from the_alchemiser.notifications_v2.service import NotificationLedger, NotificationService
+from the_alchemiser.shared.calendar import nyse_calendar
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import PayloadStore, S3PayloadStore
 from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
 from the_alchemiser.shared.logging import configure_logging
+from the_alchemiser.shared.metrics import PowertoolsMetrics
 from the_alchemiser.shared.notifications import SnsEmailSender
 from the_alchemiser.shared.once import PowertoolsOnce
 
@@ -65,6 +67,8 @@ def build_runtime(settings: Settings) -> NotificationsRuntime:
         mode_label=settings.mode_label,
         stage=settings.stage,
         known_secrets=secrets,
+        metrics=PowertoolsMetrics(settings.metrics_namespace),
+        run_time_of=lambda day: nyse_calendar().run_time(day),
     )
     payload_store = S3PayloadStore(s3, settings.event_payloads_bucket) if settings.event_payloads_bucket else None
     return NotificationsRuntime(service=service, once=once, payload_store=payload_store)

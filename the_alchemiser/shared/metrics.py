@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
+
+from the_alchemiser.shared.events import BaseEvent, WorkflowCompleted, WorkflowFailed
+from the_alchemiser.shared.schemas import ExecutionResult, OrderOutcome
 
 Unit = Literal["Count", "Seconds", "Milliseconds", "None"]
 
@@ -27,9 +31,12 @@ METRIC_NAMES: dict[str, tuple[Unit, str]] = {
     "WorkflowDuration": ("Seconds", "from the day's run time to the workflow's outcome"),
     "WorkflowsCompleted": ("Count", "workflows that ended WorkflowCompleted"),
     "WorkflowsFailed": ("Count", "workflows that ended WorkflowFailed"),
+    "MessagesRejected": ("Count", "messages a handler rejected as malformed or invalid (MessagesRejectedAlarm)"),
     "WorkflowNotStarted": ("Count", "1 when the start check found no workflow for the day (WorkflowNotStartedAlarm)"),
 }
 DEFAULT_NAMESPACE = "alchemiser"
+# CloudWatch takes EMF timestamps from 14 days past to 2 hours ahead; an older simulated day keeps the wall clock
+EMF_TIMESTAMP_WINDOW = timedelta(days=13)
 
 
 class Metrics(Protocol):
@@ -68,12 +75,58 @@ class PowertoolsMetrics:
     def put(self, name: str, value: float, unit: Unit = "Count") -> None:
         from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-        from the_alchemiser.shared.logging import log_stream
+        from the_alchemiser.shared.logging import log_stream, log_trace_fields
+        from the_alchemiser.shared.stamps import stamp_now
 
         metrics = EphemeralMetrics(namespace=self.namespace)  # its own state: nothing shared between puts
         metrics.add_metric(name=name, unit=MetricUnit(unit), value=float(value))
-        # where the log lines go: stdout in Lambda (CloudWatch Logs extracts the metric), the local
-        # stack's log file locally (not its console)
+        stamp = stamp_now()  # the log lines' clock (the local stack's simulated day)
+        if abs(datetime.now(UTC) - stamp) < EMF_TIMESTAMP_WINDOW:  # CloudWatch skips metrics outside it
+            metrics.set_timestamp(stamp)
+        # the log lines' workflow ids and Lambda context ride along as EMF properties (searchable, not
+        # dimensions); where the log lines go: stdout in Lambda (CloudWatch Logs extracts the metric), the
+        # local stack's log file locally (not its console)
+        line = {**log_trace_fields(), **metrics.serialize_metric_set()}
         stream = log_stream()
-        stream.write(json.dumps(metrics.serialize_metric_set(), separators=(",", ":")) + "\n")
+        stream.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
         stream.flush()
+
+
+# ---------------------------------------------------------------- what each service puts (pure)
+Values = list[tuple[str, float, Unit]]
+
+
+def execution_metrics(result: ExecutionResult) -> Values:
+    """An execution's orders: placed, filled (wholly or partly), failed, and each filled order's slippage."""
+    filled = [o for o in result.orders if o.outcome in (OrderOutcome.FILLED, OrderOutcome.PARTIALLY_FILLED)]
+    failed = [o for o in result.orders if o.outcome is OrderOutcome.FAILED]
+    values: Values = [
+        ("OrdersPlaced", result.orders_placed, "Count"),
+        ("OrdersFilled", len(filled), "Count"),
+        ("OrdersFailed", len(failed), "Count"),
+    ]
+    values += [("SlippageBps", float(o.slippage_bps), "None") for o in filled if o.slippage_bps is not None]
+    return values
+
+
+def outcome_metrics(event: WorkflowCompleted | WorkflowFailed, run_time: datetime | None) -> Values:
+    """A workflow's outcome, and its duration from the day's run time when the outcome came after it."""
+    values: Values = [("WorkflowsCompleted" if isinstance(event, WorkflowCompleted) else "WorkflowsFailed", 1, "Count")]
+    if run_time is not None and event.timestamp >= run_time:
+        values.append(("WorkflowDuration", (event.timestamp - run_time).total_seconds(), "Seconds"))
+    return values
+
+
+def strategy_failures(event: BaseEvent) -> int:
+    """Strategies an aggregation decision went without: failed evaluations and, at the deadline, the missing."""
+    if isinstance(event, WorkflowFailed):
+        failed = event.error_details.get("failed_strategies") or {}
+        missing = event.error_details.get("missing_strategies") or []
+        return len(failed) + len(missing)
+    missing_names = event.metadata.get("missing_strategies", "")
+    return len([name for name in missing_names.split(",") if name.strip()])
+
+
+def put_all(metrics: Metrics, values: Values) -> None:
+    for name, value, unit in values:
+        metrics.put(name, value, unit)

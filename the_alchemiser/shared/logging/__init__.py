@@ -9,6 +9,7 @@ from the_alchemiser.shared.logging.setup import (
     configure_logging,
     get_logger,
     log_stream,
+    log_trace_fields,
     workflow_context,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "get_logger",
     "log_rejected",
     "log_stream",
+    "log_trace_fields",
     "message_id_of",
     "rejecting",
     "with_lambda_context",

@@ -8,10 +8,12 @@
 - `rejecting(message_id)` wraps the parsing of one message: a message that is malformed or fails
   validation (ValueError: pydantic's ValidationError and EventParseError are ValueErrors) is logged at
   ERROR, `message_rejected`, with its reason and its id (SQS messageId, EventBridge id, the scheduler's
-  execution id, else the invocation's request id), then raised on as before (retries, then the DLQ)."""
+  execution id, else the invocation's request id), and counted (MessagesRejected, for
+  MessagesRejectedAlarm), then raised on as before (retries, then the DLQ)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -64,10 +66,26 @@ def with_lambda_context(handler: Callable[[Any, Any], R]) -> Callable[[Any, Any]
         token = _invocation.set(_fields(context, cold_start))
         try:
             return handler(event, context)
+        except BaseException as exc:
+            scrub_exception(exc)  # the Lambda runtime logs an uncaught exception's text as it is
+            raise
         finally:
             _invocation.reset(token)
 
     return wrapper
+
+
+def scrub_exception(exc: BaseException) -> None:
+    """Remove the credential values (shared/secrets.py) from an exception's arguments, and its causes'."""
+    from the_alchemiser.shared.secrets import known_secrets, scrub_deep
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and known_secrets():
+        seen.add(id(current))
+        with contextlib.suppress(AttributeError, TypeError):  # a type that refuses new args keeps them
+            current.args = tuple(scrub_deep(list(current.args)))
+        current = current.__cause__ or current.__context__
 
 
 def message_id_of(event: Any) -> str | None:
@@ -90,6 +108,13 @@ def log_rejected(message_id: str | None, reason: str, **extra: Any) -> None:
         reason=reason[:REASON_LIMIT],
         **extra,
     )
+    # MessagesRejectedAlarm: minutes, not the DLQ alarm after every retry. The namespace straight from the
+    # environment: a rejection may come from a process whose Settings do not validate.
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
+    if namespace:
+        from the_alchemiser.shared.metrics import PowertoolsMetrics
+
+        PowertoolsMetrics(namespace).put("MessagesRejected", 1)
 
 
 @contextmanager

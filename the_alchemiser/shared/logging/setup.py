@@ -148,6 +148,16 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     )
 
 
+def log_trace_fields() -> dict[str, Any]:
+    """What a log line written now would carry to trace it: correlation/causation ids, the Lambda context and
+    the stamping clock's time."""
+    fields: MutableMapping[str, Any] = dict(structlog.contextvars.get_contextvars())
+    add_lambda_context(None, "", fields)
+    _ensure_ids(None, "", fields)
+    _timestamp(None, "", fields)
+    return dict(fields)
+
+
 def log_stream() -> TextIO:
     """Where log lines are written now: the stream given to configure_logging, else stdout (as of now)."""
     return _redirected or sys.stdout
