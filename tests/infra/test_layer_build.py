@@ -225,3 +225,11 @@ def test_the_layer_carries_the_time_zones_when_the_runtime_has_none(built: dict[
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "-14400.0"
+
+
+def test_the_layers_binaries_are_for_lambdas_x86_64(built: dict[str, Path]) -> None:
+    """template.yaml deploys x86_64 (docs/decisions.md): every shared library is an x86-64 ELF."""
+    libraries = [p for p in built["layer"].rglob("*.so*") if p.is_file()]
+    assert libraries
+    machines = {int.from_bytes(p.read_bytes()[18:20], "little") for p in libraries}
+    assert machines == {62}, machines  # EM_X86_64
