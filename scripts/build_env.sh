@@ -45,8 +45,10 @@ _python_is_lambdas() {
 }
 
 find_lambda_python() {
+    LAMBDA_PYTHON_MISSING="no python$LAMBDA_PYTHON_VERSION found (PATH, pyenv, uv)"
     if [[ "${LAMBDA_PYTHON:-}" == "none" ]]; then
         LAMBDA_PYTHON=""
+        LAMBDA_PYTHON_MISSING="no python$LAMBDA_PYTHON_VERSION used (LAMBDA_PYTHON=none)"
         return 0
     fi
     if [[ -n "${LAMBDA_PYTHON:-}" ]]; then
@@ -77,7 +79,7 @@ find_lambda_python() {
 compile_for_lambda() {
     local dir="$1" what="$2" mode="${3:-}"
     if [[ -z "${LAMBDA_PYTHON:-}" ]]; then
-        echo "build: no python$LAMBDA_PYTHON_VERSION here (PATH, pyenv, uv): $what ships no .pyc, so Lambda compiles every module at each cold start; \`sam build --use-container\` or LAMBDA_PYTHON=/path/to/python$LAMBDA_PYTHON_VERSION compiles them"
+        echo "build: ${LAMBDA_PYTHON_MISSING:-no python$LAMBDA_PYTHON_VERSION found}: $what ships no .pyc, so Lambda compiles every module at each cold start; \`sam build --use-container\` or LAMBDA_PYTHON=/path/to/python$LAMBDA_PYTHON_VERSION compiles them"
         return 0
     fi
     if [[ "$mode" == "--sourceless" ]]; then

@@ -164,6 +164,18 @@ def test_without_a_python312_a_unit_ships_no_pyc_and_the_build_says_so(tmp_path:
     assert list((tmp_path / "unit").rglob("*.pyc")) == []
 
 
+def test_the_build_looks_for_a_python312_and_says_when_it_finds_none(tmp_path: Path) -> None:
+    """A machine with only python3.11 (no python3.12 on PATH, no pyenv, no uv): source only, one line."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "no-pyenv")}
+    if any(Path(d, "python3.12").exists() for d in ("/usr/bin", "/bin")):
+        pytest.skip("this machine has a system python3.12")
+    result = _run_build("scripts/package_function.sh", "functions/execution", str(tmp_path / "unit"), env=env)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("build:")]
+    assert lines == [line for line in lines if "no python3.12 found (PATH, pyenv, uv)" in line] and len(lines) == 1
+    assert list((tmp_path / "unit").rglob("*.pyc")) == []
+
+
 def test_a_python_that_is_not_312_is_refused_as_lambda_python(tmp_path: Path) -> None:
     result = _run_build(
         "scripts/package_function.sh",
