@@ -45,8 +45,10 @@ _python_is_lambdas() {
 }
 
 find_lambda_python() {
+    LAMBDA_PYTHON_MISSING="no python$LAMBDA_PYTHON_VERSION found (PATH, pyenv, uv)"
     if [[ "${LAMBDA_PYTHON:-}" == "none" ]]; then
         LAMBDA_PYTHON=""
+        LAMBDA_PYTHON_MISSING="no python$LAMBDA_PYTHON_VERSION used (LAMBDA_PYTHON=none)"
         return 0
     fi
     if [[ -n "${LAMBDA_PYTHON:-}" ]]; then
@@ -77,14 +79,16 @@ find_lambda_python() {
 compile_for_lambda() {
     local dir="$1" what="$2" mode="${3:-}"
     if [[ -z "${LAMBDA_PYTHON:-}" ]]; then
-        echo "build: no python$LAMBDA_PYTHON_VERSION here (PATH, pyenv, uv): $what ships no .pyc, so Lambda compiles every module at each cold start; \`sam build --use-container\` or LAMBDA_PYTHON=/path/to/python$LAMBDA_PYTHON_VERSION compiles them"
+        echo "build: ${LAMBDA_PYTHON_MISSING:-no python$LAMBDA_PYTHON_VERSION found}: $what ships no .pyc, so Lambda compiles every module at each cold start; \`sam build --use-container\` or LAMBDA_PYTHON=/path/to/python$LAMBDA_PYTHON_VERSION compiles them"
         return 0
     fi
+    local legacy=()
+    [[ "$mode" == "--sourceless" ]] && legacy=(-b)
+    # a module that does not compile (none today) stays as source: Lambda reports it when imported
+    "$LAMBDA_PYTHON" -m compileall -q "${legacy[@]}" -j 0 --invalidation-mode unchecked-hash "$dir" >/dev/null ||
+        echo "build: some modules of $what did not compile with $LAMBDA_PYTHON; they stay as source"
     if [[ "$mode" == "--sourceless" ]]; then
-        "$LAMBDA_PYTHON" -m compileall -q -b -j 0 --invalidation-mode unchecked-hash "$dir" >/dev/null
         find "$dir" -type f -name '*.py' -exec sh -c 'for f; do [ -f "${f}c" ] && rm -f "$f"; done' sh {} +
-    else
-        "$LAMBDA_PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$dir" >/dev/null
     fi
     echo "build: $what compiled to .pyc by $LAMBDA_PYTHON ($("$LAMBDA_PYTHON" -c 'import sys; print(sys.version.split()[0])'))"
 }

@@ -164,6 +164,18 @@ def test_without_a_python312_a_unit_ships_no_pyc_and_the_build_says_so(tmp_path:
     assert list((tmp_path / "unit").rglob("*.pyc")) == []
 
 
+def test_the_build_looks_for_a_python312_and_says_when_it_finds_none(tmp_path: Path) -> None:
+    """A machine with only python3.11 (no python3.12 on PATH, no pyenv, no uv): source only, one line."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "no-pyenv")}
+    if any(Path(d, "python3.12").exists() for d in ("/usr/bin", "/bin")):
+        pytest.skip("this machine has a system python3.12")
+    result = _run_build("scripts/package_function.sh", "functions/execution", str(tmp_path / "unit"), env=env)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("build:")]
+    assert lines == [line for line in lines if "no python3.12 found (PATH, pyenv, uv)" in line] and len(lines) == 1
+    assert list((tmp_path / "unit").rglob("*.pyc")) == []
+
+
 def test_a_python_that_is_not_312_is_refused_as_lambda_python(tmp_path: Path) -> None:
     result = _run_build(
         "scripts/package_function.sh",
@@ -225,3 +237,11 @@ def test_the_layer_carries_the_time_zones_when_the_runtime_has_none(built: dict[
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "-14400.0"
+
+
+def test_the_layers_binaries_are_for_lambdas_x86_64(built: dict[str, Path]) -> None:
+    """template.yaml deploys x86_64 (docs/decisions.md): every shared library is an x86-64 ELF."""
+    libraries = [p for p in built["layer"].rglob("*.so*") if p.is_file()]
+    assert libraries
+    machines = {int.from_bytes(p.read_bytes()[18:20], "little") for p in libraries}
+    assert machines == {62}, machines  # EM_X86_64

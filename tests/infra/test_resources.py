@@ -96,9 +96,15 @@ def test_the_layer_is_built_from_the_lock_for_python312(template: dict[str, Any]
     assert "build-SharedCodeLayer:" in makefile and "scripts/build_layer.sh" in makefile
     script = (REPO / "scripts" / "build_layer.sh").read_text(encoding="utf-8")
     assert 'PYTHON_VERSION="${LAYER_PYTHON_VERSION:-3.12}"' in script
-    flags = ('--python-version "$PYTHON_VERSION"', "--only-binary=:all:", "--require-hashes", "manylinux2014_x86_64")
+    flags = (
+        '--python-version "$PYTHON_VERSION"',
+        "--only-binary=:all:",
+        "--require-hashes",
+        '"manylinux2014_$MACHINE"',
+    )
     for flag in flags:
         assert flag in script
+    assert 'case "${LAYER_ARCH:-x86_64}" in' in script and "x86_64) MACHINE=x86_64 ;;" in script
 
 
 def test_execution_queue_redrive_and_visibility(template: dict[str, Any]) -> None:
