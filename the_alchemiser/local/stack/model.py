@@ -269,6 +269,13 @@ def _add_queue_source(model: StackModel, where: str, queue: str, function: str, 
         raise TemplateError(f"{where}: BatchSize {batch_size} is outside 1..10000")
     if batch_size > 10 and window < 1:
         raise TemplateError(f"{where}: BatchSize {batch_size} > 10 needs MaximumBatchingWindowInSeconds >= 1")
+    visibility = int(model.properties(queue).get("VisibilityTimeout", 30))
+    timeout = model.functions[function].timeout
+    if visibility < timeout:
+        raise TemplateError(
+            f"{where}: {queue}'s VisibilityTimeout ({visibility} s) is less than {function}'s Timeout ({timeout} s)"
+            " (Lambda refuses the mapping)"
+        )
     model.queue_sources.append(
         QueueSource(
             queue=queue,
