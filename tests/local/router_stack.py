@@ -29,7 +29,7 @@ def function(**properties: Any) -> dict[str, Any]:
     """A SAM function whose handler is the probe's (tests/local/router_handlers.py)."""
     return {
         "Type": "AWS::Serverless::Function",
-        "Properties": {"CodeUri": "tests/local/", "Handler": "router_handlers.handle", "Timeout": 60, **properties},
+        "Properties": {"CodeUri": "tests/local/", "Handler": "router_handlers.handle", "Timeout": 20, **properties},
     }
 
 

@@ -9,8 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.local.router_probe import PROBE
 from tests.local.router_stack import BUS, arn, function, queue, rule, stack, target
+from the_alchemiser.local.stack.intrinsics import TemplateError
 
 
 def always_fail(_event: Any, _context: Any) -> None:
@@ -114,3 +117,37 @@ def test_an_eventbridge_target_fails_into_the_functions_dead_letter_queue(tmp_pa
         assert len(PROBE.of("Notifier")) == 1
         (parked,) = s.messages("AsyncDLQ")
         assert json.loads(parked["Body"])["detail"] == {"n": 1}
+
+
+def test_a_standalone_event_invoke_config_and_a_function_destination(tmp_path: Path) -> None:
+    """AWS::Lambda::EventInvokeConfig applies as SAM's property does; a function destination is invoked
+    (asynchronously) with the invocation record."""
+    resources = {
+        "Worker": function(),
+        "OnFailureHandler": function(),
+        "WorkerInvokeConfig": {
+            "Type": "AWS::Lambda::EventInvokeConfig",
+            "Properties": {
+                "FunctionName": {"Ref": "Worker"},
+                "Qualifier": "$LATEST",
+                "MaximumRetryAttempts": 0,
+                "DestinationConfig": {"OnFailure": {"Destination": arn("OnFailureHandler")}},
+            },
+        },
+    }
+    with stack(tmp_path, resources) as s:
+        PROBE.behaviours["Worker"] = always_fail
+        s.router.enqueue("Worker", {"job": 10}, "manual")
+        s.router.run_until_idle()
+        assert len(PROBE.of("Worker")) == 1
+        (record,) = [c.event for c in PROBE.of("OnFailureHandler")]
+        assert record["requestPayload"] == {"job": 10}
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+
+
+def test_an_event_invoke_config_outside_lambdas_limits_is_refused(tmp_path: Path) -> None:
+    with (
+        pytest.raises(TemplateError, match="EventInvokeConfig"),
+        stack(tmp_path, {"Worker": function(EventInvokeConfig={"MaximumRetryAttempts": 3})}),
+    ):
+        pass

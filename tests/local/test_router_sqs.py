@@ -117,3 +117,10 @@ def test_a_batch_size_above_ten_without_a_batching_window_is_refused(tmp_path: P
         stack(tmp_path, resources(report=True, batch_size=15)),
     ):
         pass
+
+
+def test_a_queue_whose_visibility_timeout_is_below_the_functions_timeout_is_refused(tmp_path: Path) -> None:
+    """Lambda refuses such a mapping: a message could come back while the first invocation still runs."""
+    items = {**resources(report=True, visibility=30), "Consumer": function(Timeout=60)}
+    with pytest.raises(TemplateError, match="VisibilityTimeout"), stack(tmp_path, items):
+        pass

@@ -343,6 +343,10 @@ def _orchestrator_notes(deliveries: list[Delivery]) -> list[str]:
 def _progress(delivery: Delivery) -> str:
     mark = "ok " if delivery.ok else "ERR"
     what = delivery.detail_type or delivery.trigger
+    if delivery.attempt > 1:
+        what += f" (attempt {delivery.attempt})"
+    if delivery.at:  # after a retry delay or a visibility timeout, counted on the router's clock
+        what += f" at +{delivery.at:.0f} s"
     tail = f"  {delivery.error}" if delivery.error else ""
     return f"  [{mark}] {delivery.function:<28} <- {what}{tail}"
 

@@ -269,6 +269,13 @@ def _add_queue_source(model: StackModel, where: str, queue: str, function: str, 
         raise TemplateError(f"{where}: BatchSize {batch_size} is outside 1..10000")
     if batch_size > 10 and window < 1:
         raise TemplateError(f"{where}: BatchSize {batch_size} > 10 needs MaximumBatchingWindowInSeconds >= 1")
+    visibility = int(model.properties(queue).get("VisibilityTimeout", 30))
+    timeout = model.functions[function].timeout
+    if visibility < timeout:
+        raise TemplateError(
+            f"{where}: {queue}'s VisibilityTimeout ({visibility} s) is less than {function}'s Timeout ({timeout} s)"
+            " (Lambda refuses the mapping)"
+        )
     model.queue_sources.append(
         QueueSource(
             queue=queue,
@@ -285,10 +292,7 @@ def _read_rules(model: StackModel, resources: dict[str, Any]) -> None:
         props = model.properties(logical_id)
         if props.get("State", "ENABLED") != "ENABLED" or "EventPattern" not in props:
             continue
-        targets = tuple(
-            RouteTarget(model.logical_id_for_arn(t["Arn"]), TargetInput.of(t, f"{logical_id} target {t.get('Id')}"))
-            for t in props.get("Targets", [])
-        )
+        targets = tuple(_route_target(model, t, f"{logical_id} target {t.get('Id')}") for t in props.get("Targets", []))
         pattern = _checked(props["EventPattern"], logical_id)
         model.routes.append(
             Route(logical_id, props.get("EventBusName", "default"), pattern, targets, props.get("Name", logical_id))
@@ -313,6 +317,16 @@ def _read_rules(model: StackModel, resources: dict[str, Any]) -> None:
         props = model.properties(logical_id)
         spec = model.functions[_function_named(model, logical_id, props["FunctionName"])]
         _apply_invoke_config(model, spec, props)
+
+
+def _route_target(model: StackModel, target: dict[str, Any], where: str) -> RouteTarget:
+    resource = model.logical_id_for_arn(target["Arn"])
+    if model.resource_types[resource] not in TARGET_TYPES:
+        raise TemplateError(f"{where}: the local router delivers to functions, queues and topics, not {resource}")
+    return RouteTarget(resource, TargetInput.of(target, where))
+
+
+TARGET_TYPES = (SAM_FUNCTION, "AWS::SQS::Queue", "AWS::SNS::Topic")
 
 
 def _function_named(model: StackModel, where: str, reference: str) -> str:

@@ -44,7 +44,7 @@ from typing import Any
 import boto3
 
 from the_alchemiser.local.stack.intrinsics import ACCOUNT_ID, REGION
-from the_alchemiser.local.stack.model import FunctionSpec, QueueSource, RouteTarget, StackModel
+from the_alchemiser.local.stack.model import FunctionSpec, QueueSource, StackModel
 from the_alchemiser.shared.config.settings import get_settings
 from the_alchemiser.shared.logging import get_logger
 
@@ -202,35 +202,29 @@ class LocalRouter:
         for route in self.model.routes:
             if self._bus_name(route.bus) != bus or not matches(route.pattern, envelope):
                 continue
-            rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{bus}/{route.rule_name}"
+            rule = route.rule_name
+            rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/" + (rule if bus == "default" else f"{bus}/{rule}")
             for target in route.targets:
                 for _ in range(copies):
-                    self._deliver_to_target(target, envelope, route.rule_name, rule_arn)
+                    text = target.input.render(envelope, rule, rule_arn)
+                    self._send_to(target.resource, text, f"event:{envelope['detail-type']}", envelope["detail-type"])
 
     def _bus_name(self, bus: str) -> str:
         return bus.rsplit("/", 1)[-1]
 
-    def _deliver_to_target(self, target: RouteTarget, envelope: dict[str, Any], rule: str, rule_arn: str) -> None:
-        text = target.input.render(envelope, rule, rule_arn)
-        detail_type = envelope["detail-type"]
-        if self.model.resource_types[target.resource] == "AWS::SQS::Queue":
-            self._sqs.send_message(QueueUrl=self.model.queue_url(target.resource), MessageBody=text)
-            return
-        try:
-            payload = json.loads(text)
-        except ValueError as exc:
-            raise RoutingError(f"rule {rule}: {target.resource} would get {text!r}, not a JSON payload") from exc
-        self._send_to(target.resource, payload, f"event:{detail_type}", detail_type, text)
-
-    def _send_to(self, resource: str, payload: Any, trigger: str, detail_type: str | None, body: str) -> None:
-        """An async invocation of a function, or a message to a queue or topic (`body`)."""
+    def _send_to(self, resource: str, text: str, trigger: str, detail_type: str | None) -> None:
+        """`text` to a target: a function's async invocation (JSON), a queue's message, a topic's message."""
         resource_type = self.model.resource_types[resource]
         if resource in self.model.functions:
+            try:
+                payload = json.loads(text)
+            except ValueError as exc:
+                raise RoutingError(f"{resource} would be invoked with {text!r}, not a JSON payload") from exc
             self._pending.append(_Invocation(resource, trigger, payload, detail_type, self.now))
         elif resource_type == "AWS::SQS::Queue":
-            self._sqs.send_message(QueueUrl=self.model.queue_url(resource), MessageBody=body)
+            self._sqs.send_message(QueueUrl=self.model.queue_url(resource), MessageBody=text)
         elif resource_type == "AWS::SNS::Topic":
-            self._sns.publish(TopicArn=self.model.arn(resource), Message=body)
+            self._sns.publish(TopicArn=self.model.arn(resource), Message=text)
         else:
             raise RoutingError(f"target {resource} ({resource_type}) is neither a function, a queue nor a topic")
 
@@ -246,7 +240,7 @@ class LocalRouter:
         raw = (schedule.input or "{}").replace("<aws.scheduler.scheduled-time>", stamp)
         raw = raw.replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
         # Scheduler invokes a function asynchronously; a queue gets the input as the message body
-        self._send_to(schedule.function, json.loads(raw), "schedule", None, json.dumps(json.loads(raw)))
+        self._send_to(schedule.function, json.dumps(json.loads(raw)), "schedule", None)
 
     def enqueue(self, function: str, event: dict[str, Any], trigger: str) -> None:
         """An asynchronous invocation by hand (an operator's manual run)."""
