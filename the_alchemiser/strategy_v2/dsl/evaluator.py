@@ -356,7 +356,7 @@ class DayEvaluator:
             self.at(first).allocation(child)
         except DayFailure:
             return None  # not started on the window's first day: did it start earlier? the whole axis knows
-        returns = self.ev.market.calendar_returns_list
+        returns = self.ev.market.calendar_returns
         nav = [NAV_START]
         for day in range(first + 1, self.t + 1):
             try:
@@ -365,7 +365,7 @@ class DayEvaluator:
                 held = {}  # once started, a day without an allocation is cash
             change = 0.0
             for symbol, weight in held.items():
-                change += weight * returns(symbol)[day]
+                change += weight * returns(symbol).item(day)  # a Python float, as float() of it
             nav.append(nav[-1] * (1.0 + change))
         value = float(compute(spec, np.array(nav))[-1])
         if not math.isfinite(value):

@@ -57,7 +57,6 @@ class Market:
             self.dates = np.unique(np.concatenate(non_empty))
         self._position: dict[str, Array] = {}
         self._returns: dict[str, Array] = {}
-        self._returns_lists: dict[str, list[float]] = {}
 
     def __len__(self) -> int:
         return len(self.dates)
@@ -91,11 +90,4 @@ class Market:
                     found[1:] = filled[1:] / filled[:-1] - 1.0
                 found[~np.isfinite(found)] = 0.0
             self._returns[symbol] = found
-        return found
-
-    def calendar_returns_list(self, symbol: str) -> list[float]:
-        """`calendar_returns` as Python floats (the same values): the day path reads them one at a time."""
-        found = self._returns_lists.get(symbol)
-        if found is None:
-            found = self._returns_lists[symbol] = self.calendar_returns(symbol).tolist()
         return found
