@@ -237,13 +237,15 @@ def backtest(strategies: list[Strategy], symbols: list[str]) -> None:
 
 
 def extract(rev: str, into: Path) -> Path:
-    """`git archive REV` of this repository, unpacked under `into`."""
+    """`git archive REV` of this repository, unpacked under `into`, sharing this checkout's .cache."""
     root = into / f"tree-{rev}"
     root.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", rev], cwd=REPO, capture_output=True, check=False)
     if archive.returncode:
         raise MeasureError(f"git archive {rev}: {archive.stderr.decode(errors='replace').strip()}")
     subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+    if (REPO / ".cache").is_dir():  # what `make install` fetched (DynamoDB Local's jar): the same for both trees
+        (root / ".cache").symlink_to(REPO / ".cache")
     return root
 
 

@@ -73,6 +73,16 @@ def test_the_text_is_not_kept_and_a_file_rewritten_before_the_lazy_columns_is_re
     assert again.until(date(2024, 1, 5)).open.tolist() == [9.0, 3.0, 4.0, 5.0]  # parsed once: no re-read
 
 
+def test_files_with_the_same_dates_share_one_read_only_dates_array(tmp_path: Path) -> None:
+    rows = "".join(f"2024-01-{d:02d},{d},{d},{d},{d},{d}\n" for d in range(2, 12))
+    a = read_csv_bars(write(tmp_path, "A.csv", HEADER + rows))
+    b = read_csv_bars(write(tmp_path, "B.csv", HEADER + rows.replace(",", ",1", 1)))
+    other = read_csv_bars(write(tmp_path, "C.csv", HEADER + rows.replace("2024-01-11", "2024-01-12")))
+    assert a.dates is b.dates and not a.dates.flags.writeable
+    assert other.dates is not a.dates and other.dates.tolist()[-1] == date(2024, 1, 12)
+    assert a.dates.tolist() == [date(2024, 1, d) for d in range(2, 12)]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

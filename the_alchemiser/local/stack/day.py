@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -22,7 +23,7 @@ import boto3
 from the_alchemiser.local.stack import runs
 from the_alchemiser.local.stack.intrinsics import REGION
 from the_alchemiser.local.stack.model import StackModel, load_stack_model
-from the_alchemiser.local.stack.provision import provision
+from the_alchemiser.local.stack.provision import provision, provision_tables
 from the_alchemiser.local.stack.router import Delivery, LocalRouter
 from the_alchemiser.local.stack.runs import (
     Timeline,
@@ -46,6 +47,62 @@ LOCAL_STAGE = "local"
 MARKET_HISTORY_DAYS = 900
 ORCHESTRATOR = "StrategyOrchestratorFunction"
 PAPER_PROBE_SECONDS = 10
+# Set to print one `{"timings": ...}` line on stderr: the set-up's phases (benchmarks/run_day.py reads it).
+TIMINGS_ENV = "ALCHEMISER_RUN_TIMINGS"
+
+
+class _Phases:
+    """Wall seconds per set-up phase, and when run_trading_day was entered (for the benchmark)."""
+
+    def __init__(self) -> None:
+        self.entered = time.time()
+        self.seconds: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._mark
+        self._mark = now
+
+    def report(self) -> None:
+        if os.environ.get(TIMINGS_ENV):
+            timings = {"entered": self.entered, **{k: round(v, 4) for k, v in self.seconds.items()}}
+            print(json.dumps({"timings": timings}), file=sys.stderr, flush=True)
+
+
+class _TablesInBackground:
+    """The tables created on a thread once DynamoDB Local listens (or in moto at once), while the rest of the
+    set-up goes on. `join` (before the first handler runs) re-raises what went wrong, except a DynamoDB Local
+    that never came up: then the tables go to moto, as when it is not installed, and the run says so."""
+
+    def __init__(self, model: StackModel, clients: dict[str, Any], ddb: Any | None) -> None:
+        self.model, self.clients, self.ddb = model, clients, ddb
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            if self.ddb is not None:
+                self.ddb.wait_ready()
+            provision_tables(self.model, self.clients)
+        except BaseException as exc:  # handed to the main thread by join()
+            self._error = exc
+
+    def join(self, env: dict[str, str], overrides: dict[str, str]) -> None:
+        from the_alchemiser.local.dynamodb_local import DynamoDBLocalUnavailable
+
+        self._thread.join()
+        if isinstance(self._error, DynamoDBLocalUnavailable):
+            print(
+                f"  DynamoDB Local unavailable ({self._error}): tables in moto, not kept for a rerun", file=sys.stderr
+            )
+            for where in (env, overrides, os.environ):
+                where.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+            self.clients["dynamodb"] = boto3.client("dynamodb", region_name=REGION)
+            provision_tables(self.model, self.clients)
+        elif self._error is not None:
+            raise self._error
 
 
 @dataclass
@@ -161,6 +218,7 @@ class AlpacaPaperAccount:
 
 def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
     """One trading day in its own run folder. A holiday and a refused day end before anything starts."""
+    phases = _Phases()
     today = options.today or runs.today_in_new_york()
     if options.paper and options.day is not None and options.day != today:
         raise SystemExit("--paper trades the real paper account now: --date must be today or omitted")
@@ -194,20 +252,25 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
         with ExitStack() as stack:
             if not options.paper:
                 stack.enter_context(stamped_by(clock.now))
-            strategies_dir = _strategies_for_run(options, run_dir)
             if options.paper:
                 broker: Any = stack.enter_context(_alpaca_paper_account(options))
-            env = stack.enter_context(_local_aws(options))
+            # DynamoDB Local starts first (its JVM takes seconds) and is waited for only by the tables
+            env, ddb = stack.enter_context(_local_aws(options))
+            phases.done("local AWS (moto; DynamoDB Local launched)")
+            strategies_dir = _strategies_for_run(options, run_dir)
             model = load_stack_model(options.template, LOCAL_STAGE)
+            phases.done("template")
             clients = {
                 name: boto3.client(name, region_name=REGION) for name in ("dynamodb", "sqs", "s3", "sns", "events")
             }
-            provision(model, clients)
+            provision(model, clients, tables=False)
+            tables = _TablesInBackground(model, clients, ddb)
             say(
                 f"  local AWS ready from {options.template.name}: "
                 f"{len(model.functions)} functions, {len(model.routes)} rules"
             )
             email_queue = _tap_topic(model, clients)
+            phases.done("provision (queues, buckets, topics, buses)")
             if options.paper:
                 overrides = {**env, "STRATEGIES_DIR": str(strategies_dir), **options.env_overrides}
                 say(f"  Alpaca paper account at {broker.base_url} (real clock, real market data)")
@@ -235,6 +298,9 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                     "ALCHEMISER_LOCAL_CLOCK": run_at.isoformat(),
                     **options.env_overrides,
                 }
+            phases.done("market and broker")
+            tables.join(env, overrides)  # the handlers need the tables
+            phases.done("tables (after waiting for DynamoDB Local)")
             router = LocalRouter(
                 model,
                 env_overrides=overrides,
@@ -256,6 +322,7 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                 else:
                     router.trigger_schedule(run_at)
                 router.run_until_idle()
+            phases.done("the day (handlers)")
             events = _decode_all(router.published, model, clients)
             emails = _drain_emails(clients["sqs"], email_queue)
             orders = broker.all_orders()
@@ -280,6 +347,8 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
     say("")
     say(f"Output: {run_dir} ({', '.join(written_outputs(run_dir))})")
     result.printed = printed.getvalue()
+    phases.done("outputs")
+    phases.report()
     return result
 
 
@@ -406,11 +475,10 @@ def _state_dir(options: DayOptions) -> Path:
 
 
 @contextmanager
-def _local_aws(options: DayOptions) -> Iterator[dict[str, str]]:
-    """moto for everything, and the real DynamoDB Local for tables when it is installed."""
-    from moto import mock_aws
-
-    from the_alchemiser.local.dynamodb_local import DynamoDBLocalUnavailable, start_dynamodb_local
+def _local_aws(options: DayOptions) -> Iterator[tuple[dict[str, str], Any | None]]:
+    """moto for everything, and the real DynamoDB Local for tables when it is installed: launched first and
+    not waited for here (its endpoint is known at once); whoever makes the first table request waits."""
+    from the_alchemiser.local import dynamodb_local
 
     saved = dict(os.environ)
     env = {
@@ -419,22 +487,23 @@ def _local_aws(options: DayOptions) -> Iterator[dict[str, str]]:
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
     }
-    os.environ.update(env)
-    os.environ.pop("AWS_PROFILE", None)
     ddb = None
     if options.use_dynamodb_local:
         try:
             tables = _state_dir(options) / "dynamodb"
             tables.mkdir(parents=True, exist_ok=True)
-            ddb = start_dynamodb_local(timeout=120.0, db_path=tables)
+            ddb = dynamodb_local.launch_dynamodb_local(db_path=tables)
             env["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
-            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
-        except DynamoDBLocalUnavailable as exc:
+        except dynamodb_local.DynamoDBLocalUnavailable as exc:
             print(f"  DynamoDB Local unavailable ({exc}): tables in moto, not kept for a rerun", file=sys.stderr)
             ddb = None
     try:
+        from moto import mock_aws  # imports while the JVM starts
+
+        os.environ.update(env)
+        os.environ.pop("AWS_PROFILE", None)
         with mock_aws():
-            yield env
+            yield env, ddb
     finally:
         if ddb is not None:
             ddb.stop()

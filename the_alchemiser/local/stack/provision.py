@@ -11,10 +11,12 @@ _TABLE_KEYS = ("KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedT
 _QUEUE_ATTRIBUTES = ("DelaySeconds", "VisibilityTimeout", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds")
 
 
-def provision(model: StackModel, clients: dict[str, Any]) -> None:
-    """Tables, queues (dead-letter queues first), buckets, topics and buses, exactly as declared."""
-    for logical_id in model.of_type("AWS::DynamoDB::Table"):
-        _create_table(clients["dynamodb"], model.physical_names[logical_id], model.properties(logical_id))
+def provision(model: StackModel, clients: dict[str, Any], *, tables: bool = True) -> None:
+    """Tables, queues (dead-letter queues first), buckets, topics and buses, exactly as declared. With
+    `tables=False` all but the tables: the local stack creates those apart (`provision_tables`) once
+    DynamoDB Local listens, while it sets up the rest."""
+    if tables:
+        provision_tables(model, clients)
     queues = model.of_type("AWS::SQS::Queue")
     for logical_id in sorted(queues, key=lambda lid: "RedrivePolicy" in model.properties(lid)):
         _create_queue(clients["sqs"], model, logical_id)
@@ -26,9 +28,29 @@ def provision(model: StackModel, clients: dict[str, Any]) -> None:
         clients["events"].create_event_bus(Name=model.physical_names[logical_id])
 
 
+def provision_tables(model: StackModel, clients: dict[str, Any]) -> None:
+    """The template's tables not there yet (a kept DynamoDB Local database has them from an earlier run),
+    from one listing."""
+    client = clients["dynamodb"]
+    existing = set(_table_names(client))
+    for logical_id in model.of_type("AWS::DynamoDB::Table"):
+        name = model.physical_names[logical_id]
+        if name not in existing:
+            _create_table(client, name, model.properties(logical_id))
+
+
+def _table_names(client: Any) -> list[str]:
+    names: list[str] = []
+    request: dict[str, Any] = {}
+    while True:
+        page = client.list_tables(**request)
+        names += page["TableNames"]
+        if "LastEvaluatedTableName" not in page:
+            return names
+        request = {"ExclusiveStartTableName": page["LastEvaluatedTableName"]}
+
+
 def _create_table(client: Any, name: str, props: dict[str, Any]) -> None:
-    if name in client.list_tables()["TableNames"]:
-        return
     request: dict[str, Any] = {key: props[key] for key in _TABLE_KEYS if key in props}
     request.setdefault("BillingMode", "PAY_PER_REQUEST")
     indexes = [

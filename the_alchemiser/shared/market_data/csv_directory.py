@@ -62,13 +62,28 @@ def _line_of(body: bytes, offset: int) -> tuple[int, str]:
     return body.count(b"\n", 0, start) + 2, text
 
 
+_ALLOWED = b"0123456789+-.eEnaifNAIF,\n"
+# The last date column parsed: (its text, its read-only dates). The files of one market share their dates,
+# so most files skip the date arithmetic and share one array (less memory, and Market's equal-dates check).
+_last_dates: tuple[bytes, Array] = (b"", np.array([], dtype="datetime64[D]"))
+
+
+def _first_empty_field(body: bytes) -> int:
+    """Offset of the first comma followed by a comma, a newline or the end; -1 when every field has a value."""
+    found = [at for at in (body.find(b",,"), body.find(b",\n")) if at >= 0]
+    if body.endswith(b","):
+        found.append(len(body) - 1)
+    return min(found, default=-1)
+
+
 def _check_and_parse_dates(path: Path, body: bytes) -> Array:
     """Every line's shape (a date, then five non-empty number fields) and its date, vectorised."""
-    chars = np.frombuffer(body, dtype=np.uint8)
-    bad_bytes = ~_NUMBER_BYTES[chars]
-    if bad_bytes.any():
+    global _last_dates  # noqa: PLW0603 - a one-entry cache of the last date column
+    if body.translate(None, _ALLOWED):  # some byte no number field may hold
+        bad_bytes = ~_NUMBER_BYTES[np.frombuffer(body, dtype=np.uint8)]
         number, text = _line_of(body, int(np.argmax(bad_bytes)))
         raise MarketDataError(f"{path}: line {number}: bad value in {text!r}")
+    chars = np.frombuffer(body, dtype=np.uint8)
     newlines = np.flatnonzero(chars == ord("\n"))
     starts = np.concatenate(([0], newlines + 1))
     ends = np.concatenate((newlines, [len(chars)]))
@@ -79,12 +94,14 @@ def _check_and_parse_dates(path: Path, body: bytes) -> Array:
     if wrong.any():
         number, text = _line_of(body, int(starts[int(np.argmax(wrong))]))
         raise MarketDataError(f"{path}: line {number}: expected {_FIELDS} fields, found {text!r}")
-    after = chars[np.minimum(commas + 1, len(chars) - 1)]
-    empty = (after == ord(",")) | (after == ord("\n")) | (commas == len(chars) - 1)
-    if empty.any():
-        number, text = _line_of(body, int(commas[int(np.argmax(empty))]))
+    empty = _first_empty_field(body)
+    if empty >= 0:
+        number, text = _line_of(body, empty)
         raise MarketDataError(f"{path}: line {number}: empty field in {text!r}")
     heads = chars[starts[:, None] + np.arange(_DATE_WIDTH + 1)]
+    column = heads.tobytes()
+    if column == _last_dates[0]:
+        return _last_dates[1]
     digits = heads[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - ord("0")
     shape_ok = ((digits >= 0) & (digits <= 9)).all(axis=1) & (heads[:, [4, 7, 10]] == np.array(list(b"--,"))).all(
         axis=1
@@ -101,6 +118,8 @@ def _check_and_parse_dates(path: Path, body: bytes) -> Array:
         number, text = _line_of(body, int(starts[int(np.argmax(~valid))]))
         raise MarketDataError(f"{path}: line {number}: bad date in {text!r}")
     dates: Array = (first_day + day - 1).astype("datetime64[D]")
+    dates.flags.writeable = False
+    _last_dates = (column, dates)
     return dates
 
 

@@ -262,14 +262,16 @@ class DayEvaluator:
     # ---- the nodes' own rules, memoised per (node, day) ----
     def allocation(self, node: Allocation) -> dict[str, float]:
         """The node's weights on the day (summing to 1); raises DayFailure."""
-        found = self._memo.get(id(node))
+        key = id(node)
+        found = self._memo.get(key)
         if found is None:
-            axis = self.ev.computed_allocation(node)
+            computed = self.ev._allocations  # computed_allocation(node), inlined: the hottest call of a day
+            axis = computed.get(key) if computed else None
             try:  # already evaluated over the whole axis (a scored composite): read the day
                 found = node.day(self) if axis is None else self._column(axis)
             except DayFailure as failure:
                 found = failure.code
-            self._memo[id(node)] = found
+            self._memo[key] = found
         if isinstance(found, int):
             raise DayFailure(found)
         return found
@@ -363,7 +365,7 @@ class DayEvaluator:
                 held = {}  # once started, a day without an allocation is cash
             change = 0.0
             for symbol, weight in held.items():
-                change += weight * float(returns(symbol)[day])
+                change += weight * returns(symbol).item(day)  # a Python float, as float() of it
             nav.append(nav[-1] * (1.0 + change))
         value = float(compute(spec, np.array(nav))[-1])
         if not math.isfinite(value):
