@@ -98,9 +98,8 @@ def sqs_requeue(sqs_client: Any) -> Callable[[SQSRecord, int, int], None]:
 
 
 def _carried(record: SQSRecord, name: str) -> int:
-    attributes = record.message_attributes
-    attribute = attributes[name] if name in attributes else None  # `.get` would give the raw dict
-    value = attribute.string_value if attribute is not None else None
+    raw: dict[str, Any] = record.raw_event.get("messageAttributes") or {}
+    value = (raw.get(name) or {}).get("stringValue")
     try:
         return max(0, int(value)) if value else 0
     except ValueError:
