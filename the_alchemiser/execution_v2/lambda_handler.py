@@ -26,6 +26,7 @@ _log = get_logger("execution_v2.lambda_handler")
 MAX_RECEIVE_COUNT = 3
 MAX_VISIBILITY_SECONDS = 43_200  # SQS's limit
 LEASE_RETRY_MARGIN_SECONDS = 5.0
+FAILURE_RETRY_SECONDS = 30.0  # a failed delivery's backoff before SQS hands the message back
 # An out-of-time resume continues the plan as a new message (receives count real failures only); these
 # message attributes carry what the new message's own receive count cannot know (docs/decisions.md).
 PRIOR_FAILURES_ATTRIBUTE = "alchemiser-prior-failures"
@@ -151,6 +152,8 @@ def make_record_handler(
                 _log.exception("execution_failed", receive_count=receive_count, error=str(exc))
                 if receive_count >= MAX_RECEIVE_COUNT:
                     service.report_failure(event, exc, time_left=time_left)
+                elif retry_later is not None:  # soon, not after the queue's 900 s: the close is near
+                    retry_later(record, FAILURE_RETRY_SECONDS)
                 raise
 
     return handle
