@@ -4,23 +4,32 @@
 - outcome events once (deterministic ids + published markers): test_execution_sim's five-in-a-row;
 - the lot book once per plan: tests/shared/ledger/test_book_on_dynamodb;
 - the adapter's adoption of its own duplicate: tests/shared (alpaca adapter).
-This file: the walk's catch of a 422 "client_order_id must be unique" between its look-up and its placement."""
+This file: the walk's catch of a 422 "client_order_id must be unique" between its look-up and its placement,
+and the published markers (an outcome event sent and noted is not sent again)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from tests.execution_v2.concurrency_support import QuoteView, net_fills
-from tests.execution_v2.sim_support import market_buy
+from tests.execution_v2.fake_broker import FakeBroker
+from tests.execution_v2.plans import buy, planned
+from tests.execution_v2.sim_support import Crash, DyingLedger, market_buy, run_handler
 from tests.fixtures.sim_broker import SIM_API_KEY, SIM_SECRET_KEY, fast_retry
 from the_alchemiser.execution_v2.book_walk import BookWalker, WalkRequest
 from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.order_ids import client_order_id
+from the_alchemiser.execution_v2.service import ExecutionService
 from the_alchemiser.local.sim_broker import DictPriceSource, SimBrokerHandle
 from the_alchemiser.shared.broker.alpaca_adapter import AlpacaBroker
 from the_alchemiser.shared.broker.models import Order, OrderRequest, OrderSide, OrderType, Quote, TimeInForce
+from the_alchemiser.shared.events import InMemoryPublisher
+from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
 
 D = Decimal
 CONFIG = ExecutionConfig(
@@ -75,3 +84,22 @@ def test_an_order_placed_under_our_id_between_look_up_and_placement_is_worked_no
     assert [r.status for r in handle.requests("/v2/orders", "POST")][-3:-1] == [200, 422]  # ours bounced
     assert result.error is None and result.filled_qty == D(5)
     assert net_fills(broker, lambda coid: coid.startswith("alc-")) == {("SPY", "buy"): D(5)}
+
+
+@pytest.mark.dynamodb_local
+def test_a_trade_executed_sent_and_noted_is_not_sent_again_by_the_redelivery(ledger: DynamoTradeLedger) -> None:
+    """The published markers on their own: the first delivery dies right after it sent TradeExecuted and
+    noted it; the redelivery sends only WorkflowCompleted (the same event id would be deduped by consumers,
+    but nothing is sent twice in the first place)."""
+    broker = FakeBroker(quotes={"SPY": Quote(symbol="SPY", bid=D("99.95"), ask=D("100.05"))})
+    event = planned([buy("SPY", "3", "100")])
+    publisher = InMemoryPublisher()
+    crash = Crash()
+    dying = DyingLedger(ledger, crash, ("mark_published:TradeExecuted", 1, "after"))
+    first = ExecutionService(broker, dying, publisher, clock=VirtualWaitClock(), config=CONFIG)  # type: ignore[arg-type]
+    assert run_handler(first, event)["batchItemFailures"]
+    later = ExecutionService(
+        broker, ledger, publisher, clock=VirtualWaitClock(datetime.now(UTC) + timedelta(hours=1)), config=CONFIG
+    )
+    assert run_handler(later, event, receive_count=2) == {"batchItemFailures": []}
+    assert [e.event_type for e in publisher.events] == ["TradeExecuted", "WorkflowCompleted"]

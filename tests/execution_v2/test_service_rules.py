@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -147,3 +148,26 @@ def test_failures_are_retried_and_the_last_delivery_reports_once(ledger: DynamoT
     process_sqs_event(sqs_event(event, receive_count=MAX_RECEIVE_COUNT + 1), None, svc, None)
     assert len(publisher.of_type(WorkflowFailed)) == 1
     assert not publisher.of_type(TradeExecuted)
+
+
+def test_a_failed_delivery_comes_back_soon_not_after_the_queues_fifteen_minutes(ledger: DynamoTradeLedger) -> None:
+    """A transient failure at 15:31 retried after the 900 s visibility timeout would come back near the close:
+    the handler asks for the message back after a short backoff instead (not on the last delivery)."""
+    retries: list[float] = []
+    svc = service(FlakyBroker(quotes=quotes("SPY")), ledger, InMemoryPublisher())
+    event = planned([buy("SPY", "3", "100")])
+    process_sqs_event(sqs_event(event), None, svc, None, retry_later=lambda record, seconds: retries.append(seconds))
+    assert len(retries) == 1 and 0 < retries[0] <= 60
+
+
+def test_failures_carried_by_a_resumed_message_count_towards_the_last_delivery(ledger: DynamoTradeLedger) -> None:
+    """A message that continues an out-of-time plan carries the real failures before it: with two, its first
+    receive is the last delivery and reports the failure."""
+    publisher = InMemoryPublisher()
+    svc = service(FlakyBroker(quotes=quotes("SPY")), ledger, publisher)
+    batch: Any = sqs_event(planned([buy("SPY", "3", "100")]))
+    batch["Records"][0]["messageAttributes"] = {
+        "alchemiser-prior-failures": {"stringValue": str(MAX_RECEIVE_COUNT - 1), "dataType": "Number"}
+    }
+    assert process_sqs_event(batch, None, svc, None)["batchItemFailures"] == [{"itemIdentifier": "m-1"}]
+    assert [e.event_type for e in publisher.events] == ["WorkflowFailed"]

@@ -16,7 +16,12 @@ from tests.execution_v2.fake_broker import FakeBroker
 from tests.execution_v2.plans import buy, planned, sell, sqs_event
 from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
-from the_alchemiser.execution_v2.lambda_handler import MAX_RECEIVE_COUNT, process_sqs_event, sqs_resume_now
+from the_alchemiser.execution_v2.lambda_handler import (
+    MAX_RECEIVE_COUNT,
+    process_sqs_event,
+    sqs_requeue,
+    sqs_resume_now,
+)
 from the_alchemiser.execution_v2.service import ExecutionOutOfTime, ExecutionService
 from the_alchemiser.shared.broker.models import Quote
 from the_alchemiser.shared.events import InMemoryPublisher
@@ -112,3 +117,57 @@ def test_out_of_time_on_the_last_delivery_reports_the_failure_instead(ledger: Dy
     assert response["batchItemFailures"] and not resumed
     assert [e.event_type for e in publisher.events] == ["WorkflowFailed"]
     assert "ExecutionOutOfTime" in publisher.events[0].model_dump_json()
+
+
+class OutOfTimeAfterFirstOrder:
+    """A Lambda context with time until the first order is out, then inside the stop margin."""
+
+    def __init__(self, broker: FakeBroker) -> None:
+        self._broker = broker
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 120_000 if not self._broker.placed else 10_000
+
+
+def test_an_out_of_time_resume_does_not_spend_one_of_the_three_receives(ledger: DynamoTradeLedger) -> None:
+    """Issue 14, finding 11: out of time is progress, not a failure. The handler continues the plan as a new
+    message (same body; the real failures so far and the resumes carried as message attributes) and lets
+    this one go, so the queue's receive count (3, then the DLQ) counts real failures only."""
+    event = planned(ITEMS)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="execution", Attributes={"VisibilityTimeout": "900"})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.loads(json.dumps(sqs_event(event)))["Records"][0]["body"])
+        broker, publisher = a_broker(), InMemoryPublisher()
+
+        def deliver(context: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+            [message] = sqs.receive_message(
+                QueueUrl=url, AttributeNames=["All"], MessageAttributeNames=["All"], VisibilityTimeout=900
+            )["Messages"]
+            batch: dict[str, Any] = sqs_event(event)
+            batch["Records"][0].update(
+                messageId=message["MessageId"],
+                receiptHandle=message["ReceiptHandle"],
+                eventSourceARN=arn,
+                body=message["Body"],
+                attributes=message["Attributes"],
+                messageAttributes={
+                    k: {"stringValue": v["StringValue"], "dataType": v["DataType"]}
+                    for k, v in message.get("MessageAttributes", {}).items()
+                },
+            )
+            response = process_sqs_event(
+                batch, context, service(broker, ledger, publisher), None, sqs_resume_now(sqs), requeue=sqs_requeue(sqs)
+            )
+            return dict(response), message
+
+        response, _ = deliver(OutOfTimeAfterFirstOrder(broker))
+        assert response["batchItemFailures"] == []  # this receive is not a failure...
+        assert 1 <= len(broker.placed) and publisher.events == []
+        response, second = deliver(None)  # ...the plan goes on as a fresh message, received for the first time
+        assert second["Attributes"]["ApproximateReceiveCount"] == "1"
+        assert second["MessageAttributes"]["alchemiser-resumes"]["StringValue"] == "1"
+        assert response["batchItemFailures"] == []
+        assert [e.event_type for e in publisher.events] == ["TradeExecuted", "WorkflowCompleted"]
+        assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []  # nothing left, nothing doubled

@@ -26,6 +26,12 @@ _log = get_logger("execution_v2.lambda_handler")
 MAX_RECEIVE_COUNT = 3
 MAX_VISIBILITY_SECONDS = 43_200  # SQS's limit
 LEASE_RETRY_MARGIN_SECONDS = 5.0
+FAILURE_RETRY_SECONDS = 30.0  # a failed delivery's backoff before SQS hands the message back
+# An out-of-time resume continues the plan as a new message (receives count real failures only); these
+# message attributes carry what the new message's own receive count cannot know (docs/decisions.md).
+PRIOR_FAILURES_ATTRIBUTE = "alchemiser-prior-failures"
+RESUMES_ATTRIBUTE = "alchemiser-resumes"
+MAX_RESUMES = 20  # a plan that keeps running out of time without finishing is a failure after this many
 
 
 def parse_record(body: str, store: PayloadStore | None) -> RebalancePlanned:
@@ -76,6 +82,31 @@ def sqs_retry_later(sqs_client: Any) -> Callable[[SQSRecord, float], None]:
     return retry
 
 
+def sqs_requeue(sqs_client: Any) -> Callable[[SQSRecord, int, int], None]:
+    """Send the record's body again as a new message carrying the failure and resume counts."""
+
+    def requeue(record: SQSRecord, prior_failures: int, resumes: int) -> None:
+        sqs_client.send_message(
+            QueueUrl=queue_url_of(record.event_source_arn),
+            MessageBody=record.body,
+            MessageAttributes={
+                PRIOR_FAILURES_ATTRIBUTE: {"DataType": "Number", "StringValue": str(prior_failures)},
+                RESUMES_ATTRIBUTE: {"DataType": "Number", "StringValue": str(resumes)},
+            },
+        )
+
+    return requeue
+
+
+def _carried(record: SQSRecord, name: str) -> int:
+    raw: dict[str, Any] = record.raw_event.get("messageAttributes") or {}
+    value = (raw.get(name) or {}).get("stringValue")
+    try:
+        return max(0, int(value)) if value else 0
+    except ValueError:
+        return 0
+
+
 def make_record_handler(
     service: ExecutionService,
     store: PayloadStore | None,
@@ -83,11 +114,16 @@ def make_record_handler(
     time_left: Callable[[], float] | None = None,
     resume_now: Callable[[SQSRecord], None] | None = None,
     retry_later: Callable[[SQSRecord, float], None] | None = None,
+    requeue: Callable[[SQSRecord, int, int], None] | None = None,
 ) -> Callable[[SQSRecord], None]:
     def handle(record: SQSRecord) -> None:
         with rejecting(record.message_id, source="sqs"):
             event = parse_record(record.body, store)
-        receive_count = int(record.attributes.approximate_receive_count or "1")
+        # real failures so far: this message's earlier receives plus those of the messages it continues
+        prior_failures = (
+            _carried(record, PRIOR_FAILURES_ATTRIBUTE) + int(record.attributes.approximate_receive_count or "1") - 1
+        )
+        receive_count = prior_failures + 1  # the delivery this is, counting failures only
         with workflow_context(event.correlation_id, event.event_id):
             try:
                 service.execute(event, time_left=time_left)
@@ -101,6 +137,13 @@ def make_record_handler(
                 raise
             except ExecutionOutOfTime as exc:
                 _log.warning("execution_continues_in_next_invocation", receive_count=receive_count)
+                resumes = _carried(record, RESUMES_ATTRIBUTE)
+                if requeue is not None and resumes < MAX_RESUMES:
+                    try:
+                        requeue(record, prior_failures, resumes + 1)
+                        return  # progress, not a failure: this message goes, the new one carries on
+                    except Exception:
+                        _log.exception("requeue_failed", note="the message is retried instead")
                 if receive_count >= MAX_RECEIVE_COUNT:
                     service.report_failure(event, exc, time_left=time_left)
                 elif resume_now is not None:
@@ -110,6 +153,8 @@ def make_record_handler(
                 _log.exception("execution_failed", receive_count=receive_count, error=str(exc))
                 if receive_count >= MAX_RECEIVE_COUNT:
                     service.report_failure(event, exc, time_left=time_left)
+                elif retry_later is not None:  # soon, not after the queue's 900 s: the close is near
+                    retry_later(record, FAILURE_RETRY_SECONDS)
                 raise
 
     return handle
@@ -123,13 +168,16 @@ def process_sqs_event(
     resume_now: Callable[[SQSRecord], None] | None = None,
     *,
     retry_later: Callable[[SQSRecord, float], None] | None = None,
+    requeue: Callable[[SQSRecord, int, int], None] | None = None,
 ) -> PartialItemFailureResponse:
     """The handler's body with its dependencies given (tests and the local stack use this directly)."""
     # a batch of one that fails is reported as that item's failure (SQS retries it), not raised
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     time_left = (lambda: remaining() / 1000) if callable(remaining) else None
-    handler = make_record_handler(service, store, time_left=time_left, resume_now=resume_now, retry_later=retry_later)
+    handler = make_record_handler(
+        service, store, time_left=time_left, resume_now=resume_now, retry_later=retry_later, requeue=requeue
+    )
     return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 
 CLIENT_ORDER_ID_PREFIX = "alc-"
-MAX_CLIENT_ORDER_ID_LENGTH = 48
 
 
 def client_order_id(correlation_id: str, symbol: str, side: str, step: int) -> str:
-    """`alc-` + 40 hex chars of sha256: 44 characters, stable across processes and redeliveries."""
+    """`alc-` + 40 hex chars of sha256: 44 characters (Alpaca allows 48), stable across processes and
+    redeliveries."""
     digest = hashlib.sha256(f"{correlation_id}|{symbol.upper()}|{side.lower()}|{step}".encode()).hexdigest()
     return f"{CLIENT_ORDER_ID_PREFIX}{digest[:40]}"

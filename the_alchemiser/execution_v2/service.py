@@ -17,7 +17,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from the_alchemiser.execution_v2.book_walk import (
     BookWalker,
@@ -34,6 +33,8 @@ from the_alchemiser.execution_v2.reconcile import PlanReconciler
 from the_alchemiser.execution_v2.recorder import ItemRecorder, order_result
 from the_alchemiser.shared.broker import BrokerPort
 from the_alchemiser.shared.broker.models import Order, OrderSide, Quote
+from the_alchemiser.shared.budget import budget_scale
+from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.events import (
     EventPublisher,
     RebalancePlanned,
@@ -63,7 +64,6 @@ from the_alchemiser.shared.schemas import (
 )
 
 _log = get_logger("execution_v2.service")
-NEW_YORK = ZoneInfo("America/New_York")
 SOURCE_MODULE = "execution_v2"
 SOURCE_COMPONENT = "ExecutionService"
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1d3f5e-2b8a-4c67-9a51-0e6c1b7d9a20")
@@ -225,9 +225,7 @@ class ExecutionService:
                 _log.exception("booking_failed", plan_id=plan.plan_id)
             failed = WorkflowFailed(
                 event_id=deterministic_event_id(event.correlation_id, "WorkflowFailed"),
-                **event.caused(),
-                source_module=SOURCE_MODULE,
-                source_component=SOURCE_COMPONENT,
+                **_caused_by(event),
                 failure_reason=f"execution did not finish after retries: {type(error).__name__}: {error}",
                 failure_step="execution",
                 error_details={"exception_type": type(error).__name__, "plan_id": plan.plan_id},
@@ -349,8 +347,8 @@ class ExecutionService:
             price = _worst_buy_price(item, quotes.get(item.symbol))
             costs[item.symbol] = qty * price * (1 + self.config.buy_price_margin)
         total = sum(costs.values(), Decimal(0))
-        if total > budget:
-            factor = budget / total if total > 0 else Decimal(0)
+        factor = budget_scale(total, budget)  # the planner's pro-rata rule, against the confirmed buying power
+        if factor < 1:
             for item in tradable_items:
                 planned = quantities[item.symbol]
                 trimmed = quantize_qty(planned * factor, item.fractionable)
@@ -534,15 +532,13 @@ class ExecutionService:
         )
 
     def _publish_outcome(self, event: RebalancePlanned, result: ExecutionResult, state: PlanState) -> None:
-        caused = event.caused()
+        caused = _caused_by(event)
         if {"WorkflowCompleted", "WorkflowFailed"} & state.published.keys():
             return  # reported (a given-up plan's WorkflowFailed carries what executed)
         if "TradeExecuted" not in state.published:
             traded = TradeExecuted(
                 event_id=deterministic_event_id(event.correlation_id, "TradeExecuted"),
                 **caused,
-                source_module=SOURCE_MODULE,
-                source_component=SOURCE_COMPONENT,
                 execution_data=result,
                 orders_placed=result.orders_placed,
                 orders_succeeded=result.orders_succeeded,
@@ -557,8 +553,6 @@ class ExecutionService:
             outcome = WorkflowFailed(
                 event_id=deterministic_event_id(event.correlation_id, "WorkflowFailed"),
                 **caused,
-                source_module=SOURCE_MODULE,
-                source_component=SOURCE_COMPONENT,
                 failure_reason="; ".join(result.notes) or "no order of the plan was filled",
                 failure_step="execution",
                 error_details={"status": result.status.value, "orders": failures, "plan_id": result.plan_id},
@@ -570,8 +564,6 @@ class ExecutionService:
             outcome = WorkflowCompleted(
                 event_id=deterministic_event_id(event.correlation_id, "WorkflowCompleted"),
                 **caused,
-                source_module=SOURCE_MODULE,
-                source_component=SOURCE_COMPONENT,
                 success=result.status in (ExecutionStatus.SUCCESS, ExecutionStatus.NO_TRADES),
                 summary=_summary(result),
                 trading_date=event.rebalance_plan.trading_date,
@@ -580,6 +572,11 @@ class ExecutionService:
             )
         self.publisher.publish(outcome)
         self.ledger.mark_published(event.correlation_id, outcome.event_type, outcome.event_id)
+
+
+def _caused_by(event: RebalancePlanned) -> dict[str, str]:
+    """The base fields of an event execution publishes because of `event`."""
+    return {**event.caused(), "source_module": SOURCE_MODULE, "source_component": SOURCE_COMPONENT}
 
 
 def _summary(result: ExecutionResult) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from datetime import date, datetime
 from decimal import ROUND_DOWN, Context, Decimal, getcontext
 
 from the_alchemiser.portfolio_v2.core.snapshot import PortfolioSnapshot, SymbolState
+from the_alchemiser.shared.budget import budget_scale
 from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.corridor import symbols_inside_corridor
 from the_alchemiser.shared.schemas import ConsolidatedPortfolio, RebalancePlan, RebalancePlanItem, TradeAction
@@ -258,7 +259,7 @@ class RebalancePlanner:
     def _fund_buys(self, buys: list[_Row], snapshot: PortfolioSnapshot, sell_proceeds: Decimal) -> None:
         available = max(_ZERO, snapshot.spendable_cash + sell_proceeds - self.config.cash_buffer)
         wanted = sum((r.wanted_buy for r in buys), _ZERO)
-        scale = Decimal(1) if wanted <= available else available / wanted
+        scale = budget_scale(wanted, available)
         for row in buys:
             budget = row.wanted_buy * scale
             qty = shares_for(budget, row.price, row.state.fractionable)
