@@ -68,17 +68,20 @@ def execution_wrong_event() -> Any:
     return process_sqs_event(_sqs(body, "sqs-exec-2"), None, Untouchable(), None)  # type: ignore[arg-type]
 
 
+_NO_ONCE = SimpleNamespace(register_lambda_context=lambda _context: None)
+
+
 def aggregator_bad_deadline() -> Any:
     from the_alchemiser.aggregator_v2.lambda_handler import handle
 
-    runtime = SimpleNamespace(service=Untouchable(), payload_store=None)
+    runtime = SimpleNamespace(service=Untouchable(), payload_store=None, once=_NO_ONCE)
     return handle(_sqs('{"session_id": 5}', "sqs-deadline-1"), None, runtime)  # type: ignore[arg-type]
 
 
 def aggregator_bad_partial() -> Any:
     from the_alchemiser.aggregator_v2.lambda_handler import handle
 
-    runtime = SimpleNamespace(service=Untouchable(), payload_store=None)
+    runtime = SimpleNamespace(service=Untouchable(), payload_store=None, once=_NO_ONCE)
     return handle(_eventbridge("eb-partial-1", "PartialSignalGenerated", {"event_type": "nonsense"}), None, runtime)  # type: ignore[arg-type]
 
 
