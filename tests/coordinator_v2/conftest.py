@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from tests.fixtures.aws import REGION, unique_name
 from tests.fixtures.idempotency import MemoryOnce
@@ -70,12 +68,6 @@ def _zip_of_handler() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
     return buffer.getvalue()
-
-
-@pytest.fixture
-def moto_aws() -> Iterator[None]:
-    with mock_aws(config={"lambda": {"use_docker": False}}):
-        yield
 
 
 def build_rig(

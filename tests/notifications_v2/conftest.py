@@ -5,13 +5,11 @@ and moto for SNS/S3/SQS
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from tests.fixtures.aws import REGION, unique_name
 from the_alchemiser.notifications_v2.wiring import ONCE_KEY_PREFIX
@@ -21,13 +19,6 @@ from the_alchemiser.shared.once import PowertoolsOnce
 @pytest.fixture
 def powertools_once(dynamodb_local_client: Any, idempotency_table: str) -> PowertoolsOnce:
     return PowertoolsOnce.on_table(idempotency_table, dynamodb_local_client, key_prefix=ONCE_KEY_PREFIX)
-
-
-@pytest.fixture
-def moto_aws() -> Iterator[None]:
-    """moto for SNS, SQS and S3; DynamoDB Local (a localhost endpoint) passes through untouched."""
-    with mock_aws():
-        yield
 
 
 @dataclass(frozen=True)
