@@ -13,7 +13,7 @@ SAM_CLI_VERSION := 1.150.1
 SAM := $(UV) tool run --from aws-sam-cli==$(SAM_CLI_VERSION) sam
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help install run test pytest format lint type-check import-check bench validate build \
+.PHONY: help install run test test-unit test-integration test-e2e test-infra pytest format lint type-check import-check bench validate build \
 	deploy-dev deploy-prod deploy-ephemeral list-ephemeral destroy-ephemeral logs clean
 
 help:  ## list the targets
@@ -50,6 +50,11 @@ test: install lint type-check import-check pytest  ## everything CI runs
 
 pytest: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# one level of tests/ (unit needs no Java and no network; integration DynamoDB Local and the local broker;
+# e2e whole local days; infra the template and packaging)
+test-unit test-integration test-e2e test-infra: install
+	$(PY) -m pytest $(PYTEST_ARGS) tests/$(patsubst test-%,%,$@)
 
 format: install  ## ruff format and autofix
 	$(PY) -m ruff format the_alchemiser tests benchmarks

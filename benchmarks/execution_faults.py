@@ -50,9 +50,9 @@ def crash_points() -> list[tuple[str, dict[str, Any]]]:
 
 
 def main() -> int:
-    from tests.execution_v2.concurrency_support import DeliveryPlan, net_fills, run_concurrently
-    from tests.execution_v2.plans import buy, planned, sell
-    from tests.execution_v2.sim_support import market_buy
+    from tests.support.execution_v2.concurrency_support import DeliveryPlan, net_fills, run_concurrently
+    from tests.support.execution_v2.plans import buy, planned, sell
+    from tests.support.execution_v2.sim_support import market_buy
     from the_alchemiser.execution_v2.config import ExecutionConfig
     from the_alchemiser.local.dynamodb_local import start_dynamodb_local
     from the_alchemiser.local.sim_broker import DictPriceSource, start_sim_broker

@@ -1,6 +1,6 @@
 """The session store's port: what the orchestrator and the aggregator need from the aggregation-session
 table. `AggregationSessionRepository` (DynamoDB) is the adapter; tests/fixtures/sessions.py has an in-memory
-one; tests/shared/test_session_store.py holds both to this contract.
+one; tests/integration/shared/test_session_store.py holds both to this contract.
 
 Every method that must happen once is conditional: `start_workflow` (the day's lock, or the swap of a
 finished holder), `create_session`, `decide` (OPEN -> COMPLETED/FAILED, once) and `record_partial` (once per

@@ -1,0 +1,166 @@
+"""The datalake's objects on moto S3 and in a directory: layout, metadata, round trip, the objects pyarrow
+wrote before (schema 1), and the errors a reader must see."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import fastparquet
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.support.shared.market_data.bars import raw_bars, trading_days, with_adjusted
+from the_alchemiser.shared.market_data.datalake import Datalake, DatalakeError, parquet_to_frame
+
+PYARROW_FIXTURE = Path(__file__).resolve().parents[3] / "fixtures" / "data" / "pyarrow_zstd_v1.parquet"
+
+DAYS = trading_days(date(2024, 1, 2), date(2024, 3, 28))
+
+
+def test_seed_writes_one_parquet_per_symbol_with_the_documented_columns_and_metadata(
+    datalake: Datalake, s3_client: Any, bucket: str
+) -> None:
+    frame = with_adjusted(raw_bars(DAYS))
+    info = datalake.write("SPY", frame)
+
+    assert info.key == "SPY/daily.parquet"
+    head = s3_client.head_object(Bucket=bucket, Key="SPY/daily.parquet")
+    assert head["Metadata"] == {
+        "first-bar-date": "2024-01-02",
+        "last-bar-date": "2024-03-28",
+        "row-count": str(len(DAYS)),
+        "schema-version": "2",
+    }
+    body = s3_client.get_object(Bucket=bucket, Key="SPY/daily.parquet")["Body"].read()
+    parquet = fastparquet.ParquetFile(io.BytesIO(body))
+    assert parquet.columns == ["date", "open", "high", "low", "close", "volume", "adjusted"]
+    assert parquet.key_value_metadata["last-bar-date"] == "2024-03-28"  # the footer carries it too
+    assert [c.meta_data.codec for c in parquet.row_groups[0].columns] == [6] * 7  # ZSTD
+    assert parquet.to_pandas()["date"].iloc[0] == pd.Timestamp(2024, 1, 2)
+
+    stored, read_info = datalake.read("SPY") or pytest.fail("object not found")
+    pd.testing.assert_frame_equal(stored, frame.loc[:, list(stored.columns)], check_freq=False)
+    assert read_info == info == datalake.head("SPY")
+    assert (info.first_bar, info.last_bar, info.row_count) == (date(2024, 1, 2), date(2024, 3, 28), len(DAYS))
+
+
+def test_append_replaces_the_object_with_the_longer_history_and_a_new_etag(datalake: Datalake) -> None:
+    frame = with_adjusted(raw_bars(DAYS))
+    first = datalake.write("QQQ", frame.iloc[:-5])
+    second = datalake.write("QQQ", frame)
+    assert second.etag != first.etag
+    assert (second.row_count, second.last_bar) == (len(DAYS), date(2024, 3, 28))
+    stored, _ = datalake.read("QQQ") or pytest.fail("object not found")
+    assert len(stored) == len(DAYS)
+
+
+def test_a_slash_symbol_is_stored_under_a_dot_key_and_listed(datalake: Datalake) -> None:
+    frame = with_adjusted(raw_bars(DAYS))
+    datalake.write("BRK/B", frame)
+    datalake.write("SPY", frame)
+    assert datalake.key_for("BRK/B") == "BRK.B/daily.parquet"
+    assert datalake.stored_symbols() == ["BRK.B", "SPY"]
+    assert datalake.head("BRK/B") is not None
+
+
+def test_a_prefix_keeps_the_datalake_in_its_own_folder(s3_client: Any, bucket: str) -> None:
+    lake = Datalake(s3_client, bucket, prefix="bars")
+    s3_client.put_object(Bucket=bucket, Key="notes/readme.txt", Body=b"not bars")
+    lake.write("GLD", with_adjusted(raw_bars(DAYS)))
+    assert lake.key_for("GLD") == "bars/GLD/daily.parquet"
+    assert [key for key, _ in lake.listing()] == ["bars/GLD/daily.parquet"]
+
+
+def test_a_missing_symbol_is_none_not_an_error(datalake: Datalake) -> None:
+    assert datalake.head("NOPE") is None
+    assert datalake.read("NOPE") is None
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda f: f.iloc[::-1], "unique and ascending"),
+        (lambda f: pd.concat([f, f.iloc[-1:]]), "unique and ascending"),
+        (lambda f: f.assign(close=f["close"].where(f.index != f.index[3], -1.0)), "finite and positive"),
+        (lambda f: f.assign(adjusted=f["adjusted"].where(f.index != f.index[3], np.nan)), "finite and positive"),
+        (lambda f: f.drop(columns="adjusted"), "lack columns"),
+        (lambda f: f.iloc[:0], "no bars"),
+        (lambda f: f.tz_localize("UTC"), "tz-naive"),
+    ],
+)
+def test_bad_frames_are_refused_naming_the_symbol(datalake: Datalake, spoil: Any, message: str) -> None:
+    with pytest.raises(DatalakeError, match=f"TLT: .*{message}"):
+        datalake.write("TLT", spoil(with_adjusted(raw_bars(DAYS))))
+    assert datalake.head("TLT") is None
+
+
+def test_an_unreadable_object_and_a_metadata_mismatch_are_loud(datalake: Datalake, s3_client: Any, bucket: str) -> None:
+    s3_client.put_object(
+        Bucket=bucket,
+        Key="BAD/daily.parquet",
+        Body=b"not parquet",
+        Metadata={"first-bar-date": "2024-01-02", "last-bar-date": "2024-03-28", "row-count": "3"},
+    )
+    with pytest.raises(DatalakeError, match="BAD: unreadable Parquet"):
+        datalake.read("BAD")
+
+    datalake.write("LIE", with_adjusted(raw_bars(DAYS)))
+    body = s3_client.get_object(Bucket=bucket, Key="LIE/daily.parquet")["Body"].read()
+    s3_client.put_object(
+        Bucket=bucket,
+        Key="LIE/daily.parquet",
+        Body=body,
+        Metadata={"first-bar-date": "2024-01-02", "last-bar-date": "2024-04-30", "row-count": str(len(DAYS))},
+    )
+    with pytest.raises(DatalakeError, match="disagrees with its metadata"):
+        datalake.read("LIE")
+
+    s3_client.put_object(Bucket=bucket, Key="NOMETA/daily.parquet", Body=body)
+    with pytest.raises(DatalakeError, match="lacks valid bar metadata"):
+        datalake.head("NOMETA")
+
+
+def test_objects_pyarrow_wrote_before_stay_readable(datalake: Datalake, s3_client: Any, bucket: str) -> None:
+    """A 5-row object written by the former pyarrow writer (zstd, `date` as date32), committed as a fixture."""
+    body = PYARROW_FIXTURE.read_bytes()
+    frame = parquet_to_frame("OLD", body)
+    assert [ts.date() for ts in frame.index] == trading_days(date(2024, 6, 3), date(2024, 6, 7))
+    assert frame["close"].tolist() == [100.75, 102.0, 100.0, 102.5, 103.5]
+    assert frame["adjusted"].tolist() == [50.375, 51.0, 50.0, 51.25, 51.75]
+    assert frame["open"].iloc[-1] == 103.125 and frame["volume"].iloc[0] == 1_000_000.0
+
+    metadata = {"first-bar-date": "2024-06-03", "last-bar-date": "2024-06-07", "row-count": "5", "schema-version": "1"}
+    s3_client.put_object(Bucket=bucket, Key="OLD/daily.parquet", Body=body, Metadata=metadata)
+    stored, info = datalake.read("OLD") or pytest.fail("object not found")
+    assert info.last_bar == date(2024, 6, 7) and len(stored) == 5
+
+
+def test_a_directory_datalake_has_the_same_layout_and_reads_old_objects(tmp_path: Path) -> None:
+    lake = Datalake.in_directory(tmp_path)
+    frame = with_adjusted(raw_bars(DAYS))
+    info = lake.write("BRK/B", frame)
+    assert (tmp_path / "BRK.B" / "daily.parquet").is_file() and info.key == "BRK.B/daily.parquet"
+    assert lake.head("BRK/B") == info
+    stored, read_info = lake.read("BRK/B") or pytest.fail("object not found")
+    pd.testing.assert_frame_equal(stored, frame.loc[:, list(stored.columns)], check_freq=False)
+    assert read_info == info and lake.stored_symbols() == ["BRK.B"]
+
+    # an object synced from S3 keeps no object metadata on disk: the bars themselves tell it
+    (tmp_path / "OLD").mkdir()
+    (tmp_path / "OLD" / "daily.parquet").write_bytes(PYARROW_FIXTURE.read_bytes())
+    old = lake.head("OLD")
+    assert old is not None and (old.first_bar, old.last_bar, old.row_count) == (date(2024, 6, 3), date(2024, 6, 7), 5)
+    assert lake.head("NOPE") is None and lake.read("NOPE") is None
+
+
+def test_writing_the_same_bars_again_gives_the_same_bytes(tmp_path: Path) -> None:
+    lake = Datalake.in_directory(tmp_path)
+    frame = with_adjusted(raw_bars(DAYS))
+    lake.write("SPY", frame)
+    first = (tmp_path / "SPY" / "daily.parquet").read_bytes()
+    lake.write("SPY", lake.read("SPY")[0])  # type: ignore[index]
+    assert (tmp_path / "SPY" / "daily.parquet").read_bytes() == first
