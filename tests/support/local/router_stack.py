@@ -29,7 +29,12 @@ def function(**properties: Any) -> dict[str, Any]:
     """A SAM function whose handler is the probe's (tests/support/local/router_handlers.py)."""
     return {
         "Type": "AWS::Serverless::Function",
-        "Properties": {"CodeUri": "tests/support/local/", "Handler": "router_handlers.handle", "Timeout": 20, **properties},
+        "Properties": {
+            "CodeUri": "tests/support/local/",
+            "Handler": "router_handlers.handle",
+            "Timeout": 20,
+            **properties,
+        },
     }
 
 
