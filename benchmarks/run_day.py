@@ -38,7 +38,7 @@ TIMINGS_ENV = "ALCHEMISER_RUN_TIMINGS"
 def run_once(tree: Tree, output: Path, day: str) -> dict[str, float]:
     import subprocess
 
-    args = [sys.executable, "-m", "the_alchemiser", "run", "--date", day, "--output", str(output), "--fresh"]
+    args = [sys.executable, "-m", "the_alchemiser", "run", "--date", day, "--output", str(output)]
     env = {**tree.env, TIMINGS_ENV: "1"}
     launched = subprocess.run(
         [sys.executable, "-I", "-S", "-c", LAUNCHER, *args],
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         except MeasureError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    print(f"`run --date {args.date} --fresh`, a fresh process and output folder each, best of {args.repeats} by wall:")
+    print(f"`run --date {args.date}`, a fresh process and output folder each, best of {args.repeats} by wall:")
     best_now = None
     for label, runs in results.items():
         best = min(runs, key=lambda r: r["wall"])

@@ -10,6 +10,7 @@ the CPU (3.5 -> 1.8 s measured on this 2-core machine), CPU the rest of the set-
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -85,9 +86,40 @@ class DynamoDBLocal:
             self.process.kill()
 
 
+# Launched ahead by `prelaunch` (the `run` command, before its imports), by database folder, until taken.
+_prelaunched: dict[Path, DynamoDBLocal] = {}
+
+
+def prelaunch(db_path: Path) -> None:
+    """Start DynamoDB Local for `db_path` now, to be taken by `launch_dynamodb_local(db_path)` later (the
+    `run` command calls this before its seconds of imports). Quietly nothing when it cannot start: the
+    later launch then reports why. One that is never taken is stopped when the process exits."""
+    try:
+        db_path.mkdir(parents=True, exist_ok=True)
+        _prelaunched[db_path.resolve()] = _launch(db_path)
+    except (DynamoDBLocalUnavailable, OSError):
+        return
+    if len(_prelaunched) == 1:
+        atexit.register(_stop_prelaunched)
+
+
+def _stop_prelaunched() -> None:
+    while _prelaunched:
+        _prelaunched.popitem()[1].stop()
+
+
 def launch_dynamodb_local(db_path: Path | None = None) -> DynamoDBLocal:
     """Start the process and return without waiting for it (see the module docstring). In memory, or kept
-    in `db_path` (one shared database whatever the credentials) across runs."""
+    in `db_path` (one shared database whatever the credentials) across runs. One prelaunched for the same
+    folder and still running is handed over instead."""
+    if db_path is not None:
+        ahead = _prelaunched.pop(db_path.resolve(), None)
+        if ahead is not None and ahead.process.poll() is None:
+            return ahead
+    return _launch(db_path)
+
+
+def _launch(db_path: Path | None) -> DynamoDBLocal:
     java = shutil.which("java")
     if java is None:
         raise DynamoDBLocalUnavailable("java is not on PATH (DynamoDB Local needs Java 17)")

@@ -93,3 +93,30 @@ def test_tables_are_provisioned_from_one_listing_and_kept_ones_left_alone() -> N
     provision_tables(Model(), {"dynamodb": client})  # type: ignore[arg-type]
     assert client.created == ["table-a", "table-c"]
     assert client.listings == 2  # one listing, paged (2 names a page)
+
+
+def test_a_prelaunched_process_is_handed_over_once_for_the_same_folder(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from the_alchemiser.local import dynamodb_local
+
+    launched: list[DynamoDBLocal] = []
+
+    def fake_launch(db_path: Any) -> DynamoDBLocal:
+        launched.append(DynamoDBLocal(sleeper(), 1))
+        return launched[-1]
+
+    monkeypatch.setattr(dynamodb_local, "_launch", fake_launch)
+    monkeypatch.setattr(dynamodb_local, "_prelaunched", {})
+    try:
+        dynamodb_local.prelaunch(tmp_path / "state" / "dynamodb")
+        assert (tmp_path / "state" / "dynamodb").is_dir() and len(launched) == 1
+        assert dynamodb_local.launch_dynamodb_local(tmp_path / "state" / ".." / "state" / "dynamodb") is launched[0]
+        assert dynamodb_local.launch_dynamodb_local(tmp_path / "state" / "dynamodb") is launched[1]  # not twice
+        dynamodb_local.prelaunch(tmp_path / "other")
+        dynamodb_local._stop_prelaunched()  # what exit does with one never taken
+        assert launched[2].process.wait(timeout=10) is not None and not dynamodb_local._prelaunched
+    finally:
+        for handle in launched:
+            handle.process.kill()
+            handle.process.wait()

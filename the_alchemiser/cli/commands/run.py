@@ -55,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
             runs.record_closed_day(runs.new_run_dir(args.output or runs.DEFAULT_OUTPUT, day), day, closed, print)
             return 0
 
+    if not args.no_dynamodb_local and not args.fresh:  # its JVM starts while the stack imports (--fresh wipes it)
+        from the_alchemiser.local.dynamodb_local import prelaunch
+
+        prelaunch(runs.state_dir(args.output or runs.DEFAULT_OUTPUT) / "dynamodb")
     from the_alchemiser.local.stack.day import DEFAULT_OUTPUT, DayOptions, run_trading_day
     from the_alchemiser.shared.market_data import MarketDataError
 

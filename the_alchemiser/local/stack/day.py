@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -78,6 +77,8 @@ class _TablesInBackground:
     def __init__(self, model: StackModel, clients: dict[str, Any], ddb: Any | None) -> None:
         self.model, self.clients, self.ddb = model, clients, ddb
         self._error: BaseException | None = None
+        import threading
+
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -471,7 +472,7 @@ def select_strategies(requested: list[str], known: list[str], strategies_dir: Pa
 def _state_dir(options: DayOptions) -> Path:
     """What a run keeps for the next: the broker's account and the tables (workflow locks, ledger,
     idempotency), so a rerun of a day is a no-op and the next day trades the difference."""
-    return options.output_dir / "state"
+    return runs.state_dir(options.output_dir)
 
 
 @contextmanager

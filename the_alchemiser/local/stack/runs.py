@@ -35,6 +35,11 @@ OUTPUT_FILES = (
 )
 
 
+def state_dir(output_dir: Path) -> Path:
+    """What runs in `output_dir` keep for the next: the broker's account, the tables, the timeline."""
+    return output_dir / "state"
+
+
 def new_run_dir(output_dir: Path, day: date, now: datetime | None = None) -> Path:
     """A folder no earlier run has used: output/<date>/<UTC start time>[-n]."""
     day_dir = output_dir / day.isoformat()
