@@ -194,3 +194,39 @@ def test_a_delivery_that_finds_a_live_lease_backs_off_without_working_the_plan(
     )
     assert process_sqs_event(sqs_event(event, receive_count=2), None, later, None)["batchItemFailures"] == []
     assert net_fills(broker, OURS) == PLANNED
+
+
+class NoLease:
+    """The ledger with the plan lease switched off: every delivery owns the plan at once."""
+
+    def __init__(self, inner: DynamoTradeLedger) -> None:
+        self._inner = inner
+
+    def acquire_lease(self, correlation_id: str, owner: str, *, expires_at: float, now: float) -> float | None:
+        return None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+@pytest.mark.parametrize("trial", range(8))
+def test_without_the_lease_two_owners_at_once_still_never_trade_more_than_the_plan(
+    trial: int, sim_broker_factory: Callable[..., SimBrokerHandle], ledger: DynamoTradeLedger
+) -> None:
+    """The sequence ids on their own (no lease): both deliveries work the plan at the same time, each reading
+    its own market; the n-th order of an item is one id, so the broker takes only one of two racing sends."""
+    rng = random.Random(2200 + trial)
+    _, broker = start(sim_broker_factory, displayed_size=rng.randint(1, 6), inside=rng.choice([0.0, 0.3]), seed=trial)
+    handle_day = broker.get_clock().timestamp.astimezone(NEW_YORK).date()
+    items = [
+        sell("QQQ", "6", "430", held="9"),
+        buy("SPY", "5", "500"),
+        buy("GLD", "3", "215"),
+        buy("BIL", "2.5", "91.50"),
+    ]
+    event = planned(items, correlation_id=f"no-lease-{trial}", trading_date=handle_day)
+    plans = [DeliveryPlan(quotes=rng.choice(QUOTE_MODES)), DeliveryPlan(quotes=rng.choice(QUOTE_MODES))]
+    outcome = run_concurrently(broker, NoLease(ledger), InMemoryPublisher(), CONFIG, event, plans)  # type: ignore[arg-type]
+    fills = net_fills(broker, OURS)
+    assert all(fills.get(key, D(0)) <= qty for key, qty in PLANNED.items()), (plans, fills, outcome)
+    assert fills == PLANNED, (plans, fills, outcome)

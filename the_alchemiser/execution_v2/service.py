@@ -27,7 +27,6 @@ from the_alchemiser.execution_v2.book_walk import (
 )
 from the_alchemiser.execution_v2.clock import SystemWaitClock, WaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
-from the_alchemiser.execution_v2.order_ids import client_order_id
 from the_alchemiser.execution_v2.rate_limit import RateLimitedBroker, TokenBucket
 from the_alchemiser.execution_v2.reconcile import PlanReconciler
 from the_alchemiser.execution_v2.recorder import ItemRecorder, order_result
@@ -422,11 +421,6 @@ class ExecutionService:
         item_state = prior or PlanItemState(
             symbol=item.symbol, side=side.value, status=PlanItemStatus.IN_PROGRESS, target_qty=qty
         )
-        skipped = frozenset(
-            step
-            for step in range(item_state.step)
-            if client_order_id(plan.correlation_id, item.symbol, side.value, step) not in item_state.client_order_ids
-        )
         fractionable = item.fractionable or qty != qty.to_integral_value()
         recorder = ItemRecorder(self.ledger, plan, item, side, item_state)
         walk = walker.walk(
@@ -436,8 +430,8 @@ class ExecutionService:
                 side=side,
                 qty=qty,
                 fractionable=fractionable,
-                skipped_steps=skipped,
-                resume_below_step=item_state.step if prior is not None else 0,
+                resume_from_step=item_state.step if prior is not None else 0,
+                order_steps=item_state.order_steps,
             ),
             recorder,
         )
