@@ -13,7 +13,14 @@ from decimal import Decimal
 
 import pytest
 
-from tests.execution_v2.concurrency_support import QUOTE_MODES, DeliveryPlan, QuoteView, net_fills, run_concurrently
+from tests.execution_v2.concurrency_support import (
+    QUOTE_MODES,
+    DeliveryPlan,
+    NoLease,
+    QuoteView,
+    net_fills,
+    run_concurrently,
+)
 from tests.execution_v2.plans import buy, planned, sell, sqs_event
 from tests.execution_v2.sim_support import market_buy
 from tests.fixtures.sim_broker import SIM_API_KEY, SIM_SECRET_KEY, fast_retry
@@ -194,19 +201,6 @@ def test_a_delivery_that_finds_a_live_lease_backs_off_without_working_the_plan(
     )
     assert process_sqs_event(sqs_event(event, receive_count=2), None, later, None)["batchItemFailures"] == []
     assert net_fills(broker, OURS) == PLANNED
-
-
-class NoLease:
-    """The ledger with the plan lease switched off: every delivery owns the plan at once."""
-
-    def __init__(self, inner: DynamoTradeLedger) -> None:
-        self._inner = inner
-
-    def acquire_lease(self, correlation_id: str, owner: str, *, expires_at: float, now: float) -> float | None:
-        return None
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
 
 
 @pytest.mark.parametrize("trial", range(8))

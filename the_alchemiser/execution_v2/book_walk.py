@@ -1,8 +1,9 @@
 """Working one order through the book: midpoint first, then toward the far touch, market last.
 
-Each step places a DAY order under a deterministic client_order_id (looked up first, so a redelivered
-message resumes an existing order instead of placing another), waits a short while, then cancels and
-counts what filled (`filled_qty` is cumulative per order). The remainder goes to the next step.
+Each step places a DAY order, waits a short while, then cancels and counts what filled (`filled_qty` is
+cumulative per order); the remainder goes to the next step. The item's n-th order has a deterministic
+client_order_id (order_ids.py), looked up first, so a redelivered message resumes the orders already
+placed instead of placing others, and two deliveries at once cannot both place the n-th order.
 
 Prices: a buy is never limited above the ask, a sell never below the bid. Quotes that are not usable
 for a midpoint (zero, one-sided or crossed) skip the limit steps that need one: with only the far

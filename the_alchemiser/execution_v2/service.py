@@ -153,6 +153,8 @@ class ExecutionService:
                     market_open, notes = self._execute_pending(
                         plan, state, TimeBudget(time_left, self.config.stop_before_timeout_seconds)
                     )
+                    # a finished plan leaves nothing working, whoever placed it (one list request)
+                    self._stop_working_orders(plan)
                     state = self._reload(event.correlation_id)
                 return self._finish(event, state, market_open=market_open, notes=notes)
 
