@@ -224,3 +224,27 @@ def test_without_the_lease_two_owners_at_once_still_never_trade_more_than_the_pl
     fills = net_fills(broker, OURS)
     assert all(fills.get(key, D(0)) <= qty for key, qty in PLANNED.items()), (plans, fills, outcome)
     assert fills == PLANNED, (plans, fills, outcome)
+
+
+def test_backing_off_does_not_spend_a_receive_either(
+    sim_broker_factory: Callable[..., SimBrokerHandle], ledger: DynamoTradeLedger
+) -> None:
+    """A duplicate that keeps finding the plan owned must not reach the DLQ (a false alarm): with a requeue
+    available the backed-off message goes on as a new one, delayed until the lease ends."""
+    handle, broker = start(sim_broker_factory)
+    event = event_for(handle, "leased-requeue")
+    now = datetime.now(UTC)
+    ledger.start_plan(event.correlation_id, event.rebalance_plan.plan_id, "2026-01-01T00:00:00.000000Z")
+    ledger.acquire_lease(event.correlation_id, "owner-a", expires_at=now.timestamp() + 120, now=now.timestamp())
+    sent: list[tuple[int, int, float]] = []
+    service = ExecutionService(broker, ledger, InMemoryPublisher(), clock=VirtualWaitClock(now), config=CONFIG)
+    response = process_sqs_event(
+        sqs_event(event, receive_count=3),
+        None,
+        service,
+        None,
+        requeue=lambda record, failures, resumes, delay=0.0: sent.append((failures, resumes, delay)),
+    )
+    assert response["batchItemFailures"] == []  # this receive is let go...
+    assert len(sent) == 1 and sent[0][:2] == (2, 1) and 120 <= sent[0][2] <= 130  # ...the new one waits
+    assert net_fills(broker, OURS) == {}
