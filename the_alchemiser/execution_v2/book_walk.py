@@ -1,8 +1,9 @@
 """Working one order through the book: midpoint first, then toward the far touch, market last.
 
-Each step places a DAY order under a deterministic client_order_id (looked up first, so a redelivered
-message resumes an existing order instead of placing another), waits a short while, then cancels and
-counts what filled (`filled_qty` is cumulative per order). The remainder goes to the next step.
+Each step places a DAY order, waits a short while, then cancels and counts what filled (`filled_qty` is
+cumulative per order); the remainder goes to the next step. The item's n-th order has a deterministic
+client_order_id (order_ids.py), looked up first, so a redelivered message resumes the orders already
+placed instead of placing others, and two deliveries at once cannot both place the n-th order.
 
 Prices: a buy is never limited above the ask, a sell never below the bid. Quotes that are not usable
 for a midpoint (zero, one-sided or crossed) skip the limit steps that need one: with only the far
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Protocol
@@ -96,10 +98,11 @@ class WalkRequest:
     side: OrderSide
     qty: Decimal
     fractionable: bool
-    # steps a previous delivery passed over without an order (plan state): pass over them again, so a
-    # changed quote cannot add an order an uninterrupted run would not have placed
-    skipped_steps: frozenset[int] = frozenset()
-    resume_below_step: int = 0  # steps below this were started by a previous delivery
+    # the last step a previous delivery started (plan state): the steps below it were placed or passed
+    # over, so a changed quote cannot add an order an uninterrupted run would not have placed
+    resume_from_step: int = 0
+    # client order id -> the step it was placed at, as the plan state recorded it (before sending)
+    order_steps: Mapping[str, int] = field(default_factory=dict)
 
 
 class WalkListener(Protocol):
@@ -154,76 +157,67 @@ class BookWalker:
         self._abort = abort or threading.Event()
 
     def walk(self, request: WalkRequest, listener: WalkListener) -> WalkResult:
-        """Work the item to its target. What counts as done is the broker's view of every client order id
-        the plan has for this item (all steps, placed by this delivery or any other): before a placement
-        the ids not yet settled in this walk are looked up, any still working are worked to an end (waited
-        for, then cancelled), and only the target minus everything filled is placed. A delivery that passed
-        over a step therefore never adds to an order another delivery placed under that step's id."""
+        """Work the item to its target. The item's orders are named by their place in its sequence (its
+        first order, its second, ...), not by the step that priced them, and the next one is placed only
+        once every earlier one is terminal, for the target minus everything they filled. Whatever delivery
+        places an order, the broker's view of these ids is the item's progress; two deliveries that both
+        want to place the n-th order send the same id, and the broker accepts only one (the other works
+        that one): so even two owners at once never trade more than the target."""
         result = WalkResult()
         config = self._config
-        settled: dict[str, Order] = {}  # client order id -> terminal view: this item's orders counted so far
+        settled: list[Order] = []
         ids = [
-            client_order_id(request.correlation_id, request.symbol, request.side.value, s)
-            for s in range(config.total_steps)
+            client_order_id(request.correlation_id, request.symbol, request.side.value, n)
+            for n in range(config.total_steps)
         ]
-        for step in range(config.total_steps):
+        step = request.resume_from_step
+        while step < config.total_steps:
             self._check_abort()
+            if quantize_qty(request.qty - _filled(settled), request.fractionable) <= 0:
+                break
+            step = max(step, self._consume(ids, settled, request, listener, result))
             remaining = quantize_qty(request.qty - _filled(settled), request.fractionable)
-            if remaining <= 0:
+            if remaining <= 0 or result.error is not None or len(settled) >= len(ids) or step >= config.total_steps:
                 break
-            coid = ids[step]
-            if coid in settled:
-                continue
-            if step in request.skipped_steps and step < request.resume_below_step:
-                continue
-            existing = self._broker.get_order_by_client_id(coid)
-            if existing is not None:
-                _log.info(
-                    "order_resumed", symbol=request.symbol, step=step, client_order_id=coid, status=existing.status
-                )
-                order = existing
-            else:
-                self._settle_others(ids, step, settled, listener)
-                remaining = quantize_qty(request.qty - _filled(settled), request.fractionable)
-                if remaining <= 0:
+            coid = ids[len(settled)]
+            placed = self._place_step(
+                request, step=step, coid=coid, remaining=remaining, listener=listener, result=result
+            )
+            if placed is None:
+                if result.error is not None:
                     break
-                placed = self._place_step(
-                    request, step=step, coid=coid, remaining=remaining, listener=listener, result=result
-                )
-                if placed is None:
-                    if result.error is not None:
-                        break
-                    continue
-                order = placed
-            order = self._work_to_terminal(order, market=step == config.market_step)
-            listener.order_settled(step, order)
-            settled[coid] = order
-            if order.status == OrderStatus.REJECTED:
-                result.error = f"{request.symbol}: step {step} order rejected by the broker"
-                break
-        result.orders = [settled[i] for i in ids if i in settled]
+                step += 1
+                continue
+            self._settle(placed, step, settled, listener, result)
+            step += 1
+        result.orders = settled
         return result
 
-    def _settle_others(self, ids: list[str], step: int, settled: dict[str, Order], listener: WalkListener) -> None:
-        """Look up the item's other ids not settled yet; count each order found once it is terminal."""
-        for other, coid in enumerate(ids):
-            if other == step or coid in settled:
-                continue
-            self._check_abort()
-            found = self._broker.get_order_by_client_id(coid)
-            if found is None:
-                continue
-            _log.warning(
-                "order_of_another_delivery_found",
-                symbol=found.symbol,
-                step=other,
-                client_order_id=coid,
-                status=found.status,
-                filled_qty=str(found.filled_qty),
-            )
-            order = self._work_to_terminal(found, market=other == self._config.market_step)
-            listener.order_settled(other, order)
-            settled[coid] = order
+    def _consume(
+        self, ids: list[str], settled: list[Order], request: WalkRequest, listener: WalkListener, result: WalkResult
+    ) -> int:
+        """Settle every order already at the broker under the item's next ids (placed by an earlier
+        delivery, or by another one just now); return the lowest step the next placement may use."""
+        floor = 0
+        while len(settled) < len(ids) and result.error is None:
+            coid = ids[len(settled)]
+            existing = self._broker.get_order_by_client_id(coid)
+            if existing is None:
+                break
+            step = request.order_steps.get(coid, len(settled))  # never below its place in the sequence
+            _log.info("order_resumed", symbol=request.symbol, step=step, client_order_id=coid, status=existing.status)
+            self._settle(existing, step, settled, listener, result)
+            floor = step + 1
+        return floor
+
+    def _settle(
+        self, order: Order, step: int, settled: list[Order], listener: WalkListener, result: WalkResult
+    ) -> None:
+        order = self._work_to_terminal(order, market=order.type == OrderType.MARKET)
+        listener.order_settled(step, order)
+        settled.append(order)
+        if order.status == OrderStatus.REJECTED:
+            result.error = f"{order.symbol}: step {step} order rejected by the broker"
 
     def _place_step(
         self,
@@ -334,8 +328,8 @@ class BookWalker:
             raise WalkAborted("the plan's execution was aborted")
 
 
-def _filled(orders: dict[str, Order]) -> Decimal:
-    return sum((o.filled_qty for o in orders.values()), Decimal(0))
+def _filled(orders: list[Order]) -> Decimal:
+    return sum((o.filled_qty for o in orders), Decimal(0))
 
 
 def _describe(quote: Quote | None) -> str:

@@ -25,6 +25,7 @@ _log = get_logger("execution_v2.lambda_handler")
 # The ExecutionQueue's redrive policy maxReceiveCount (template.yaml): the delivery that reports failure.
 MAX_RECEIVE_COUNT = 3
 MAX_VISIBILITY_SECONDS = 43_200  # SQS's limit
+MAX_DELAY_SECONDS = 900  # SQS's limit for a message's delay
 LEASE_RETRY_MARGIN_SECONDS = 5.0
 FAILURE_RETRY_SECONDS = 30.0  # a failed delivery's backoff before SQS hands the message back
 # An out-of-time resume continues the plan as a new message (receives count real failures only); these
@@ -82,13 +83,18 @@ def sqs_retry_later(sqs_client: Any) -> Callable[[SQSRecord, float], None]:
     return retry
 
 
-def sqs_requeue(sqs_client: Any) -> Callable[[SQSRecord, int, int], None]:
-    """Send the record's body again as a new message carrying the failure and resume counts."""
+Requeue = Callable[[SQSRecord, int, int, float], None]
 
-    def requeue(record: SQSRecord, prior_failures: int, resumes: int) -> None:
+
+def sqs_requeue(sqs_client: Any) -> Requeue:
+    """Send the record's body again as a new message carrying the failure and resume counts, visible after
+    `delay_seconds` (SQS allows up to 900)."""
+
+    def requeue(record: SQSRecord, prior_failures: int, resumes: int, delay_seconds: float = 0.0) -> None:
         sqs_client.send_message(
             QueueUrl=queue_url_of(record.event_source_arn),
             MessageBody=record.body,
+            DelaySeconds=max(0, min(MAX_DELAY_SECONDS, math.ceil(delay_seconds))),
             MessageAttributes={
                 PRIOR_FAILURES_ATTRIBUTE: {"DataType": "Number", "StringValue": str(prior_failures)},
                 RESUMES_ATTRIBUTE: {"DataType": "Number", "StringValue": str(resumes)},
@@ -114,7 +120,7 @@ def make_record_handler(
     time_left: Callable[[], float] | None = None,
     resume_now: Callable[[SQSRecord], None] | None = None,
     retry_later: Callable[[SQSRecord, float], None] | None = None,
-    requeue: Callable[[SQSRecord, int, int], None] | None = None,
+    requeue: Requeue | None = None,
 ) -> Callable[[SQSRecord], None]:
     def handle(record: SQSRecord) -> None:
         with rejecting(record.message_id, source="sqs"):
@@ -128,19 +134,28 @@ def make_record_handler(
             try:
                 service.execute(event, time_left=time_left)
             except PlanLeased as exc:
-                # another delivery is working this plan: retry once its lease ends, without working it
+                # another delivery is working this plan: retry once its lease ends, without working it; not
+                # a failure either, so (like a resume) it goes on as a new message when it can
                 _log.warning(
                     "execution_backs_off", receive_count=receive_count, retry_after_seconds=exc.retry_after_seconds
                 )
+                wait = exc.retry_after_seconds + LEASE_RETRY_MARGIN_SECONDS
+                resumes = _carried(record, RESUMES_ATTRIBUTE)
+                if requeue is not None and resumes < MAX_RESUMES:
+                    try:
+                        requeue(record, prior_failures, resumes + 1, wait)
+                        return
+                    except Exception:
+                        _log.exception("requeue_failed", note="the message is retried instead")
                 if retry_later is not None:
-                    retry_later(record, exc.retry_after_seconds + LEASE_RETRY_MARGIN_SECONDS)
+                    retry_later(record, wait)
                 raise
             except ExecutionOutOfTime as exc:
                 _log.warning("execution_continues_in_next_invocation", receive_count=receive_count)
                 resumes = _carried(record, RESUMES_ATTRIBUTE)
                 if requeue is not None and resumes < MAX_RESUMES:
                     try:
-                        requeue(record, prior_failures, resumes + 1)
+                        requeue(record, prior_failures, resumes + 1, 0.0)
                         return  # progress, not a failure: this message goes, the new one carries on
                     except Exception:
                         _log.exception("requeue_failed", note="the message is retried instead")
@@ -168,7 +183,7 @@ def process_sqs_event(
     resume_now: Callable[[SQSRecord], None] | None = None,
     *,
     retry_later: Callable[[SQSRecord, float], None] | None = None,
-    requeue: Callable[[SQSRecord, int, int], None] | None = None,
+    requeue: Requeue | None = None,
 ) -> PartialItemFailureResponse:
     """The handler's body with its dependencies given (tests and the local stack use this directly)."""
     # a batch of one that fails is reported as that item's failure (SQS retries it), not raised

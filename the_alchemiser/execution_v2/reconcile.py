@@ -17,6 +17,7 @@ from the_alchemiser.execution_v2.clock import WaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.order_ids import client_order_id
 from the_alchemiser.execution_v2.recorder import ItemRecorder, RecorderLedger, order_result
+from the_alchemiser.execution_v2.sizing import planned_qty
 from the_alchemiser.shared.broker import BrokerPort
 from the_alchemiser.shared.broker.errors import NotFoundError, OrderNotCancelableError
 from the_alchemiser.shared.broker.models import Order, OrderSide
@@ -105,7 +106,7 @@ class PlanReconciler:
                     orders.append(order)
             phase = state.phases.get(side.value)
             qty = phase.quantities.get(item.symbol) if phase is not None else None
-            target = qty if qty is not None else (item_state.target_qty or item.quantity or _planned_qty(item))
+            target = qty if qty is not None else (item_state.target_qty or item.quantity or planned_qty(item))
             if not orders and skip_orderless:
                 result = OrderResult(
                     symbol=item.symbol,
@@ -127,9 +128,3 @@ class PlanReconciler:
             _log.warning(
                 "item_given_up", symbol=item.symbol, side=side.value, filled_qty=str(result.filled_qty), reason=reason
             )
-
-
-def _planned_qty(item: RebalancePlanItem) -> Decimal:
-    """Shares the plan meant (trade value at the plan's price) when no quantity was fixed yet."""
-    dollars = item.trade_value if side_of(item) == OrderSide.BUY else -item.trade_value  # signed by the action
-    return dollars / item.price if item.price > 0 else Decimal(0)

@@ -45,7 +45,8 @@ class ItemRecorder:
         ids = [*self.state.client_order_ids]
         if client_order_id not in ids:
             ids.append(client_order_id)
-        self.state = self.state.model_copy(update={"step": step, "client_order_ids": ids})
+        steps = {**self.state.order_steps, client_order_id: step}
+        self.state = self.state.model_copy(update={"step": step, "client_order_ids": ids, "order_steps": steps})
         self.ledger.save_item(self.plan.correlation_id, self.state)
         now = datetime.now(UTC)
         snapshot = _snapshot(quote)

@@ -23,17 +23,15 @@ from the_alchemiser.execution_v2.book_walk import (
     MarketClosedError,
     WalkAborted,
     WalkRequest,
-    quantize_qty,
 )
 from the_alchemiser.execution_v2.clock import SystemWaitClock, WaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
-from the_alchemiser.execution_v2.order_ids import client_order_id
 from the_alchemiser.execution_v2.rate_limit import RateLimitedBroker, TokenBucket
 from the_alchemiser.execution_v2.reconcile import PlanReconciler
 from the_alchemiser.execution_v2.recorder import ItemRecorder, order_result
+from the_alchemiser.execution_v2.sizing import PhaseSizer
 from the_alchemiser.shared.broker import BrokerPort
-from the_alchemiser.shared.broker.models import Order, OrderSide, Quote
-from the_alchemiser.shared.budget import budget_scale
+from the_alchemiser.shared.broker.models import Order, OrderSide
 from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.events import (
     EventPublisher,
@@ -136,6 +134,7 @@ class ExecutionService:
         self.ledger = ledger
         self.publisher = publisher
         self._reconciler = PlanReconciler(self.broker, ledger, self.clock, self.config)
+        self._sizer = PhaseSizer(self.broker, self.config)
 
     # --- the one entry point ------------------------------------------------------------------
 
@@ -157,6 +156,8 @@ class ExecutionService:
                     market_open, notes = self._execute_pending(
                         plan, state, TimeBudget(time_left, self.config.stop_before_timeout_seconds)
                     )
+                    # a finished plan leaves nothing working, whoever placed it (one list request)
+                    self._stop_working_orders(plan)
                     state = self._reload(event.correlation_id)
                 return self._finish(event, state, market_open=market_open, notes=notes)
 
@@ -258,7 +259,7 @@ class ExecutionService:
             sells = plan.sells
             if sells:
                 resolution = state.phases.get(SELL) or self.ledger.resolve_phase(
-                    plan.correlation_id, self._resolve_sells(sells)
+                    plan.correlation_id, self._sizer.sells(sells)
                 )
                 self._run_phase(plan, side=OrderSide.SELL, items=sells, resolution=resolution, state=state, abort=abort)
             buys = plan.buys
@@ -267,7 +268,7 @@ class ExecutionService:
                     raise WalkAborted("the plan's execution was aborted before the buys")
                 state = self._reload(plan.correlation_id)
                 resolution = state.phases.get(BUY) or self.ledger.resolve_phase(
-                    plan.correlation_id, self._resolve_buys(buys)
+                    plan.correlation_id, self._sizer.buys(buys)
                 )
                 self._run_phase(plan, side=OrderSide.BUY, items=buys, resolution=resolution, state=state, abort=abort)
         except MarketClosedError as exc:
@@ -294,81 +295,6 @@ class ExecutionService:
         except Exception:  # the broker is failing too: the next delivery (or the report) tries again
             _log.exception("cancelling_working_orders_failed")
             return {}
-
-    def _tradable_note(self, symbol: str) -> tuple[bool, str]:
-        asset = self.broker.get_asset(symbol)
-        if not asset.tradable or asset.status != "active":
-            return False, f"not tradable (halted or inactive: status {asset.status}, tradable {asset.tradable})"
-        return True, ""
-
-    def _resolve_sells(self, sells: Sequence[RebalancePlanItem]) -> PhaseResolution:
-        quantities: dict[str, Decimal] = {}
-        notes: dict[str, str] = {}
-        for item in sells:
-            tradable, why = self._tradable_note(item.symbol)
-            if not tradable:
-                quantities[item.symbol], notes[item.symbol] = Decimal(0), why
-                continue
-            position = self.broker.get_position(item.symbol)
-            held = position.qty if position is not None else Decimal(0)
-            if item.full_liquidation:
-                qty = held  # the actual quantity held now, never a rounded plan figure
-                if held != item.current_qty:
-                    notes[item.symbol] = f"full liquidation of the {held} held (plan saw {item.current_qty})"
-            else:
-                qty = self._planned_qty(item)
-                if qty > held:
-                    notes[item.symbol] = f"plan wanted {qty}, only {held} held"
-                    qty = held
-            fractionable = item.fractionable or held != held.to_integral_value()
-            quantities[item.symbol] = quantize_qty(qty, fractionable) if not item.full_liquidation else qty
-            if quantities[item.symbol] <= 0 and item.symbol not in notes:
-                notes[item.symbol] = "nothing held to sell"
-        return PhaseResolution(side=SELL, quantities=quantities, notes=notes)
-
-    def _resolve_buys(self, buys: Sequence[RebalancePlanItem]) -> PhaseResolution:
-        """Buys sized within the buying power confirmed after the sells: a failed sell's cash is not spent."""
-        account = self.broker.get_account()
-        budget = max(Decimal(0), min(account.cash, account.buying_power))
-        quantities: dict[str, Decimal] = {}
-        notes: dict[str, str] = {}
-        tradable_items: list[RebalancePlanItem] = []
-        for item in buys:
-            tradable, why = self._tradable_note(item.symbol)
-            if tradable:
-                tradable_items.append(item)
-            else:
-                quantities[item.symbol], notes[item.symbol] = Decimal(0), why
-        quotes = self.broker.get_latest_quotes([i.symbol for i in tradable_items]) if tradable_items else {}
-        costs: dict[str, Decimal] = {}
-        for item in tradable_items:
-            qty = quantize_qty(self._planned_qty(item, quotes.get(item.symbol)), item.fractionable)
-            quantities[item.symbol] = qty
-            price = _worst_buy_price(item, quotes.get(item.symbol))
-            costs[item.symbol] = qty * price * (1 + self.config.buy_price_margin)
-        total = sum(costs.values(), Decimal(0))
-        factor = budget_scale(total, budget)  # the planner's pro-rata rule, against the confirmed buying power
-        if factor < 1:
-            for item in tradable_items:
-                planned = quantities[item.symbol]
-                trimmed = quantize_qty(planned * factor, item.fractionable)
-                if trimmed != planned:
-                    quantities[item.symbol] = trimmed
-                    notes[item.symbol] = (
-                        f"trimmed from {planned} to {trimmed}: buying power {budget} covers {factor:.4f} of the buys"
-                    )
-            _log.warning("buys_trimmed", buying_power=str(budget), planned_cost=str(total), factor=str(factor))
-        return PhaseResolution(side=BUY, quantities=quantities, notes=notes, buying_power=budget)
-
-    @staticmethod
-    def _planned_qty(item: RebalancePlanItem, quote: Quote | None = None) -> Decimal:
-        if item.quantity is not None:
-            return item.quantity  # positive: the plan schema refuses anything else
-        reference = quote.midpoint if quote is not None and quote.midpoint is not None else item.price
-        if reference <= 0:
-            return Decimal(0)
-        dollars = item.trade_value if item.action.value == "BUY" else -item.trade_value  # signed by the action
-        return dollars / reference
 
     def _run_phase(
         self,
@@ -425,11 +351,6 @@ class ExecutionService:
         item_state = prior or PlanItemState(
             symbol=item.symbol, side=side.value, status=PlanItemStatus.IN_PROGRESS, target_qty=qty
         )
-        skipped = frozenset(
-            step
-            for step in range(item_state.step)
-            if client_order_id(plan.correlation_id, item.symbol, side.value, step) not in item_state.client_order_ids
-        )
         fractionable = item.fractionable or qty != qty.to_integral_value()
         recorder = ItemRecorder(self.ledger, plan, item, side, item_state)
         walk = walker.walk(
@@ -439,8 +360,8 @@ class ExecutionService:
                 side=side,
                 qty=qty,
                 fractionable=fractionable,
-                skipped_steps=skipped,
-                resume_below_step=item_state.step if prior is not None else 0,
+                resume_from_step=item_state.step if prior is not None else 0,
+                order_steps=item_state.order_steps,
             ),
             recorder,
         )
@@ -597,12 +518,6 @@ def _side_of(item: RebalancePlanItem) -> str:
 def _is_done(state: PlanState, item: RebalancePlanItem) -> bool:
     done = state.item(_side_of(item), item.symbol)
     return done is not None and done.status == PlanItemStatus.DONE
-
-
-def _worst_buy_price(item: RebalancePlanItem, quote: Quote | None) -> Decimal:
-    if quote is not None and quote.ask > 0:
-        return max(quote.ask, quote.bid)
-    return item.price
 
 
 def _parse_time(text: str) -> datetime:

@@ -17,6 +17,7 @@ from tests.fixtures.sim_broker import SIM_API_KEY, SIM_SECRET_KEY, fast_retry
 from tests.support.execution_v2.concurrency_support import (
     QUOTE_MODES,
     DeliveryPlan,
+    NoLease,
     QuoteView,
     net_fills,
     run_concurrently,
@@ -200,3 +201,50 @@ def test_a_delivery_that_finds_a_live_lease_backs_off_without_working_the_plan(
     )
     assert process_sqs_event(sqs_event(event, receive_count=2), None, later, None)["batchItemFailures"] == []
     assert net_fills(broker, OURS) == PLANNED
+
+
+@pytest.mark.parametrize("trial", range(8))
+def test_without_the_lease_two_owners_at_once_still_never_trade_more_than_the_plan(
+    trial: int, sim_broker_factory: Callable[..., SimBrokerHandle], ledger: DynamoTradeLedger
+) -> None:
+    """The sequence ids on their own (no lease): both deliveries work the plan at the same time, each reading
+    its own market; the n-th order of an item is one id, so the broker takes only one of two racing sends."""
+    rng = random.Random(2200 + trial)
+    _, broker = start(sim_broker_factory, displayed_size=rng.randint(1, 6), inside=rng.choice([0.0, 0.3]), seed=trial)
+    handle_day = broker.get_clock().timestamp.astimezone(NEW_YORK).date()
+    items = [
+        sell("QQQ", "6", "430", held="9"),
+        buy("SPY", "5", "500"),
+        buy("GLD", "3", "215"),
+        buy("BIL", "2.5", "91.50"),
+    ]
+    event = planned(items, correlation_id=f"no-lease-{trial}", trading_date=handle_day)
+    plans = [DeliveryPlan(quotes=rng.choice(QUOTE_MODES)), DeliveryPlan(quotes=rng.choice(QUOTE_MODES))]
+    outcome = run_concurrently(broker, NoLease(ledger), InMemoryPublisher(), CONFIG, event, plans)  # type: ignore[arg-type]
+    fills = net_fills(broker, OURS)
+    assert all(fills.get(key, D(0)) <= qty for key, qty in PLANNED.items()), (plans, fills, outcome)
+    assert fills == PLANNED, (plans, fills, outcome)
+
+
+def test_backing_off_does_not_spend_a_receive_either(
+    sim_broker_factory: Callable[..., SimBrokerHandle], ledger: DynamoTradeLedger
+) -> None:
+    """A duplicate that keeps finding the plan owned must not reach the DLQ (a false alarm): with a requeue
+    available the backed-off message goes on as a new one, delayed until the lease ends."""
+    handle, broker = start(sim_broker_factory)
+    event = event_for(handle, "leased-requeue")
+    now = datetime.now(UTC)
+    ledger.start_plan(event.correlation_id, event.rebalance_plan.plan_id, "2026-01-01T00:00:00.000000Z")
+    ledger.acquire_lease(event.correlation_id, "owner-a", expires_at=now.timestamp() + 120, now=now.timestamp())
+    sent: list[tuple[int, int, float]] = []
+    service = ExecutionService(broker, ledger, InMemoryPublisher(), clock=VirtualWaitClock(now), config=CONFIG)
+    response = process_sqs_event(
+        sqs_event(event, receive_count=3),
+        None,
+        service,
+        None,
+        requeue=lambda record, failures, resumes, delay=0.0: sent.append((failures, resumes, delay)),
+    )
+    assert response["batchItemFailures"] == []  # this receive is let go...
+    assert len(sent) == 1 and sent[0][:2] == (2, 1) and 120 <= sent[0][2] <= 130  # ...the new one waits
+    assert net_fills(broker, OURS) == {}

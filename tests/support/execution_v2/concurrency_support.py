@@ -62,6 +62,20 @@ class QuoteView:
         return getattr(self._inner, name)
 
 
+class NoLease:
+    """The ledger with the plan lease switched off: every delivery owns the plan at once (to show that the
+    walk's sequence ids alone keep two owners within the plan)."""
+
+    def __init__(self, inner: DynamoTradeLedger) -> None:
+        self._inner = inner
+
+    def acquire_lease(self, correlation_id: str, owner: str, *, expires_at: float, now: float) -> float | None:
+        return None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
 @dataclass
 class DeliveryPlan:
     """One delivery: the quotes it sees and where (if anywhere) its process dies."""

@@ -31,6 +31,9 @@ class PlanItemState(WireModel):
     target_qty: Money | None = None
     step: int = 0  # the last walk step started
     client_order_ids: list[str] = Field(default_factory=list)
+    order_steps: dict[str, int] = Field(
+        default_factory=dict, description="client order id -> the walk step that priced it (written before sending)"
+    )
     result: OrderResult | None = None  # set when DONE
 
     @property
