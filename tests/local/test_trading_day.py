@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,27 @@ def test_a_normal_day_trades_the_merged_portfolio_and_reports_it(clean_day: DayR
     assert "Merged portfolio" in clean_day.summary and "Execution: SUCCESS" in clean_day.summary
     logs = [json.loads(line) for line in (clean_day.output_dir / "logs.jsonl").read_text().splitlines()]
     assert logs and all("correlation_id" in line and "causation_id" in line for line in logs)
+
+
+def test_the_simulated_clock_stamps_every_log_line_and_event_of_the_day(clean_day: DayResult) -> None:
+    """Issue 15: log lines and event timestamps move with the simulated clock through the day (execution's
+    waits move it), in order, all on the simulated day: not the trigger time on every line."""
+    from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
+
+    run_at = nyse_calendar().run_time(DAY)
+    assert run_at is not None
+    lines = [json.loads(line) for line in (clean_day.output_dir / "logs.jsonl").read_text().splitlines()]
+    log_stamps = [datetime.fromisoformat(line["timestamp"]) for line in lines]
+    event_stamps = [event.timestamp for event in clean_day.events]
+    for name, stamps in (("log lines", log_stamps), ("events", event_stamps)):
+        assert stamps, name
+        assert stamps == sorted(stamps), f"{name} go back in time"
+        assert all(stamp.astimezone(NEW_YORK).date() == DAY and stamp >= run_at for stamp in stamps), name
+        assert stamps[-1] > stamps[0], f"every one of the {name} says {stamps[0]}"
+    executed = [e.timestamp for e in clean_day.events if e.event_type in ("TradeExecuted", "WorkflowCompleted")]
+    assert executed and min(executed) > run_at, "execution's events carry the trigger time"
+    execution_lines = [s for s, line in zip(log_stamps, lines, strict=True) if "execution" in json.dumps(line).lower()]
+    assert len(set(execution_lines)) > 1, "execution's log lines do not move with its waits"
 
 
 def test_rerunning_the_same_day_changes_nothing_and_the_next_day_trades_the_difference(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ from the_alchemiser.local.stack.intrinsics import ACCOUNT_ID, REGION
 from the_alchemiser.local.stack.model import FunctionSpec, QueueSource, StackModel
 from the_alchemiser.shared.config.settings import get_settings
 from the_alchemiser.shared.logging import get_logger
+from the_alchemiser.shared.stamps import stamp_now
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ASYNC_RETRY_DELAYS = (60.0, 120.0)  # Lambda waits a minute before the second attempt, two before the third
@@ -170,7 +171,7 @@ class LocalRouter:
                 "detail-type": entry["DetailType"],
                 "source": entry["Source"],
                 "account": ACCOUNT_ID,
-                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "time": stamp_now().strftime("%Y-%m-%dT%H:%M:%SZ"),  # the local day's simulated time
                 "region": REGION,
                 "resources": entry.get("Resources", []),
                 "detail": json.loads(entry["Detail"]),
@@ -561,7 +562,7 @@ def _record(spec: FunctionSpec, invocation: _Invocation, delivery: Delivery, con
         payload = {"errorMessage": message, "errorType": delivery.error_type, "stackTrace": []}
     return {
         "version": "1.0",
-        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": stamp_now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "requestContext": {
             "requestId": invocation.request_id,
             "functionArn": arn,
