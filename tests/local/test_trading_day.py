@@ -95,6 +95,52 @@ def test_the_simulated_clock_stamps_every_log_line_and_event_of_the_day(clean_da
     assert len(set(execution_lines)) > 1, "execution's log lines do not move with its waits"
 
 
+def deadline_deliveries(result: DayResult) -> list[Any]:
+    return [d for d in result.deliveries if d.trigger.startswith("sqs:") and d.trigger.endswith("session-deadline")]
+
+
+def test_the_session_deadline_arrives_on_the_routers_clock_after_a_normal_day_decided(clean_day: DayResult) -> None:
+    """SessionDeadlineQueue's DelaySeconds counts on the router's clock as in AWS: the deadline comes
+    SESSION_DEADLINE_SECONDS after the trigger, finds the session decided and changes nothing."""
+    deadline = deadline_deliveries(clean_day)
+    assert len(deadline) == 1, [d.trigger for d in clean_day.deliveries]
+    assert deadline[0].ok and deadline[0].function == "StrategyAggregatorFunction"
+    assert deadline[0].at == 600  # the template's default SessionDeadlineSeconds
+    assert clean_day.deliveries[-1] is deadline[0], "the deadline came before the day had settled"
+    kinds = [e.event_type for e in clean_day.events]
+    assert kinds[-1] == "WorkflowCompleted" and kinds.count("WorkflowCompleted") == 1
+
+
+def test_a_worker_that_never_reports_ends_the_day_by_the_session_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker for klm.clj dies on every attempt (Lambda retries it once, then dead-letters the event)
+    and publishes nothing: the deadline's delayed message, 600 s on the router's clock after the trigger,
+    ends the workflow by the no_trade policy with a WorkflowFailed naming the missing strategy."""
+    from the_alchemiser.strategy_v2 import lambda_handler as worker
+
+    real = worker.lambda_handler
+
+    def lost_for_klm(event: dict[str, Any], context: Any) -> Any:
+        if event.get("dsl_file") == "klm.clj":
+            raise SimulatedCrash("the worker for klm.clj died")
+        return real(event, context)
+
+    monkeypatch.setattr(worker, "lambda_handler", lost_for_klm)
+    result = run_day(tmp_path)
+    assert result.outcome == "failed", result.summary
+    assert not result.orders
+    failed = next(e for e in result.events if e.event_type == "WorkflowFailed")
+    reason = failed.failure_reason  # type: ignore[attr-defined]
+    assert "deadline" in reason and "klm.clj" in reason, reason
+    assert "nuclear.clj" not in reason and "tecl.clj" not in reason, reason
+    lost = [d for d in result.deliveries if d.function == "StrategyFunction" and not d.ok]
+    assert [d.attempt for d in lost] == [1, 2]  # EventInvokeConfig MaximumRetryAttempts 1
+    deadline = deadline_deliveries(result)
+    assert len(deadline) == 1 and deadline[0].ok and deadline[0].at == 600
+    assert len(result.emails) == 1 and "FAIL" in result.emails[0]["subject"].upper()
+
+
 def test_rerunning_the_same_day_changes_nothing_and_the_next_day_trades_the_difference(tmp_path: Path) -> None:
     first = run_day(tmp_path)
     assert first.outcome == "completed", first.summary
