@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ import pytest
 from the_alchemiser.local.stack.day import PROJECT_ROOT, DayOptions, DayResult, run_trading_day
 from the_alchemiser.local.stack.router import SimulatedCrash
 from the_alchemiser.local.template import load_template
+from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
 
 DAY = date(2026, 11, 20)  # a Friday, a regular session
 NEXT_DAY = date(2026, 11, 23)
@@ -77,8 +78,6 @@ def test_a_normal_day_trades_the_merged_portfolio_and_reports_it(clean_day: DayR
 def test_the_simulated_clock_stamps_every_log_line_and_event_of_the_day(clean_day: DayResult) -> None:
     """Issue 15: log lines and event timestamps move with the simulated clock through the day (execution's
     waits move it), in order, all on the simulated day: not the trigger time on every line."""
-    from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
-
     run_at = nyse_calendar().run_time(DAY)
     assert run_at is not None
     lines = [json.loads(line) for line in (clean_day.output_dir / "logs.jsonl").read_text().splitlines()]
@@ -109,6 +108,10 @@ def test_the_session_deadline_arrives_on_the_routers_clock_after_a_normal_day_de
     assert clean_day.deliveries[-1] is deadline[0], "the deadline came before the day had settled"
     kinds = [e.event_type for e in clean_day.events]
     assert kinds[-1] == "WorkflowCompleted" and kinds.count("WorkflowCompleted") == 1
+    lines = [json.loads(line) for line in (clean_day.output_dir / "logs.jsonl").read_text().splitlines()]
+    ignored = [line for line in lines if "deadline changes nothing" in line.get("event", "")]
+    completed = clean_day.events[-1].timestamp
+    assert ignored and datetime.fromisoformat(ignored[0]["timestamp"]) >= completed + timedelta(seconds=600)
 
 
 def test_a_worker_that_never_reports_ends_the_day_by_the_session_deadline(
@@ -134,6 +137,9 @@ def test_a_worker_that_never_reports_ends_the_day_by_the_session_deadline(
     reason = failed.failure_reason  # type: ignore[attr-defined]
     assert "deadline" in reason and "klm.clj" in reason, reason
     assert "nuclear.clj" not in reason and "tecl.clj" not in reason, reason
+    run_at = nyse_calendar().run_time(DAY)
+    assert run_at is not None
+    assert failed.timestamp == run_at + timedelta(seconds=600), "stamped before the deadline it reports"
     lost = [d for d in result.deliveries if d.function == "StrategyFunction" and not d.ok]
     assert [d.attempt for d in lost] == [1, 2]  # EventInvokeConfig MaximumRetryAttempts 1
     deadline = deadline_deliveries(result)
