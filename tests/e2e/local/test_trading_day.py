@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ import pytest
 from the_alchemiser.local.stack.day import PROJECT_ROOT, DayOptions, DayResult, run_trading_day
 from the_alchemiser.local.stack.router import SimulatedCrash
 from the_alchemiser.local.template import load_template
+from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
 
 DAY = date(2026, 11, 20)  # a Friday, a regular session
 NEXT_DAY = date(2026, 11, 23)
@@ -72,6 +73,78 @@ def test_a_normal_day_trades_the_merged_portfolio_and_reports_it(clean_day: DayR
     assert "Merged portfolio" in clean_day.summary and "Execution: SUCCESS" in clean_day.summary
     logs = [json.loads(line) for line in (clean_day.output_dir / "logs.jsonl").read_text().splitlines()]
     assert logs and all("correlation_id" in line and "causation_id" in line for line in logs)
+
+
+def test_the_simulated_clock_stamps_every_log_line_and_event_of_the_day(clean_day: DayResult) -> None:
+    """Issue 15: log lines and event timestamps move with the simulated clock through the day (execution's
+    waits move it), in order, all on the simulated day: not the trigger time on every line."""
+    run_at = nyse_calendar().run_time(DAY)
+    assert run_at is not None
+    lines = [json.loads(line) for line in (clean_day.output_dir / "logs.jsonl").read_text().splitlines()]
+    log_stamps = [datetime.fromisoformat(line["timestamp"]) for line in lines]
+    event_stamps = [event.timestamp for event in clean_day.events]
+    for name, stamps in (("log lines", log_stamps), ("events", event_stamps)):
+        assert stamps, name
+        assert stamps == sorted(stamps), f"{name} go back in time"
+        assert all(stamp.astimezone(NEW_YORK).date() == DAY and stamp >= run_at for stamp in stamps), name
+        assert stamps[-1] > stamps[0], f"every one of the {name} says {stamps[0]}"
+    executed = [e.timestamp for e in clean_day.events if e.event_type in ("TradeExecuted", "WorkflowCompleted")]
+    assert executed and min(executed) > run_at, "execution's events carry the trigger time"
+    execution_lines = [s for s, line in zip(log_stamps, lines, strict=True) if "execution" in json.dumps(line).lower()]
+    assert len(set(execution_lines)) > 1, "execution's log lines do not move with its waits"
+
+
+def deadline_deliveries(result: DayResult) -> list[Any]:
+    return [d for d in result.deliveries if d.trigger.startswith("sqs:") and d.trigger.endswith("session-deadline")]
+
+
+def test_the_session_deadline_arrives_on_the_routers_clock_after_a_normal_day_decided(clean_day: DayResult) -> None:
+    """SessionDeadlineQueue's DelaySeconds counts on the router's clock as in AWS: the deadline comes
+    SESSION_DEADLINE_SECONDS after the trigger, finds the session decided and changes nothing."""
+    deadline = deadline_deliveries(clean_day)
+    assert len(deadline) == 1, [d.trigger for d in clean_day.deliveries]
+    assert deadline[0].ok and deadline[0].function == "StrategyAggregatorFunction"
+    assert deadline[0].at == 600  # the template's default SessionDeadlineSeconds
+    assert clean_day.deliveries[-1] is deadline[0], "the deadline came before the day had settled"
+    kinds = [e.event_type for e in clean_day.events]
+    assert kinds[-1] == "WorkflowCompleted" and kinds.count("WorkflowCompleted") == 1
+    lines = [json.loads(line) for line in (clean_day.output_dir / "logs.jsonl").read_text().splitlines()]
+    ignored = [line for line in lines if "deadline changes nothing" in line.get("event", "")]
+    completed = clean_day.events[-1].timestamp
+    assert ignored and datetime.fromisoformat(ignored[0]["timestamp"]) >= completed + timedelta(seconds=600)
+
+
+def test_a_worker_that_never_reports_ends_the_day_by_the_session_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker for klm.clj dies on every attempt (Lambda retries it once, then dead-letters the event)
+    and publishes nothing: the deadline's delayed message, 600 s on the router's clock after the trigger,
+    ends the workflow by the no_trade policy with a WorkflowFailed naming the missing strategy."""
+    from the_alchemiser.strategy_v2 import lambda_handler as worker
+
+    real = worker.lambda_handler
+
+    def lost_for_klm(event: dict[str, Any], context: Any) -> Any:
+        if event.get("dsl_file") == "klm.clj":
+            raise SimulatedCrash("the worker for klm.clj died")
+        return real(event, context)
+
+    monkeypatch.setattr(worker, "lambda_handler", lost_for_klm)
+    result = run_day(tmp_path)
+    assert result.outcome == "failed", result.summary
+    assert not result.orders
+    failed = next(e for e in result.events if e.event_type == "WorkflowFailed")
+    reason = failed.failure_reason  # type: ignore[attr-defined]
+    assert "deadline" in reason and "klm.clj" in reason, reason
+    assert "nuclear.clj" not in reason and "tecl.clj" not in reason, reason
+    run_at = nyse_calendar().run_time(DAY)
+    assert run_at is not None
+    assert failed.timestamp == run_at + timedelta(seconds=600), "stamped before the deadline it reports"
+    lost = [d for d in result.deliveries if d.function == "StrategyFunction" and not d.ok]
+    assert [d.attempt for d in lost] == [1, 2]  # EventInvokeConfig MaximumRetryAttempts 1
+    deadline = deadline_deliveries(result)
+    assert len(deadline) == 1 and deadline[0].ok and deadline[0].at == 600
+    assert len(result.emails) == 1 and "FAIL" in result.emails[0]["subject"].upper()
 
 
 def test_rerunning_the_same_day_changes_nothing_and_the_next_day_trades_the_difference(tmp_path: Path) -> None:

@@ -143,7 +143,8 @@ def _tick_size(price: Decimal) -> Decimal:
 
 
 class SimBrokerEngine:
-    """All broker operations, serialised by one lock, each one SQLite transaction."""
+    """All broker operations, serialised by one lock, each one SQLite transaction; the clock is also kept in
+    memory (`now`), readable without either."""
 
     def __init__(
         self,
@@ -164,6 +165,7 @@ class SimBrokerEngine:
         self._lock = threading.RLock()
         self._sessions: dict[date, TradingSession | None] = {}
         self._conn = open_state(state_path)
+        self._clock = clock_start  # until the state file's clock is read, just below
         with self._tx() as db:
             if self._meta(db, "account_id") is None:
                 self._set_meta(db, "account_id", str(uuid.uuid4()))
@@ -172,6 +174,7 @@ class SimBrokerEngine:
                 self._set_meta(db, "cash", str(initial_cash))
                 self._set_meta(db, "clock", iso(clock_start))
                 self._set_meta(db, "tick", "0")
+            self._clock = self._now(db)  # a kept state file's clock
         log.info("sim broker state opened", path=str(state_path), clock=iso(self.now()))
 
     # ----- plumbing
@@ -179,10 +182,12 @@ class SimBrokerEngine:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
+            clock = self._clock
             try:
                 yield self._conn
             except BaseException:
                 self._conn.execute("ROLLBACK")
+                self._clock = clock  # what the rolled-back transaction moved moves back
                 raise
             else:
                 self._conn.execute("COMMIT")
@@ -206,8 +211,15 @@ class SimBrokerEngine:
         return parse_time(self._meta(db, "clock") or iso(datetime.now(UTC)))
 
     def now(self) -> datetime:
-        with self._tx() as db:
-            return self._now(db)
+        """The simulated time, from memory: no lock, no transaction. So any thread may read it at any moment,
+        the engine's own included while it holds a transaction (the local day's log stamper does, whenever
+        the broker logs): a read through the database would fail there ("cannot start a transaction within
+        a transaction"). Moved with the clock row by `_set_clock`, in step within the transaction."""
+        return self._clock
+
+    def _set_clock(self, db: sqlite3.Connection, moment: datetime) -> None:
+        self._set_meta(db, "clock", iso(moment))
+        self._clock = parse_time(iso(moment))
 
     def _cash(self, db: sqlite3.Connection) -> Decimal:
         return Decimal(self._meta(db, "cash") or "0")
@@ -904,7 +916,7 @@ class SimBrokerEngine:
         if moment.tzinfo is None:
             raise SimApiError(422, "the clock needs a timezone-aware time")
         with self._tx() as db:
-            self._set_meta(db, "clock", iso(moment))
+            self._set_clock(db, moment)
             if tick:
                 self._tick(db, moment)
             return self._now(db)
@@ -917,7 +929,7 @@ class SimBrokerEngine:
             step = timedelta(seconds=seconds / ticks)
             for _ in range(ticks):
                 now = now + step
-                self._set_meta(db, "clock", iso(now))
+                self._set_clock(db, now)
                 self._tick(db, now)
             return now
 

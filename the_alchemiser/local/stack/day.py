@@ -10,9 +10,9 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -310,6 +310,7 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                 shuffle_seed=options.shuffle_seed,
                 clock=clock.elapsed,
             )
+            clock.count_waits(lambda: router.now)
             with router.installed():
                 if options.before_run:
                     options.before_run(router)
@@ -355,35 +356,34 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
 
 class _DayClock:
     """The simulated day's time: the trigger time until the local broker runs, then the broker's clock
-    (which execution's waits move forward); frozen at its last reading once the broker has stopped."""
+    (which execution's waits move forward), plus the waits the router counted (retry delays, visibility
+    timeouts, SQS delays such as the session deadline's), which in AWS would pass too. The broker keeps its
+    clock in memory, so every read is cheap and never fails: from any thread, inside the broker's own
+    transaction (a log line it writes there), after it has stopped (the day's last reading)."""
 
     def __init__(self, start: datetime) -> None:
-        self._last = start
+        self._start = start
         self._read: Callable[[], datetime] | None = None
-        self._source: Callable[[], datetime] | None = None
+        self._waited: Callable[[], float] = lambda: 0.0
+
+    def follow(self, read: Callable[[], datetime]) -> None:
+        self._read = read
+
+    def count_waits(self, waited: Callable[[], float]) -> None:
+        """The router's counted waits (seconds) join the stamps; they do not move the broker's clock."""
+        self._waited = waited
+
+    def broker_now(self) -> datetime:
+        return self._start if self._read is None else self._read()
+
+    def now(self) -> datetime:
+        return self.broker_now() + timedelta(seconds=self._waited())
 
     def elapsed(self) -> float:
         """Seconds for an invocation's remaining time: real time plus simulated time. A wait moves the
         broker's clock at once where in AWS it would take real time, so both count against the Timeout.
-
-        Read from the broker each time, not through `now`: `now` freezes after its first failed read (a log
-        line stamped inside the broker's own transaction fails to read it), which would stop the count."""
-        simulated = self._last
-        if self._source is not None:
-            with suppress(Exception):  # stopped: the day's last reading stands
-                simulated = self._source()
-        return time.monotonic() + simulated.timestamp()
-
-    def follow(self, read: Callable[[], datetime]) -> None:
-        self._read = self._source = read
-
-    def now(self) -> datetime:
-        if self._read is not None:
-            try:
-                self._last = self._read()
-            except Exception:  # the broker has stopped (closing its state file): the day is over
-                self._read = None
-        return self._last
+        (The router's own waits fall between invocations, never inside one.)"""
+        return time.monotonic() + self.broker_now().timestamp()
 
 
 def _ledger(model: StackModel, clients: dict[str, Any]) -> DynamoTradeLedger:

@@ -14,13 +14,16 @@ As strict as AWS where AWS is strict (issue #17):
   MaximumRetryAttempts times (EventInvokeConfig, default 2) after Lambda's delays (one minute, then two),
   other work running meanwhile; then the event goes to the function's DeadLetterQueue and OnFailure
   destination, or is dropped (and logged) as AWS would drop it.
-- Waits (retry delays, visibility timeouts) are counted on the router's clock (`now`, seconds), not slept:
-  when nothing else can run, the router moves `now` to the next wait's end.
+- Waits (retry delays, visibility timeouts, an SQS message's DelaySeconds or its queue's) are counted on the
+  router's clock (`now`, seconds), not slept: when nothing else can run, the router moves `now` to the next
+  wait's end. A delayed message is held by the router and sent when its delay is over (moto would make it
+  wait in real time: the session deadline would never come in a local day).
 - A handler's context counts its remaining time down from the function's Timeout on `clock` (real time by
   default; the local day adds its simulated time); an invocation that outlives its Timeout fails."""
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import importlib
 import importlib.util
@@ -47,8 +50,10 @@ from the_alchemiser.local.stack.intrinsics import ACCOUNT_ID, REGION
 from the_alchemiser.local.stack.model import FunctionSpec, QueueSource, StackModel
 from the_alchemiser.shared.config.settings import get_settings
 from the_alchemiser.shared.logging import get_logger
+from the_alchemiser.shared.stamps import stamp_now
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+MAX_SQS_DELAY_SECONDS = 900
 ASYNC_RETRY_DELAYS = (60.0, 120.0)  # Lambda waits a minute before the second attempt, two before the third
 log = get_logger("LocalRouter")
 
@@ -129,6 +134,13 @@ class _InFlight:
     visible_at: float
 
 
+@dataclass(frozen=True)
+class _HeldMessage:
+    """An SQS message sent with a delay: the router sends it (with no delay left) once `due` is reached."""
+
+    params: dict[str, Any]  # SendMessage's parameters, as the sender gave them
+
+
 @dataclass
 class LocalRouter:
     model: StackModel
@@ -144,6 +156,8 @@ class LocalRouter:
     _pending: deque[_Invocation] = field(default_factory=deque)
     _delayed: list[tuple[float, int, _Invocation]] = field(default_factory=list)  # a heap by due time
     _in_flight: dict[str, _InFlight] = field(default_factory=dict)  # by message id
+    _held: list[tuple[float, int, _HeldMessage]] = field(default_factory=list)  # delayed sends, a heap by due time
+    _queue_delay: dict[str, int] = field(default_factory=dict)  # queue URL -> DelaySeconds
     _sequence: Iterator[int] = field(default_factory=itertools.count)
     _handlers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     _visibility: dict[str, float] = field(default_factory=dict)  # queue URL -> VisibilityTimeout
@@ -154,6 +168,9 @@ class LocalRouter:
         events = boto3._get_default_session().events
         events.register("before-parameter-build.events.PutEvents", self._capture_put_events, unique_id="alc-put")
         events.register("before-call.lambda.Invoke", self._capture_invoke, unique_id="alc-invoke")  # type: ignore[arg-type]
+        events.register("before-parameter-build.sqs.SendMessage", self._hold_delayed, unique_id="alc-hold")
+        events.register("before-call.sqs.SendMessage", self._answer_held, unique_id="alc-held")  # type: ignore[arg-type]
+        events.register("before-parameter-build.sqs.SendMessageBatch", self._refuse_delayed_batch, unique_id="alc-b")
         reset_warm_caches()
         try:
             yield self
@@ -161,6 +178,9 @@ class LocalRouter:
             reset_warm_caches()
             events.unregister("before-parameter-build.events.PutEvents", unique_id="alc-put")
             events.unregister("before-call.lambda.Invoke", unique_id="alc-invoke")
+            events.unregister("before-parameter-build.sqs.SendMessage", unique_id="alc-hold")
+            events.unregister("before-call.sqs.SendMessage", unique_id="alc-held")
+            events.unregister("before-parameter-build.sqs.SendMessageBatch", unique_id="alc-b")
 
     def _capture_put_events(self, params: dict[str, Any], **_: Any) -> None:
         for entry in params.get("Entries", []):
@@ -170,7 +190,7 @@ class LocalRouter:
                 "detail-type": entry["DetailType"],
                 "source": entry["Source"],
                 "account": ACCOUNT_ID,
-                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "time": stamp_now().strftime("%Y-%m-%dT%H:%M:%SZ"),  # the local day's simulated time
                 "region": REGION,
                 "resources": entry.get("Resources", []),
                 "detail": json.loads(entry["Detail"]),
@@ -193,6 +213,41 @@ class LocalRouter:
             "StatusCode": 202,
             "ResponseMetadata": {"HTTPStatusCode": 202},
         }
+
+    def _delay_of(self, params: dict[str, Any]) -> int:
+        """The message's DelaySeconds, else its queue's (SQS: the message's overrides the queue's)."""
+        if "DelaySeconds" in params:
+            return int(params["DelaySeconds"])
+        url = params["QueueUrl"]
+        if url not in self._queue_delay:
+            attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["DelaySeconds"])["Attributes"]
+            self._queue_delay[url] = int(attributes.get("DelaySeconds", 0))
+        return self._queue_delay[url]
+
+    def _hold_delayed(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """A delayed send waits on the router's clock, not in moto's real time: held, sent when due."""
+        delay = self._delay_of(params)
+        if 0 < delay <= MAX_SQS_DELAY_SECONDS:  # outside SQS's range: sent as is, for SQS to refuse
+            held = _HeldMessage({**params, "DelaySeconds": 0})
+            heapq.heappush(self._held, (self.now + delay, next(self._sequence), held))
+            context["alchemiser_held"] = str(params["MessageBody"])  # for the answer, below
+
+    def _answer_held(self, context: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        """SQS's answer to a held send (its message id is not the one the queue will give it)."""
+        from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+        body = context.get("alchemiser_held")
+        if body is None:
+            return None
+        return AWSResponse("", 200, HTTPHeaders(), None), {
+            "MessageId": str(uuid.uuid4()),
+            "MD5OfMessageBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+
+    def _refuse_delayed_batch(self, params: dict[str, Any], **_: Any) -> None:
+        if any(self._delay_of({"QueueUrl": params["QueueUrl"], **entry}) for entry in params.get("Entries", [])):
+            raise RoutingError("a delayed SendMessageBatch is not counted on the local router's clock: use SendMessage")
 
     # -- routing -----------------------------------------------------------------------------
     def _route(self, bus: str, envelope: dict[str, Any]) -> None:
@@ -271,12 +326,14 @@ class LocalRouter:
 
     def _wait_for_the_next(self) -> bool:
         """Move the clock to the end of the next wait and release what it held; False when none is left."""
-        due = [entry[0] for entry in self._delayed] + [m.visible_at for m in self._in_flight.values()]
+        due = [entry[0] for entry in self._delayed + self._held] + [m.visible_at for m in self._in_flight.values()]
         if not due:
             return False
         self.now = max(self.now, min(due))
         while self._delayed and self._delayed[0][0] <= self.now:
             self._pending.append(heapq.heappop(self._delayed)[2])
+        while self._held and self._held[0][0] <= self.now:
+            self._sqs.send_message(**heapq.heappop(self._held)[2].params)
         for message_id, message in list(self._in_flight.items()):
             if message.visible_at <= self.now:
                 del self._in_flight[message_id]
@@ -561,7 +618,7 @@ def _record(spec: FunctionSpec, invocation: _Invocation, delivery: Delivery, con
         payload = {"errorMessage": message, "errorType": delivery.error_type, "stackTrace": []}
     return {
         "version": "1.0",
-        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": stamp_now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "requestContext": {
             "requestId": invocation.request_id,
             "functionArn": arn,
