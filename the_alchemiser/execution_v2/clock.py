@@ -30,29 +30,6 @@ class SystemWaitClock:
             time.sleep(seconds)
 
 
-class VirtualWaitClock:
-    """Sleeping advances a virtual time at once (thread-safe): waits cost nothing in tests."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._start = start or datetime.now(UTC)
-        self._elapsed = 0.0
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._start + timedelta(seconds=self._elapsed)
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._elapsed
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            with self._lock:
-                self._elapsed += seconds
-        time.sleep(0)  # let other threads run
-
-
 class SimulatedMarketWaitClock:
     """The local stack's adapter: time is the local paper broker's simulated clock, and waiting
     advances it (which also ticks its market), so a whole day's execution runs in seconds.

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from tests.fixtures.sim_broker import SIM_API_KEY, SIM_SECRET_KEY, fast_retry
+from tests.support.execution_v2.clock import VirtualWaitClock
 from tests.support.execution_v2.concurrency_support import (
     QUOTE_MODES,
     DeliveryPlan,
@@ -25,7 +26,6 @@ from tests.support.execution_v2.concurrency_support import (
 from tests.support.execution_v2.plans import buy, planned, sell, sqs_event
 from tests.support.execution_v2.sim_support import market_buy
 from the_alchemiser.execution_v2.book_walk import BookWalker, WalkRequest
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.lambda_handler import process_sqs_event
 from the_alchemiser.execution_v2.order_ids import client_order_id

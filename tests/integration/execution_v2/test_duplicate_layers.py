@@ -16,12 +16,12 @@ from decimal import Decimal
 import pytest
 
 from tests.fixtures.sim_broker import SIM_API_KEY, SIM_SECRET_KEY, fast_retry
+from tests.support.execution_v2.clock import VirtualWaitClock
 from tests.support.execution_v2.concurrency_support import QuoteView, net_fills
 from tests.support.execution_v2.fake_broker import FakeBroker
 from tests.support.execution_v2.plans import buy, planned
 from tests.support.execution_v2.sim_support import Crash, DyingLedger, market_buy, run_handler
 from the_alchemiser.execution_v2.book_walk import BookWalker, WalkRequest
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.order_ids import client_order_id
 from the_alchemiser.execution_v2.service import ExecutionService

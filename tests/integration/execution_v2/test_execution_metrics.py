@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.execution_v2.clock import VirtualWaitClock
 from tests.support.execution_v2.fake_broker import FakeBroker
 from tests.support.execution_v2.plans import buy, planned
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.service import ExecutionService
 from the_alchemiser.shared.broker.errors import OrderRejectedError

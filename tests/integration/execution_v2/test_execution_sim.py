@@ -34,6 +34,7 @@ from tests.fixtures.sim_broker import (
     SIM_SECRET_KEY,
     fast_retry,
 )
+from tests.support.execution_v2.clock import VirtualWaitClock
 from tests.support.execution_v2.plans import buy, planned, sell
 from tests.support.execution_v2.sim_support import (
     Crash,
@@ -46,7 +47,6 @@ from tests.support.execution_v2.sim_support import (
     run_handler,
     step_names,
 )
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.service import ExecutionService
 from the_alchemiser.local.dynamodb_local import DynamoDBLocal

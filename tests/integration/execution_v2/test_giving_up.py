@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from tests.fixtures.sim_broker import SIM_API_KEY, SIM_SECRET_KEY, fast_retry
+from tests.support.execution_v2.clock import VirtualWaitClock
 from tests.support.execution_v2.concurrency_support import net_fills
 from tests.support.execution_v2.plans import buy, planned, sell, sqs_event
 from tests.support.execution_v2.sim_support import market_buy
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.lambda_handler import MAX_RECEIVE_COUNT, process_sqs_event
 from the_alchemiser.execution_v2.service import ExecutionService

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.support.execution_v2.clock import VirtualWaitClock
 from tests.support.execution_v2.fake_broker import FakeBroker
 from tests.support.execution_v2.plans import buy, planned, sell, sqs_batch, sqs_event
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.lambda_handler import process_sqs_event
 from the_alchemiser.execution_v2.service import ExecutionService
 from the_alchemiser.shared.broker.models import Quote

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.execution_v2.clock import VirtualWaitClock
 from tests.support.execution_v2.fake_broker import FakeBroker
 from tests.support.execution_v2.plans import TRADING_DATE, buy, hold, planned, sell, sqs_batch, sqs_event
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.lambda_handler import MAX_RECEIVE_COUNT, process_sqs_event
 from the_alchemiser.execution_v2.service import ExecutionService, deterministic_event_id

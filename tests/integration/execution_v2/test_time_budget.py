@@ -12,9 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.support.execution_v2.clock import VirtualWaitClock
 from tests.support.execution_v2.fake_broker import FakeBroker
 from tests.support.execution_v2.plans import buy, planned, sell, sqs_event
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.lambda_handler import (
     MAX_RECEIVE_COUNT,

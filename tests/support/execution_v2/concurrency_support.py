@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tests.support.execution_v2.clock import VirtualWaitClock
 from tests.support.execution_v2.plans import sqs_event
 from tests.support.execution_v2.sim_support import Crash, DyingBroker, DyingLedger, LedgerCrashPoint
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.lambda_handler import process_sqs_event
 from the_alchemiser.execution_v2.service import ExecutionService

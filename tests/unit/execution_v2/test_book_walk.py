@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.execution_v2.clock import VirtualWaitClock
 from tests.support.execution_v2.fake_broker import FakeBroker, crossing_fills, fills_nothing
 from the_alchemiser.execution_v2.book_walk import BookWalker, WalkRequest, quantize_qty, step_limit_price
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.order_ids import client_order_id
 from the_alchemiser.shared.broker.models import Order, OrderRequest, OrderSide, OrderStatus, OrderType, Quote

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from the_alchemiser.execution_v2.clock import VirtualWaitClock
+from tests.support.execution_v2.clock import VirtualWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
 from the_alchemiser.execution_v2.rate_limit import RateLimitedBroker, TokenBucket
 from the_alchemiser.shared.broker.errors import BrokerUnavailableError

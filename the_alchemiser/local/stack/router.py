@@ -55,7 +55,7 @@ from the_alchemiser.shared.stamps import stamp_now
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 MAX_SQS_DELAY_SECONDS = 900
 ASYNC_RETRY_DELAYS = (60.0, 120.0)  # Lambda waits a minute before the second attempt, two before the third
-log = get_logger("LocalRouter")
+log = get_logger(__name__)
 
 
 class RoutingError(RuntimeError):

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-NEW_YORK = ZoneInfo("America/New_York")
+from the_alchemiser.shared.calendar import NEW_YORK
+
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_OUTPUT = PROJECT_ROOT / "output"
 
@@ -137,7 +137,7 @@ def record_closed_day(run_dir: Path, day: date, note: str, say: Callable[[str], 
     with (run_dir / "logs.jsonl").open("w") as log_file, stamped_by(lambda: stamp):
         configure_logging("INFO", stream=log_file)
         try:
-            get_logger("local.stack.runs").info("not_a_trading_day", day=day.isoformat(), note=note)
+            get_logger(__name__).info("not_a_trading_day", day=day.isoformat(), note=note)
         finally:
             configure_logging("INFO", stream=sys.stdout)
     (run_dir / "summary.txt").write_text(note + "\n")

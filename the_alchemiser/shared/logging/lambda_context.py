@@ -101,7 +101,7 @@ def message_id_of(event: Any) -> str | None:
 def log_rejected(message_id: str | None, reason: str, **extra: Any) -> None:
     from the_alchemiser.shared.logging.setup import get_logger
 
-    get_logger("message_rejection").error(
+    get_logger(__name__).error(
         "message_rejected",
         message_id=message_id,
         request_id=current_request_id(),

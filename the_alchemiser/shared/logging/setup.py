@@ -98,7 +98,7 @@ def _ensure_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutabl
 
 def _timestamp(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """ISO UTC from the stamping clock (the local stack's simulated day stamps its log lines too)."""
-    event_dict["timestamp"] = stamp_now().isoformat().replace("+00:00", "Z")
+    event_dict["timestamp"] = stamp_now().isoformat(timespec="microseconds").replace("+00:00", "Z")
     return event_dict
 
 
