@@ -482,8 +482,9 @@ def _with_blank(section: list[str]) -> list[str]:
     return ["", *section] if section else []
 
 
-def render_completed_body(event: WorkflowCompleted, context: EmailContext, headline: Headline) -> str:
-    lines = _heading(context, headline)
+def _trading_sections(event: WorkflowCompleted | WorkflowFailed, context: EmailContext) -> tuple[list[str], list[str]]:
+    """The account, the orders (or the ledger's), skipped legs, P&L by strategy and the portfolio; and the notes."""
+    lines: list[str] = []
     account, skipped, by_strategy = _booked_sections(context)
     if account:
         lines += [*account, ""]
@@ -491,9 +492,15 @@ def render_completed_body(event: WorkflowCompleted, context: EmailContext, headl
         lines += execution_section(event.execution_data, context)
     else:
         lines += ledger_section(context)
-    notes = _notes(event.execution_data, context)
     lines += _with_blank(skipped) + _with_blank(by_strategy)
     lines += _portfolio_sections(event.consolidated_portfolio)
+    return lines, _notes(event.execution_data, context)
+
+
+def render_completed_body(event: WorkflowCompleted, context: EmailContext, headline: Headline) -> str:
+    lines = _heading(context, headline)
+    trading, notes = _trading_sections(event, context)
+    lines += trading
     lines += ["", *report_section(context)]
     if notes:
         lines += ["", "NOTES", *(f"  - {note}" for note in notes)]
@@ -521,16 +528,8 @@ def render_failed_body(event: WorkflowFailed, context: EmailContext, headline: H
     if other_details:
         lines += ["", "ERROR DETAILS", *other_details]
     lines.append("")
-    account, skipped, by_strategy = _booked_sections(context)
-    if account:
-        lines += [*account, ""]
-    if event.execution_data is not None:
-        lines += execution_section(event.execution_data, context)
-    else:
-        lines += ledger_section(context)
-    notes = _notes(event.execution_data, context)
-    lines += _with_blank(skipped) + _with_blank(by_strategy)
-    lines += _portfolio_sections(event.consolidated_portfolio)
+    trading, notes = _trading_sections(event, context)
+    lines += trading
     if context.report.url or (context.ledger_orders and any(o.filled_qty > 0 for o in context.ledger_orders)):
         lines += ["", *report_section(context)]
     if notes:
