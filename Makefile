@@ -13,7 +13,7 @@ SAM_CLI_VERSION := 1.150.1
 SAM := $(UV) tool run --from aws-sam-cli==$(SAM_CLI_VERSION) sam
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help install run test test-unit test-integration test-e2e test-infra pytest format lint type-check import-check bench validate build \
+.PHONY: help install run test test-unit test-integration test-e2e test-infra test-py312 pytest format lint type-check import-check bench validate build \
 	deploy-dev deploy-prod deploy-ephemeral list-ephemeral destroy-ephemeral logs clean
 
 help:  ## list the targets
@@ -55,6 +55,12 @@ pytest: install
 # e2e whole local days; infra the template and packaging)
 test-unit test-integration test-e2e test-infra: install
 	$(PY) -m pytest $(PYTEST_ARGS) tests/$(patsubst test-%,%,$@)
+
+test-py312: install  ## unit and integration tests on Lambda's python3.12, when the build can find one
+	@source scripts/build_env.sh && find_lambda_python && \
+	  if [ -z "$$LAMBDA_PYTHON" ]; then echo "no python3.12 here (PATH, pyenv, uv): nothing to run"; exit 2; fi && \
+	  UV_PROJECT_ENVIRONMENT=.cache/venv-py312 $(UV) sync --frozen --quiet --python "$$LAMBDA_PYTHON" && \
+	  .cache/venv-py312/bin/python -m pytest $(PYTEST_ARGS) tests/unit tests/integration
 
 format: install  ## ruff format and autofix
 	$(PY) -m ruff format the_alchemiser tests benchmarks
