@@ -10,18 +10,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
-from tests.fixtures.aws import REGION, unique_name
+from tests.fixtures.aws import REGION
 from tests.integration.portfolio_v2.test_service import FakeLambdaContext, fake_broker
+from tests.support.bus import Bus
 from tests.support.portfolio_v2.builders import portfolio, signal, signal_generated
 from the_alchemiser.portfolio_v2.lambda_handler import handle
 from the_alchemiser.portfolio_v2.wiring import PortfolioRuntime, build_runtime
 from the_alchemiser.shared.calendar import FixedClock
 from the_alchemiser.shared.config.settings import Settings
-from the_alchemiser.shared.events import BaseEvent, EventParseError, RebalancePlanned, WorkflowFailed, parse_event
+from the_alchemiser.shared.events import BaseEvent, EventParseError, RebalancePlanned, WorkflowFailed
 from the_alchemiser.shared.events.publisher import EventPointer
 
 pytestmark = pytest.mark.dynamodb_local
@@ -44,40 +44,10 @@ def envelope(event: BaseEvent, detail: Any = None) -> dict[str, Any]:
     }
 
 
-class Bus:
-    """A moto event bus with a rule sending portfolio outcomes to an SQS queue, read back as events."""
-
-    def __init__(self) -> None:
-        self.events = boto3.client("events", region_name=REGION)
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.s3 = boto3.client("s3", region_name=REGION)
-        self.name = unique_name("alchemiser-bus")
-        self.bucket = unique_name("alchemiser-payloads")
-        self.s3.create_bucket(Bucket=self.bucket)
-        self.events.create_event_bus(Name=self.name)
-        self.queue_url = self.sqs.create_queue(QueueName=unique_name("outcomes"))["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        pattern = {"source": ["alchemiser.portfolio_v2"], "detail-type": ["RebalancePlanned", "WorkflowFailed"]}
-        self.events.put_rule(Name="outcomes", EventBusName=self.name, EventPattern=json.dumps(pattern))
-        self.events.put_targets(Rule="outcomes", EventBusName=self.name, Targets=[{"Id": "q", "Arn": arn}])
-
-    def received(self) -> list[BaseEvent]:
-        found: list[BaseEvent] = []
-        while True:
-            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not batch:
-                return found
-            for message in batch:
-                found.append(parse_event(json.loads(message["Body"])["detail"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 @pytest.fixture
 def bus() -> Iterator[Bus]:
     with mock_aws():  # DynamoDB Local (a localhost endpoint) passes through untouched
-        yield Bus()
+        yield Bus({"source": ["alchemiser.portfolio_v2"], "detail-type": ["RebalancePlanned", "WorkflowFailed"]})
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ caches (settings and runtimes), and lets a test call the real `lambda_handler(ev
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,11 +19,11 @@ from moto import mock_aws
 
 from tests.fixtures.aws import REGION, unique_name
 from tests.fixtures.idempotency import create_idempotency_table
+from tests.support.bus import Bus
 from the_alchemiser.aggregator_v2 import wiring as aggregator_wiring
 from the_alchemiser.coordinator_v2 import wiring as coordinator_wiring
 from the_alchemiser.local.synthetic_market import generate_market
 from the_alchemiser.shared.config import settings as settings_module
-from the_alchemiser.shared.events import BaseEvent, S3PayloadStore, decode_event
 from the_alchemiser.shared.market_data.datalake import Datalake
 from the_alchemiser.shared.sessions import AggregationSessionRepository, create_sessions_table
 from the_alchemiser.strategy_v2 import wiring as worker_wiring
@@ -36,49 +35,6 @@ def clear_process_caches() -> None:
     coordinator_wiring.get_orchestrator.cache_clear()
     aggregator_wiring.get_runtime.cache_clear()
     worker_wiring.get_worker.cache_clear()
-
-
-class Bus:
-    """A moto event bus whose rule copies every alchemiser event to an SQS queue, read back as events."""
-
-    def __init__(self) -> None:
-        self.events = boto3.client("events", region_name=REGION)
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.s3 = boto3.client("s3", region_name=REGION)
-        self.name = unique_name("alchemiser-bus")
-        self.bucket = unique_name("alchemiser-payloads")
-        self.s3.create_bucket(Bucket=self.bucket)
-        self.events.create_event_bus(Name=self.name)
-        self.queue_url = self.sqs.create_queue(QueueName=unique_name("bus-copy"))["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        pattern = {"source": [{"prefix": "alchemiser."}]}
-        self.events.put_rule(Name="everything", EventBusName=self.name, EventPattern=json.dumps(pattern))
-        self.events.put_targets(Rule="everything", EventBusName=self.name, Targets=[{"Id": "q", "Arn": arn}])
-        self.store = S3PayloadStore(self.s3, self.bucket)
-
-    def received(self) -> list[BaseEvent]:
-        """Events put on the bus since the last call, as the consumers would decode them."""
-        found: list[BaseEvent] = []
-        while True:
-            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not batch:
-                return found
-            for message in batch:
-                found.append(decode_event(json.loads(message["Body"])["detail"], self.store))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    def received_envelopes(self) -> list[dict[str, Any]]:
-        """The raw EventBridge envelopes (what a Lambda target receives)."""
-        found: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not batch:
-                return found
-            for message in batch:
-                found.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @dataclass
