@@ -34,3 +34,18 @@ def test_every_command_has_help() -> None:
         )
         assert result.returncode == 0, (name, result.stderr)
         assert "usage:" in result.stdout
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    """`python -m the_alchemiser validate ... | head -1`: the pipe closes before the command writes."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "the_alchemiser", "validate", "strategies/nuclear.clj"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader has gone: every write now fails with EPIPE
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -48,5 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    result: int = modules[args.command].run(args)
+    try:
+        result: int = modules[args.command].run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe found at exit is the same case
+    except BrokenPipeError:
+        # the reader went away (`... | head`): what it read was right, the rest has nowhere to go
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell pipeline reports it
     return result
