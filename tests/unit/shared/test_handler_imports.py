@@ -2,7 +2,8 @@
 deploy unit, importing its shim (`functions/<unit>/lambda_handler.py`) as Lambda does, with no AWS or
 project variables (handlers build their clients lazily). Read from sys.modules after the import:
 
-- only the strategy worker and the data refresh may import pandas or numpy (they read bars);
+- only the strategy worker and the data refresh may import numpy (they read bars), and only the data refresh
+  pandas (it writes the datalake; the worker reads its numpy-only `daily.csv` copies);
 - none imports exchange_calendars (the calendar is a generated table), pyarrow (Parquet goes through
   fastparquet) or rich (structlog's optional pretty-printer)."""
 
@@ -18,7 +19,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 UNITS = sorted(p.parent.name for p in (REPO / "functions").glob("*/lambda_handler.py"))
-MAY_IMPORT_BARS = {"strategy_worker", "data_refresh"}
+MAY_IMPORT_BARS = {"strategy_worker", "data_refresh"}  # numpy
+MAY_IMPORT_PANDAS = {"data_refresh"}
 NEVER = ("exchange_calendars", "pyarrow", "rich")
 BARS = ("pandas", "numpy")
 IMPORT = """
@@ -57,3 +59,5 @@ def test_handler_imports_only_what_its_cold_start_needs(unit: str) -> None:
     assert not modules & set(NEVER), f"{unit} imports {sorted(modules & set(NEVER))}"
     if unit not in MAY_IMPORT_BARS:
         assert not modules & set(BARS), f"{unit} imports {sorted(modules & set(BARS))}"
+    if unit not in MAY_IMPORT_PANDAS:
+        assert not modules & {"pandas", "fastparquet"}, f"{unit} imports {sorted(modules & {'pandas', 'fastparquet'})}"

@@ -7,7 +7,8 @@
 
 `csv` (the default) writes dsl.md's CSV directory: one `<SYMBOL>.csv` per symbol (`/` written as `.`),
 header date,open,high,low,close,volume, prices adjusted for splits and dividends. `parquet` writes the
-datalake layout (`<SYMBOL>/daily.parquet`, raw bars plus the adjusted close, metadata in the footer).
+datalake layout (`<SYMBOL>/daily.parquet`, raw bars plus the adjusted close, metadata in the footer, beside
+`<SYMBOL>/daily.csv`, the adjusted bars the strategy worker reads without pandas).
 Both are what `signals`, `backtest`, `compare` and `run` read with `--data DIR`.
 
 `fetch` asks Alpaca (ALPACA_API_KEY/ALPACA_SECRET_KEY; ALPACA_DATA_URL to point elsewhere, e.g. the local

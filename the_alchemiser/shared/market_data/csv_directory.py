@@ -197,6 +197,17 @@ class LazyDailyBars(DailyBars):
         return cls._new(path, crc, dates, close)
 
 
+def parse_csv_bars(name: Path, raw: bytes) -> DailyBars:
+    """Bars from a CSV file's bytes (the same checks as read_csv_bars), every column parsed now: for bytes
+    that are not a file to read again (the datalake's `daily.csv` from S3). `name` is for messages."""
+    bars = LazyDailyBars.parse(name, raw)
+    body = _body_of(name, raw)
+    rows = len(bars.dates)
+    columns = _parse_columns(name, body, (1, 2, 3, 5))[:rows] if body else np.empty((0, 4))
+    opens, highs, lows, volumes = (np.ascontiguousarray(values) for values in columns.T)
+    return DailyBars(bars.dates, opens, highs, lows, bars.close, volumes)
+
+
 def read_csv_bars(path: Path) -> DailyBars:
     """One CSV file's bars (see the module docstring); MarketDataError naming the file when it is bad."""
     try:

@@ -14,6 +14,13 @@ Parquet through fastparquet + cramjam (zstd), not pyarrow (118 MB of the layer f
 Schema 2 (fastparquet) stores `date` as a timestamp at midnight; schema 1 objects (pyarrow, `date32`) are
 read the same way, so the objects already in S3 stay readable.
 
+Beside each Parquet object, `<SYMBOL>/daily.csv` holds the same bars adjusted (what `adjusted_daily_bars`
+gives, in dsl.md's CSV format, floats in their shortest round-trip form, so exactly equal): the strategy
+worker reads it with the numpy CSV reader and never imports pandas or fastparquet. `write` puts the CSV
+first, then the Parquet object, so a write cut between the two leaves the CSV newer, never older, than the
+Parquet object (the refresh reads the Parquet object and rewrites both). A symbol without the CSV copy (a
+datalake written before it existed) is read from its Parquet object (pandas imported then).
+
 `/` in a symbol is written as `.` in the key (`BRK/B` -> `BRK.B/daily.parquet`), as in the CSV format.
 One writer per bucket (the data-refresh function, reserved concurrency 1); readers never see a partial
 object because S3 PUTs (and the directory's rename) are atomic."""
@@ -25,19 +32,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from the_alchemiser.shared.market_data.bars import DailyBars
-from the_alchemiser.shared.market_data.csv_directory import write_atomically
+from the_alchemiser.shared.market_data.csv_directory import bars_to_csv, parse_csv_bars, write_atomically
 from the_alchemiser.shared.market_data.port import MarketDataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DATALAKE_COLUMNS = ("open", "high", "low", "close", "volume", "adjusted")
 OBJECT_NAME = "daily.parquet"
 SCHEMA_VERSION = "2"
 CONTENT_TYPE = "application/vnd.apache.parquet"
+CSV_OBJECT_NAME = "daily.csv"  # the adjusted bars beside the Parquet object, read without pandas
+CSV_CONTENT_TYPE = "text/csv"
 METADATA_KEYS = ("first-bar-date", "last-bar-date", "row-count", "schema-version")
 
 
@@ -64,6 +75,8 @@ def symbol_to_key_part(symbol: str) -> str:
 def validate_bars(symbol: str, frame: pd.DataFrame) -> pd.DataFrame:
     """The frame in the datalake's shape: sorted unique tz-naive dates named `date`, float columns in order,
     positive prices. Raises DatalakeError naming the symbol otherwise."""
+    import pandas as pd
+
     missing = [c for c in DATALAKE_COLUMNS if c not in frame.columns]
     if missing:
         raise DatalakeError(f"{symbol}: bars lack columns {missing}")
@@ -94,6 +107,7 @@ class _Sink(io.BytesIO):
 def frame_to_parquet(frame: pd.DataFrame, metadata: dict[str, str] | None = None) -> bytes:
     """A validated frame (see validate_bars) as one zstd Parquet object with `metadata` in its footer."""
     import fastparquet
+    import pandas as pd
 
     table = pd.DataFrame({"date": frame.index.values.astype("datetime64[ns]")})
     for name in DATALAKE_COLUMNS:
@@ -121,6 +135,8 @@ def _parquet_file(symbol: str, source: Any) -> Any:
 
 
 def parquet_to_frame(symbol: str, body: bytes) -> pd.DataFrame:
+    import pandas as pd
+
     parquet = _parquet_file(symbol, io.BytesIO(body))
     names = set(parquet.columns)
     if "date" not in names or not set(DATALAKE_COLUMNS) <= names:
@@ -162,7 +178,7 @@ class _Objects(Protocol):
 
     def get(self, key: str) -> tuple[bytes, str, dict[str, str]] | None: ...
 
-    def put(self, key: str, body: bytes, metadata: dict[str, str]) -> str: ...
+    def put(self, key: str, body: bytes, metadata: dict[str, str], content_type: str = CONTENT_TYPE) -> str: ...
 
     def listing(self, prefix: str) -> Iterator[tuple[str, str]]: ...
 
@@ -188,9 +204,9 @@ class _S3Objects:
             return None
         return response["Body"].read(), response["ETag"], response.get("Metadata", {})
 
-    def put(self, key: str, body: bytes, metadata: dict[str, str]) -> str:
+    def put(self, key: str, body: bytes, metadata: dict[str, str], content_type: str = CONTENT_TYPE) -> str:
         response = self.s3.put_object(
-            Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE, Metadata=metadata
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata
         )
         return str(response["ETag"])
 
@@ -203,7 +219,7 @@ class _S3Objects:
 
 class _DirectoryObjects:
     """Objects as files under a directory; the metadata is the Parquet footer's (a synced copy of an S3
-    datalake has none there: the bars themselves tell it then)."""
+    datalake has none there: the bars themselves tell it then). A CSV copy has none: its bars tell it."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -226,16 +242,16 @@ class _DirectoryObjects:
         path = self.root / key
         if not path.is_file():
             return None
-        return self._etag(path), self._metadata(key, path)
+        return self._etag(path), self._metadata(key, path) if key.endswith(OBJECT_NAME) else {}
 
     def get(self, key: str) -> tuple[bytes, str, dict[str, str]] | None:
         path = self.root / key
         if not path.is_file():
             return None
         body = path.read_bytes()
-        return body, self._etag(path), self._metadata(key, path, body)
+        return body, self._etag(path), self._metadata(key, path, body) if key.endswith(OBJECT_NAME) else {}
 
-    def put(self, key: str, body: bytes, metadata: dict[str, str]) -> str:
+    def put(self, key: str, body: bytes, metadata: dict[str, str], content_type: str = CONTENT_TYPE) -> str:
         path = self.root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, body)
@@ -245,7 +261,8 @@ class _DirectoryObjects:
         base = self.root / prefix if prefix else self.root
         if not base.is_dir():
             return
-        for path in sorted(base.glob(f"*/{OBJECT_NAME}")):
+        paths = [*base.glob(f"*/{OBJECT_NAME}"), *base.glob(f"*/{CSV_OBJECT_NAME}")]
+        for path in sorted(paths):
             yield path.relative_to(self.root).as_posix(), self._etag(path)
 
 
@@ -286,6 +303,10 @@ class Datalake:
     def key_for(self, symbol: str) -> str:
         return f"{self.prefix}{symbol_to_key_part(symbol)}/{OBJECT_NAME}"
 
+    def csv_key_for(self, symbol: str) -> str:
+        """The symbol's CSV copy of its adjusted bars (see the module docstring)."""
+        return f"{self.prefix}{symbol_to_key_part(symbol)}/{CSV_OBJECT_NAME}"
+
     def url_for(self, symbol: str) -> str:
         """Where the symbol's object is, for people: a file path or an s3:// URL."""
         if isinstance(self.objects, _DirectoryObjects):
@@ -324,13 +345,49 @@ class Datalake:
             raise DatalakeError(f"{symbol}: object {key} disagrees with its metadata")
         return frame, info
 
+    def read_adjusted(self, symbol: str) -> tuple[DailyBars, StoredBarsInfo] | None:
+        """The strategies' bars (adjusted) and the info of the object they came from, or None when the
+        symbol has neither object: from the CSV copy when there is one (numpy only), else from the Parquet
+        object (a datalake written before the copy existed; imports pandas)."""
+        key = self.csv_key_for(symbol)
+        found = self.objects.get(key)
+        if found is None:
+            stored = self.read(symbol)
+            return None if stored is None else (adjusted_daily_bars(stored[0]), stored[1])
+        body, etag, metadata = found
+        try:
+            bars = parse_csv_bars(Path(key), body)
+        except MarketDataError as exc:
+            raise DatalakeError(f"{symbol}: unreadable CSV object: {exc}") from exc
+        if not len(bars):
+            raise DatalakeError(f"{symbol}: CSV object {key} holds no bars")
+        assert bars.first_date is not None and bars.last_date is not None
+        info = StoredBarsInfo(symbol, key, etag, bars.first_date, bars.last_date, len(bars))
+        if "row-count" in metadata and self._info(symbol, key, etag, metadata) != info:
+            raise DatalakeError(f"{symbol}: object {key} disagrees with its metadata")
+        return bars, info
+
     def write(self, symbol: str, frame: pd.DataFrame) -> StoredBarsInfo:
-        """Replace the symbol's object with `frame` (the whole history)."""
+        """Replace the symbol's objects with `frame` (the whole history): the CSV copy of the adjusted bars
+        first, then the Parquet object (see the module docstring)."""
         bars = validate_bars(symbol, frame)
         key = self.key_for(symbol)
         metadata = _metadata_of(bars)
+        self.objects.put(self.csv_key_for(symbol), bars_to_csv(adjusted_daily_bars(bars)), metadata, CSV_CONTENT_TYPE)
         etag = self.objects.put(key, frame_to_parquet(bars, metadata), metadata)
         return self._info(symbol, key, etag, metadata)
+
+    def read_versions(self) -> dict[str, str]:
+        """For each stored symbol (by its `key_for` key), the version `read_adjusted` would read now
+        (`object_version` of the CSV copy when listed, else of the Parquet object): one listing."""
+        found: dict[str, str] = {}
+        for key, etag in self.objects.listing(self.prefix):
+            base, _, name = key.rpartition("/")
+            if name == CSV_OBJECT_NAME:
+                found[f"{base}/{OBJECT_NAME}"] = object_version(key, etag)
+            elif name == OBJECT_NAME:
+                found.setdefault(key, object_version(key, etag))
+        return found
 
     def listing(self) -> Iterator[tuple[str, str]]:
         """(key, ETag) of every bar object under the prefix: one request per 1000 objects in S3."""
@@ -341,6 +398,12 @@ class Datalake:
     def stored_symbols(self) -> list[str]:
         """Key names of the stored symbols (`BRK.B` for `BRK/B`)."""
         return sorted(key[len(self.prefix) : -len(OBJECT_NAME) - 1] for key, _ in self.listing())
+
+
+def object_version(key: str, etag: str) -> str:
+    """One object's version as the bar cache compares it (the key too: a CSV copy and a Parquet object
+    are different objects)."""
+    return f"{key} {etag}"
 
 
 def _status(exc: Exception) -> int | None:

@@ -1,8 +1,9 @@
 """MarketDataPort over the datalake (S3, or a local directory of the same layout), with a freshness check
 and a cache that can never serve an old day.
 
-Each `daily_bars` call lists the datalake once (ETags of every object, one request per 1000 symbols) and
-re-reads any object whose ETag differs from the cached copy. The cache is process-wide (a warm Lambda
+Each `daily_bars` call lists the datalake once (ETags of every object, one request per 1000 objects) and
+re-reads any symbol whose object (its `daily.csv` copy, numpy only, or a `daily.parquet` written before the
+copies existed) differs in key or ETag from the cached copy. The cache is process-wide (a warm Lambda
 keeps it across invocations) but keyed by (object key, ETag): a refreshed object has a new ETag, so the
 next invocation reads it; nothing is served on the strength of a previous invocation's view.
 
@@ -31,7 +32,7 @@ from typing import Any
 from the_alchemiser.shared.calendar import NEW_YORK, Clock, NyseCalendar, nyse_calendar
 from the_alchemiser.shared.logging import get_logger
 from the_alchemiser.shared.market_data.bars import DailyBars
-from the_alchemiser.shared.market_data.datalake import Datalake, StoredBarsInfo, adjusted_daily_bars
+from the_alchemiser.shared.market_data.datalake import Datalake, StoredBarsInfo, object_version
 from the_alchemiser.shared.market_data.port import MissingMarketDataError, StaleMarketDataError
 
 log = get_logger(__name__)
@@ -52,7 +53,7 @@ class StaleBarsError(StaleMarketDataError):
 
 @dataclass(frozen=True)
 class _CachedBars:
-    etag: str
+    etag: str  # datalake.object_version of the object read
     info: StoredBarsInfo
     bars: DailyBars  # adjusted, read-only arrays
 
@@ -136,7 +137,7 @@ class DatalakeMarketData:
 
     def daily_bars(self, symbols: Sequence[str], end: date | None = None) -> dict[str, DailyBars]:
         wanted = list(dict.fromkeys(symbols))
-        etags = dict(self.datalake.listing())  # the current ETags: one listing per call, never cached
+        etags = self.datalake.read_versions()  # the current versions: one listing per call, never cached
         keys = {symbol: self.datalake.key_for(symbol) for symbol in wanted}
         missing = [symbol for symbol in wanted if keys[symbol] not in etags]
         if missing:
@@ -165,12 +166,12 @@ class DatalakeMarketData:
         return {s: entries[s].bars.until(end) for s in wanted}
 
     def _read(self, symbol: str) -> _CachedBars:
-        found = self.datalake.read(symbol)
+        found = self.datalake.read_adjusted(symbol)
         if found is None:  # deleted between the listing and the read
             raise MissingMarketDataError([symbol])
-        stored, info = found
-        entry = _CachedBars(etag=info.etag, info=info, bars=_read_only(adjusted_daily_bars(stored)))
-        self.cache.put(self._cache_key(info.key), entry)
+        bars, info = found
+        entry = _CachedBars(etag=object_version(info.key, info.etag), info=info, bars=_read_only(bars))
+        self.cache.put(self._cache_key(self.datalake.key_for(symbol)), entry)
         return entry
 
     def _cache_key(self, key: str) -> str:

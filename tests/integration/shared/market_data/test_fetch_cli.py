@@ -226,7 +226,9 @@ def test_both_formats_serve_identical_bars_and_signals_match_hand_written_csvs(
     csv_dir, lake_dir, by_hand = tmp_path / "csv", tmp_path / "lake", tmp_path / "by_hand"
     assert fetch(capsys, csv_dir)[0] == 0
     assert fetch(capsys, lake_dir, "--format", "parquet")[0] == 0
-    assert sorted(files(lake_dir)) == ["BRK.B/daily.parquet", "QQQ/daily.parquet", "SPY/daily.parquet"]
+    assert sorted(files(lake_dir)) == [
+        f"{s}/daily.{ext}" for s in ("BRK.B", "QQQ", "SPY") for ext in ("csv", "parquet")
+    ]
 
     # what backtest reads: the same bars from either format
     from_csv = open_market_data(csv_dir).daily_bars(list(SYMBOLS))

@@ -4,6 +4,8 @@ wrote before (schema 1), and the errors a reader must see."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ import pandas as pd
 import pytest
 
 from tests.support.shared.market_data.bars import raw_bars, trading_days, with_adjusted
-from the_alchemiser.shared.market_data.datalake import Datalake, DatalakeError, parquet_to_frame
+from the_alchemiser.shared.market_data.datalake import Datalake, DatalakeError, adjusted_daily_bars, parquet_to_frame
+from the_alchemiser.shared.market_data.s3_adapter import BarCache, DatalakeMarketData
 
 PYARROW_FIXTURE = Path(__file__).resolve().parents[3] / "fixtures" / "data" / "pyarrow_zstd_v1.parquet"
 
@@ -164,3 +167,77 @@ def test_writing_the_same_bars_again_gives_the_same_bytes(tmp_path: Path) -> Non
     first = (tmp_path / "SPY" / "daily.parquet").read_bytes()
     lake.write("SPY", lake.read("SPY")[0])  # type: ignore[index]
     assert (tmp_path / "SPY" / "daily.parquet").read_bytes() == first
+
+
+def assert_bars_equal(got: Any, expected: Any) -> None:
+    for name in ("dates", "open", "high", "low", "close", "volume"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), err_msg=name, strict=True)
+
+
+@pytest.mark.parametrize("where", ["s3", "directory"])
+def test_the_writer_puts_a_csv_copy_the_reader_prefers_with_bars_equal_to_the_parquet_read(
+    where: str, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    lake = Datalake(s3_client, bucket) if where == "s3" else Datalake.in_directory(tmp_path)
+    raw = with_adjusted(raw_bars(DAYS, seed=4))
+    raw.loc[raw.index >= pd.Timestamp(date(2024, 2, 1)), "adjusted"] *= 0.97  # a dividend: factors differ
+    info = lake.write("BRK/B", raw)
+    assert info.key == "BRK.B/daily.parquet"
+    assert sorted(k for k, _ in lake.objects.listing("")) == ["BRK.B/daily.csv", "BRK.B/daily.parquet"]
+    assert lake.stored_symbols() == ["BRK.B"]  # the copy is not a second symbol
+
+    bars, read_info = lake.read_adjusted("BRK/B") or pytest.fail("object not found")
+    assert read_info.key == "BRK.B/daily.csv"
+    assert (read_info.first_bar, read_info.last_bar, read_info.row_count) == (
+        info.first_bar,
+        info.last_bar,
+        info.row_count,
+    )
+    stored, _ = lake.read("BRK/B") or pytest.fail("object not found")
+    assert_bars_equal(bars, adjusted_daily_bars(stored))  # exactly: shortest round-trip floats
+    assert lake.read_versions() == {"BRK.B/daily.parquet": f"BRK.B/daily.csv {read_info.etag}"}
+
+
+def test_a_datalake_written_before_the_csv_copies_is_read_from_parquet(
+    datalake: Datalake, s3_client: Any, bucket: str
+) -> None:
+    frame = with_adjusted(raw_bars(DAYS, seed=5))
+    datalake.write("SPY", frame)
+    s3_client.delete_object(Bucket=bucket, Key="SPY/daily.csv")  # as the writer before the copies left it
+
+    bars, info = datalake.read_adjusted("SPY") or pytest.fail("object not found")
+    assert info.key == "SPY/daily.parquet"
+    assert_bars_equal(bars, adjusted_daily_bars(datalake.read("SPY")[0]))  # type: ignore[index]
+    assert datalake.read_versions() == {"SPY/daily.parquet": f"SPY/daily.parquet {info.etag}"}
+    served = DatalakeMarketData(datalake, cache=BarCache()).daily_bars(["SPY"], end=DAYS[-1])["SPY"]
+    assert_bars_equal(served, bars)
+    assert datalake.read_adjusted("NOPE") is None
+
+
+def test_a_bad_csv_copy_is_loud_naming_the_symbol(datalake: Datalake, s3_client: Any, bucket: str) -> None:
+    datalake.write("SPY", with_adjusted(raw_bars(DAYS)))
+    s3_client.put_object(Bucket=bucket, Key="SPY/daily.csv", Body=b"date,open,high,low,close,volume\n2024-01-02,1,2\n")
+    with pytest.raises(DatalakeError, match="SPY: unreadable CSV object"):
+        datalake.read_adjusted("SPY")
+
+
+READ_WITHOUT_PANDAS = """
+import sys
+from datetime import date
+from the_alchemiser.shared.market_data.datalake import Datalake
+from the_alchemiser.shared.market_data.s3_adapter import DatalakeMarketData
+bars = DatalakeMarketData(Datalake.in_directory(sys.argv[1]), check_freshness=False).daily_bars(["SPY", "TLT"])
+assert len(bars["SPY"]) > 0 and float(bars["TLT"].volume[-1]) > 0
+print(sorted(m for m in ("pandas", "fastparquet") if m in sys.modules))
+"""
+
+
+def test_the_workers_read_path_needs_no_pandas(tmp_path: Path) -> None:
+    lake = Datalake.in_directory(tmp_path)
+    for seed, symbol in enumerate(("SPY", "TLT")):
+        lake.write(symbol, with_adjusted(raw_bars(DAYS, seed=seed)))
+    result = subprocess.run(
+        [sys.executable, "-c", READ_WITHOUT_PANDAS, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
