@@ -236,6 +236,8 @@ class ExecutionService:
             )
             self.publisher.publish(failed)
             self.ledger.mark_published(event.correlation_id, failed.event_type, failed.event_id)
+            if "TradeExecuted" not in state.published:  # that report already put the plan's metrics
+                put_all(self.metrics, execution_metrics(result))  # once per plan: this WorkflowFailed reports it
             self.ledger.mark_completed(event.correlation_id)
 
     # --- phases -------------------------------------------------------------------------------

@@ -44,3 +44,18 @@ def test_orders_placed_filled_failed_and_slippage_are_put_once(ledger: DynamoTra
     assert len(metrics.values("SlippageBps")) == 1
     service.execute(event)  # a redelivery of the finished plan
     assert metrics.values("OrdersFailed") == [1]
+
+
+def test_a_plan_given_up_on_its_last_delivery_puts_its_orders_once(ledger: DynamoTradeLedger) -> None:
+    """The last delivery's WorkflowFailed reports what executed: FailedOrdersAlarm counts those orders too."""
+    broker = RejectingBroker(quotes={s: Quote(symbol=s, bid=D("99.95"), ask=D("100.05")) for s in ("SPY", "BAD")})
+    metrics = InMemoryMetrics()
+    service = ExecutionService(
+        broker, ledger, InMemoryPublisher(), clock=VirtualWaitClock(), config=FAST, metrics=metrics
+    )
+    event = planned([buy("SPY", "3", "100"), buy("BAD", "2", "100")])
+    service.report_failure(event, RuntimeError("the invocation kept failing"))
+    assert metrics.values("OrdersPlaced") == [0]
+    assert metrics.values("OrdersFailed") == [2]  # neither item executed: both are reported failed
+    service.report_failure(event, RuntimeError("a straggling duplicate"))
+    assert metrics.values("OrdersFailed") == [2]
