@@ -72,12 +72,14 @@ def _scrubbing_record_factory(base: Callable[..., logging.LogRecord]) -> Callabl
             message = record.getMessage()
         except Exception:
             return record
-        if scrub(message) != message:
-            record.msg, record.args = scrub(message), None
+        scrubbed = scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
         if record.exc_info and record.exc_info[1] is not None:
             text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-            if scrub(text) != text:
-                record.exc_text = scrub(text)
+            scrubbed = scrub(text)
+            if scrubbed != text:
+                record.exc_text = scrubbed
         return record
 
     factory._alchemiser_scrubs = True  # type: ignore[attr-defined]
