@@ -42,11 +42,14 @@ for unit in sorted(units.iterdir()):
     spec.loader.exec_module(shim)
     assert callable(shim.lambda_handler)
     print("handler imports:", unit.name)
-import boto3, pandas as pd
-from the_alchemiser.shared.market_data.datalake import DATALAKE_COLUMNS, frame_to_parquet, parquet_to_frame
-frame = pd.DataFrame({c: [1.0, 2.0] for c in DATALAKE_COLUMNS}, index=pd.to_datetime(["2026-11-19", "2026-11-20"]))
-back = parquet_to_frame("SPY", frame_to_parquet(frame))
-print("parquet (zstd) round trip rows:", len(back))
+import boto3, io, fastparquet, numpy as np
+from the_alchemiser.shared.market_data.datalake import from_parquet, to_parquet
+from the_alchemiser.shared.market_data.stored_bars import StoredBars
+dates = np.array(["2026-11-19", "2026-11-20"], dtype="datetime64[D]")
+body = to_parquet(StoredBars(dates, *([np.array([1.0, 2.0])] * 6)))
+back = from_parquet("SPY", body)
+assert len(back) == 2 and len(fastparquet.ParquetFile(io.BytesIO(body)).to_pandas()) == 2
+print("parquet (zstd) round trip rows, flat_parquet and fastparquet:", len(back))
 from the_alchemiser.shared.calendar import nyse_calendar
 from datetime import date
 calendar = nyse_calendar()

@@ -2,10 +2,11 @@
 deploy unit, importing its shim (`functions/<unit>/lambda_handler.py`) as Lambda does, with no AWS or
 project variables (handlers build their clients lazily). Read from sys.modules after the import:
 
-- only the strategy worker and the data refresh may import numpy (they read bars), and only the data refresh
-  pandas (it writes the datalake; the worker reads its numpy-only `daily.csv` copies);
-- none imports exchange_calendars (the calendar is a generated table), pyarrow (Parquet goes through
-  fastparquet) or rich (structlog's optional pretty-printer)."""
+- only the strategy worker and the data refresh may import numpy (they read and write bars);
+- none imports pandas or fastparquet (the data refresh reads and writes its Parquet objects with
+  `flat_parquet`; fastparquet, and pandas with it, is imported only to read an object written before),
+  exchange_calendars (the calendar is a generated table), pyarrow or rich (structlog's optional
+  pretty-printer)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 UNITS = sorted(p.parent.name for p in (REPO / "functions").glob("*/lambda_handler.py"))
 MAY_IMPORT_BARS = {"strategy_worker", "data_refresh"}  # numpy
-MAY_IMPORT_PANDAS = {"data_refresh"}
-NEVER = ("exchange_calendars", "pyarrow", "rich")
+NEVER = ("pandas", "fastparquet", "exchange_calendars", "pyarrow", "rich")
 BARS = ("pandas", "numpy")
 IMPORT = """
 import json, sys
@@ -59,5 +59,3 @@ def test_handler_imports_only_what_its_cold_start_needs(unit: str) -> None:
     assert not modules & set(NEVER), f"{unit} imports {sorted(modules & set(NEVER))}"
     if unit not in MAY_IMPORT_BARS:
         assert not modules & set(BARS), f"{unit} imports {sorted(modules & set(BARS))}"
-    if unit not in MAY_IMPORT_PANDAS:
-        assert not modules & {"pandas", "fastparquet"}, f"{unit} imports {sorted(modules & {'pandas', 'fastparquet'})}"

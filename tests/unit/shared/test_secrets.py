@@ -16,7 +16,7 @@ import pytest
 from alpaca.common.exceptions import APIError
 
 from the_alchemiser.shared import secrets
-from the_alchemiser.shared.broker.alpaca_adapter import translate_error
+from the_alchemiser.shared.broker.alpaca_http import translate_error
 from the_alchemiser.shared.config import Settings
 from the_alchemiser.shared.events import WorkflowFailed
 from the_alchemiser.shared.events.publisher import EventBridgePublisher, encode_detail
@@ -50,7 +50,7 @@ def test_credentials_from_secrets_manager_are_registered(monkeypatch: pytest.Mon
     import boto3
     from moto import mock_aws
 
-    from the_alchemiser.shared.broker.alpaca_adapter import _keys_from_secret
+    from the_alchemiser.shared.broker.alpaca_http import keys_from_secret
 
     secrets.forget_secrets()
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -58,7 +58,7 @@ def test_credentials_from_secrets_manager_are_registered(monkeypatch: pytest.Mon
         boto3.client("secretsmanager").create_secret(
             Name="alchemiser/dev/alpaca", SecretString=json.dumps({"api_key": API_KEY, "secret_key": SECRET})
         )
-        assert _keys_from_secret("alchemiser/dev/alpaca") == (API_KEY, SECRET)
+        assert keys_from_secret("alchemiser/dev/alpaca") == (API_KEY, SECRET)
     assert secrets.scrub(f"{API_KEY}:{SECRET}") == "***:***"
     secrets.forget_secrets()
 

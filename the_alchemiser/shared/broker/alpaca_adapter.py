@@ -7,15 +7,12 @@ policy, `RetryPolicy`, governs every call, and its HTTP session gets a timeout (
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import requests
-from alpaca.common.exceptions import APIError
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestQuoteRequest
 from alpaca.trading.client import TradingClient
@@ -27,16 +24,14 @@ from alpaca.trading.requests import (
     ReplaceOrderRequest,
 )
 
+from the_alchemiser.shared.broker.alpaca_http import keys_from_secret, pause_before_retry, quiet_client, translate_error
 from the_alchemiser.shared.broker.errors import (
     AuthenticationError,
     BrokerError,
     BrokerUnavailableError,
     DuplicateClientOrderIdError,
-    InsufficientBuyingPowerError,
-    InsufficientQuantityError,
     NotFoundError,
     OrderNotCancelableError,
-    OrderRejectedError,
     RateLimitedError,
     TransientBrokerError,
 )
@@ -55,7 +50,7 @@ from the_alchemiser.shared.broker.models import (
 from the_alchemiser.shared.broker.retry import RetryPolicy
 from the_alchemiser.shared.config.settings import Settings
 from the_alchemiser.shared.logging import get_logger
-from the_alchemiser.shared.secrets import register_secret, scrub
+from the_alchemiser.shared.secrets import register_secret
 
 log = get_logger(__name__)
 
@@ -67,93 +62,6 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 _WORKING_STATUSES = {"held", "accepted_for_bidding", "pending_review", "suspended", "stopped", "calculated"}
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _CANCEL_ACCEPTED = frozenset({OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL})
-
-
-class _TimeoutSession(requests.Session):
-    """requests has no default timeout and alpaca-py sets none: a hung socket must not hang a Lambda."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self._timeout = timeout
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
-
-
-def _quiet_client(client: Any, timeout: float) -> None:
-    """No internal retries (ours govern) and a timeout on every request."""
-    client._retry = 0
-    client._session = _TimeoutSession(timeout)
-
-
-def _error_body(exc: APIError) -> tuple[int | None, str]:
-    text = str(exc)
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return None, text[:300]
-    if not isinstance(body, dict):
-        return None, text[:300]
-    code = body.get("code")
-    return (int(code) if isinstance(code, int) else None), str(body.get("message", text))
-
-
-def translate_error(exc: Exception) -> BrokerError:
-    """Alpaca's APIError / requests' connection errors -> the project's exceptions."""
-    if isinstance(exc, BrokerError):
-        return exc
-    if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
-        return BrokerUnavailableError(scrub(f"broker unreachable: {exc}"))
-    if not isinstance(exc, APIError):
-        return BrokerError(scrub(f"unexpected broker failure: {exc!r}"))
-    status = exc.status_code
-    code, message = _error_body(exc)
-    message = scrub(message)  # an error that echoes a credential: removed here, before any log or event
-    lowered = message.lower()
-    kwargs = {"status_code": status, "code": code}
-    if status == 401:
-        return AuthenticationError(message, **kwargs)
-    if status == 404:
-        return NotFoundError(message, **kwargs)
-    if status == 429:
-        return _rate_limited(exc, message, code)
-    if status is not None and status >= 500:
-        return BrokerUnavailableError(message, **kwargs)
-    if status == 403 and lowered.strip(" .") == "forbidden":  # Alpaca's answer to keys it does not know
-        return AuthenticationError(message, **kwargs)
-    if status in (403, 422):
-        if "client_order_id" in lowered and "unique" in lowered:
-            return DuplicateClientOrderIdError(message, **kwargs)
-        if "buying power" in lowered:
-            return InsufficientBuyingPowerError(message, **kwargs)
-        if "qty" in lowered and ("insufficient" in lowered or "available" in lowered):
-            return InsufficientQuantityError(message, **kwargs)
-        return OrderRejectedError(message, **kwargs)
-    return BrokerError(message, **kwargs)
-
-
-def _header_number(headers: Any, name: str) -> float | None:
-    try:
-        value = headers.get(name) if headers is not None else None
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _rate_limited(exc: APIError, message: str, code: int | None) -> RateLimitedError:
-    """429 with what Alpaca's X-RateLimit-* headers say (reset is Unix seconds)."""
-    headers = getattr(exc.response, "headers", None)
-    limit = _header_number(headers, "X-RateLimit-Limit")
-    remaining = _header_number(headers, "X-RateLimit-Remaining")
-    return RateLimitedError(
-        message,
-        status_code=429,
-        code=code,
-        reset_at=_header_number(headers, "X-RateLimit-Reset"),
-        limit=None if limit is None else int(limit),
-        remaining=None if remaining is None else int(remaining),
-    )
 
 
 def _ts(value: Any) -> datetime | None:
@@ -216,14 +124,6 @@ def _same_order(existing: Order, request: OrderRequest) -> bool:
     )
 
 
-def pause_before_retry(retry: RetryPolicy, attempt: int, error: BrokerError) -> float:
-    """Back off before the next attempt; after a 429 from a spent budget, until the window resets."""
-    reset_at = None
-    if isinstance(error, RateLimitedError) and not error.remaining:  # 0 left, or not said
-        reset_at = error.reset_at
-    return retry.wait(attempt, reset_at=reset_at)
-
-
 def _default_data_url(base_url: str | None) -> str | None:
     """A non-Alpaca trading URL (the local paper broker) serves the data API at the same base."""
     if base_url and "alpaca.markets" not in base_url:
@@ -252,8 +152,8 @@ class AlpacaBroker:
         # raw mode returns JSON dicts/lists, not the model types alpaca-py's annotations promise
         self._trading: Any = TradingClient(api_key, secret_key, paper=paper, url_override=base, raw_data=True)
         self._data: Any = StockHistoricalDataClient(api_key, secret_key, url_override=data, raw_data=True)
-        _quiet_client(self._trading, timeout)
-        _quiet_client(self._data, timeout)
+        quiet_client(self._trading, timeout)
+        quiet_client(self._data, timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, retry: RetryPolicy | None = None) -> AlpacaBroker:
@@ -262,7 +162,7 @@ class AlpacaBroker:
         if settings.alpaca_api_key and settings.alpaca_secret_key:
             key, secret = settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value()
         elif settings.alpaca_credentials_secret:
-            key, secret = _keys_from_secret(settings.alpaca_credentials_secret)
+            key, secret = keys_from_secret(settings.alpaca_credentials_secret)
         else:
             raise AuthenticationError(
                 "no Alpaca keys: set ALPACA_API_KEY/ALPACA_SECRET_KEY or ALPACA_CREDENTIALS_SECRET"
@@ -555,16 +455,3 @@ class AlpacaBroker:
         )
         raw: list[dict[str, Any]] = self._call("list_orders", lambda: self._trading.get_orders(request))
         return raw
-
-
-def _keys_from_secret(secret_id: str) -> tuple[str, str]:
-    import boto3
-
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-    data = json.loads(value)
-    key = data.get("api_key") or data.get("ALPACA_API_KEY")
-    secret = data.get("secret_key") or data.get("ALPACA_SECRET_KEY")
-    if not key or not secret:
-        raise AuthenticationError(f"secret {secret_id} has no api_key/secret_key")
-    register_secret(str(key), str(secret))
-    return str(key), str(secret)

@@ -1,4 +1,5 @@
-"""BarsSource over alpaca-py's StockHistoricalDataClient: daily bars, raw and split-and-dividend adjusted.
+"""BarsSource over alpaca-py's REST client (the base of its StockHistoricalDataClient, without the data
+package's models, which import the trading client): daily bars, raw and split-and-dividend adjusted.
 
 Pages are walked here (not inside alpaca-py) so every HTTP request passes the rate limiter; 429/5xx and
 connection failures are retried with the broker adapter's backoff policy. `url_override` (the data URL)
@@ -7,28 +8,25 @@ points the client at the local paper broker in tests and the local stack. Compos
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-import pandas as pd
-from alpaca.data.historical import StockHistoricalDataClient
+import numpy as np
+from alpaca.common.enums import BaseURL
+from alpaca.common.rest import RESTClient
 
-from the_alchemiser.shared.broker.alpaca_adapter import (
-    _keys_from_secret,  # the broker adapter's Secrets Manager lookup: one place reads the secret's shape
-    _quiet_client,  # no alpaca-py retries (ours govern) and a request timeout
-    pause_before_retry,
-    translate_error,
-)
+from the_alchemiser.shared.broker.alpaca_http import keys_from_secret, pause_before_retry, quiet_client, translate_error
 from the_alchemiser.shared.broker.errors import AuthenticationError, TransientBrokerError
 from the_alchemiser.shared.broker.retry import RetryPolicy
 from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.config.settings import Settings
 from the_alchemiser.shared.logging import get_logger
-from the_alchemiser.shared.market_data.datalake import DATALAKE_COLUMNS
+from the_alchemiser.shared.market_data.stored_bars import StoredBars
 from the_alchemiser.shared.secrets import register_secret
 
 log = get_logger(__name__)
@@ -40,6 +38,7 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 # The consolidated tape (official closes, full volume). Without `feed` Alpaca answers a free account from
 # IEX alone; SIP history older than 15 minutes is open to every plan, and the refresh runs after the close.
 DEFAULT_FEED = "sip"
+_BEYOND_MICROSECONDS = re.compile(r"(\.\d{6})\d+")
 
 
 class RateLimiter:
@@ -98,10 +97,14 @@ class AlpacaBarsSource:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         register_secret(api_key, secret_key)
-        self._client: Any = StockHistoricalDataClient(
-            api_key, secret_key, url_override=data_url.rstrip("/") if data_url else None, raw_data=True
+        self._client: Any = RESTClient(
+            base_url=data_url.rstrip("/") if data_url else BaseURL.DATA,
+            api_key=api_key,
+            secret_key=secret_key,
+            api_version="v2",
+            raw_data=True,
         )
-        _quiet_client(self._client, timeout)
+        quiet_client(self._client, timeout)
         self.feed = feed
         self.rate_limiter = rate_limiter or RateLimiter()
         self.retry = retry or RetryPolicy()
@@ -115,7 +118,7 @@ class AlpacaBarsSource:
         if settings.alpaca_api_key and settings.alpaca_secret_key:
             key, secret = settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value()
         elif settings.alpaca_credentials_secret:
-            key, secret = _keys_from_secret(settings.alpaca_credentials_secret)
+            key, secret = keys_from_secret(settings.alpaca_credentials_secret)
         else:
             raise AuthenticationError(
                 "no Alpaca keys: set ALPACA_API_KEY/ALPACA_SECRET_KEY or ALPACA_CREDENTIALS_SECRET"
@@ -125,24 +128,21 @@ class AlpacaBarsSource:
             data_url = settings.alpaca_base_url
         return cls(key, secret, data_url=data_url, **kwargs)
 
-    def daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, pd.DataFrame]:
+    def daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, StoredBars]:
         wanted = list(dict.fromkeys(symbols))
         if not wanted:
             return {}
         raw = self._fetch(wanted, start, end, "raw")
         adjusted = self._fetch(wanted, start, end, "all")
-        frames: dict[str, pd.DataFrame] = {}
+        out: dict[str, StoredBars] = {}
         for symbol in wanted:
             raw_bars, adjusted_bars = raw.get(symbol), adjusted.get(symbol)
             if not raw_bars or not adjusted_bars:
                 continue
-            frame = _frame(raw_bars)
-            adjusted_close = _frame(adjusted_bars)["close"].rename("adjusted")
-            frame = frame.join(adjusted_close, how="inner")
-            frame = frame.loc[(frame.index >= pd.Timestamp(start)) & (frame.index <= pd.Timestamp(end))]
-            if not frame.empty:
-                frames[symbol] = frame.loc[:, list(DATALAKE_COLUMNS)]
-        return frames
+            bars = _joined(_by_day(raw_bars), _by_day(adjusted_bars)).between(start, end)
+            if len(bars):
+                out[symbol] = bars
+        return out
 
     def _fetch(self, symbols: list[str], start: date, end: date, adjustment: str) -> dict[str, list[dict[str, Any]]]:
         by_alpaca = {to_alpaca_symbol(s): s for s in symbols}
@@ -190,17 +190,29 @@ class AlpacaBarsSource:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _frame(items: list[dict[str, Any]]) -> pd.DataFrame:
-    stamps = pd.to_datetime([item["t"] for item in items], utc=True).tz_convert(NEW_YORK)
-    index = pd.DatetimeIndex(stamps.tz_localize(None).normalize(), name="date")
-    frame = pd.DataFrame(
-        {
-            "open": [float(item["o"]) for item in items],
-            "high": [float(item["h"]) for item in items],
-            "low": [float(item["l"]) for item in items],
-            "close": [float(item["c"]) for item in items],
-            "volume": [float(item["v"]) for item in items],
-        },
-        index=index,
+def _by_day(items: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """(New York dates ascending, their bars as rows [o, h, l, c, v]); the last bar of a day repeated wins."""
+    days = [_new_york_day(str(item["t"])) for item in items]
+    rows = np.array([[item["o"], item["h"], item["l"], item["c"], item["v"]] for item in items], dtype=np.float64)
+    dates = np.array(days, dtype="datetime64[D]")
+    order = np.argsort(dates, kind="stable")
+    dates, rows = dates[order], rows[order]
+    last = np.append(dates[1:] != dates[:-1], True)  # the last of each run of equal dates
+    return dates[last], rows[last]
+
+
+def _new_york_day(stamp: str) -> date:
+    """Alpaca's bar stamp (RFC 3339, up to nanoseconds; Python keeps microseconds) as a New York date."""
+    return (
+        datetime.fromisoformat(_BEYOND_MICROSECONDS.sub(r"\1", stamp).replace("Z", "+00:00"))
+        .astimezone(NEW_YORK)
+        .date()
     )
-    return frame[~frame.index.duplicated(keep="last")].sort_index()
+
+
+def _joined(raw: tuple[Any, Any], adjusted: tuple[Any, Any]) -> StoredBars:
+    """Raw bars with the adjusted close of the same day, on the days both have."""
+    (raw_dates, rows), (adjusted_dates, adjusted_rows) = raw, adjusted
+    both, at_raw, at_adjusted = np.intersect1d(raw_dates, adjusted_dates, assume_unique=True, return_indices=True)
+    opens, highs, lows, closes, volumes = (np.ascontiguousarray(column) for column in rows[at_raw].T)
+    return StoredBars(both, opens, highs, lows, closes, volumes, adjusted_rows[at_adjusted, 3])

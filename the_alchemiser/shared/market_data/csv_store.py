@@ -7,13 +7,17 @@ adjusted closes to detect a changed history). Writing the bars read back gives t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from the_alchemiser.shared.market_data.bars import DailyBars
 from the_alchemiser.shared.market_data.csv_directory import bars_to_csv, csv_file_name, read_csv_bars, write_atomically
-from the_alchemiser.shared.market_data.datalake import StoredBarsInfo, adjusted_daily_bars, validate_bars
+from the_alchemiser.shared.market_data.datalake import StoredBarsInfo
+from the_alchemiser.shared.market_data.stored_bars import StoredBars
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class CsvBarStore:
@@ -44,16 +48,16 @@ class CsvBarStore:
         bars = self._bars(symbol)
         return None if bars is None else self._info(symbol, bars)
 
-    def read(self, symbol: str) -> tuple[pd.DataFrame, StoredBarsInfo] | None:
+    def read(self, symbol: str) -> tuple[StoredBars, StoredBarsInfo] | None:
         bars = self._bars(symbol)
         if bars is None:
             return None
-        frame = bars.to_frame().assign(adjusted=np.asarray(bars.close))
-        return frame, self._info(symbol, bars)
+        close = np.asarray(bars.close)
+        stored = StoredBars(bars.dates, bars.open, bars.high, bars.low, close, bars.volume, close)
+        return stored, self._info(symbol, bars)
 
-    def write(self, symbol: str, frame: pd.DataFrame) -> StoredBarsInfo:
-        stored = validate_bars(symbol, frame)
-        bars = adjusted_daily_bars(stored)
+    def write(self, symbol: str, bars: StoredBars | pd.DataFrame) -> StoredBarsInfo:
+        adjusted = StoredBars.of(bars).validated(symbol).adjusted_bars()
         self.directory.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.path_for(symbol), bars_to_csv(bars))
-        return self._info(symbol, bars)
+        write_atomically(self.path_for(symbol), bars_to_csv(adjusted))
+        return self._info(symbol, adjusted)

@@ -10,16 +10,17 @@ Metadata (strings): first-bar-date, last-bar-date, row-count, schema-version, in
 key-value metadata and, in S3, also as object user metadata, so freshness is known from a HEAD or a
 listing's ETag without reading the body.
 
-Parquet through fastparquet + cramjam (zstd), not pyarrow (118 MB of the layer for these small files).
-Schema 2 (fastparquet) stores `date` as a timestamp at midnight; schema 1 objects (pyarrow, `date32`) are
-read the same way, so the objects already in S3 stay readable.
+Parquet without pyarrow (118 MB of the layer for these small files) or pandas: schema 3 objects are written
+and read by `flat_parquet` (numpy and cramjam, zstd; `date` as a DATE column). Objects written before (schema
+2 by fastparquet, `date` a timestamp at midnight; schema 1 by pyarrow, `date32`) are read through fastparquet
+(which imports pandas: only for such an object, and the next refresh of the symbol rewrites it as schema 3).
 
-Beside each Parquet object, `<SYMBOL>/daily.csv` holds the same bars adjusted (what `adjusted_daily_bars`
+Beside each Parquet object, `<SYMBOL>/daily.csv` holds the same bars adjusted (what `StoredBars.adjusted_bars`
 gives, in dsl.md's CSV format, floats in their shortest round-trip form, so exactly equal): the strategy
-worker reads it with the numpy CSV reader and never imports pandas or fastparquet. `write` puts the CSV
+worker reads it with the numpy CSV reader. `write` puts the CSV
 first, then the Parquet object, so a write cut between the two leaves the CSV newer, never older, than the
 Parquet object (the refresh reads the Parquet object and rewrites both). A symbol without the CSV copy (a
-datalake written before it existed) is read from its Parquet object (pandas imported then).
+datalake written before it existed) is read from its Parquet object.
 
 `/` in a symbol is written as `.` in the key (`BRK/B` -> `BRK.B/daily.parquet`), as in the CSV format.
 One writer per bucket (the data-refresh function, reserved concurrency 1); readers never see a partial
@@ -36,24 +37,23 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from the_alchemiser.shared.market_data import flat_parquet
 from the_alchemiser.shared.market_data.bars import DailyBars
 from the_alchemiser.shared.market_data.csv_directory import bars_to_csv, parse_csv_bars, write_atomically
 from the_alchemiser.shared.market_data.port import MarketDataError
+from the_alchemiser.shared.market_data.stored_bars import DATALAKE_COLUMNS, DatalakeError, StoredBars
 
 if TYPE_CHECKING:
     import pandas as pd
 
-DATALAKE_COLUMNS = ("open", "high", "low", "close", "volume", "adjusted")
+__all__ = ["DATALAKE_COLUMNS", "Datalake", "DatalakeError", "StoredBars", "StoredBarsInfo"]
+
 OBJECT_NAME = "daily.parquet"
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 CONTENT_TYPE = "application/vnd.apache.parquet"
 CSV_OBJECT_NAME = "daily.csv"  # the adjusted bars beside the Parquet object, read without pandas
 CSV_CONTENT_TYPE = "text/csv"
 METADATA_KEYS = ("first-bar-date", "last-bar-date", "row-count", "schema-version")
-
-
-class DatalakeError(MarketDataError):
-    """An object in the datalake is unreadable or a frame cannot be stored."""
 
 
 @dataclass(frozen=True)
@@ -72,57 +72,29 @@ def symbol_to_key_part(symbol: str) -> str:
     return symbol.replace("/", ".")
 
 
-def validate_bars(symbol: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame in the datalake's shape: sorted unique tz-naive dates named `date`, float columns in order,
-    positive prices. Raises DatalakeError naming the symbol otherwise."""
-    import pandas as pd
-
-    missing = [c for c in DATALAKE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DatalakeError(f"{symbol}: bars lack columns {missing}")
-    if len(frame) == 0:
-        raise DatalakeError(f"{symbol}: no bars to store")
-    index = pd.DatetimeIndex(frame.index)
-    if index.tz is not None:
-        raise DatalakeError(f"{symbol}: bar dates must be tz-naive dates")
-    out = frame.loc[:, list(DATALAKE_COLUMNS)].astype(np.float64)
-    out.index = index.normalize().rename("date")
-    if not out.index.is_monotonic_increasing or not out.index.is_unique:
-        raise DatalakeError(f"{symbol}: bar dates must be unique and ascending")
-    prices = out[["open", "high", "low", "close", "adjusted"]].to_numpy()
-    if not np.isfinite(prices).all() or (prices <= 0).any():
-        raise DatalakeError(f"{symbol}: prices must be finite and positive")
-    if not np.isfinite(out["volume"].to_numpy()).all():
-        raise DatalakeError(f"{symbol}: volume must be finite")
-    return out
+def to_parquet(bars: StoredBars, metadata: dict[str, str] | None = None) -> bytes:
+    """Validated bars as one schema-3 Parquet object with `metadata` in its footer."""
+    columns = [("date", bars.dates), *((name, getattr(bars, name)) for name in DATALAKE_COLUMNS)]
+    return flat_parquet.write(columns, metadata)
 
 
-class _Sink(io.BytesIO):
-    """fastparquet closes the file it writes; the bytes must outlive that."""
+def from_parquet(symbol: str, body: bytes) -> StoredBars:
+    """A Parquet object's bars: schema 3 by `flat_parquet`, anything else through fastparquet."""
+    try:
+        columns, _ = flat_parquet.read(body)
+    except flat_parquet.NotFlatParquet:
+        return _from_other_parquet(symbol, body)
+    missing = [name for name in ("date", *DATALAKE_COLUMNS) if name not in columns]
+    if missing or not np.issubdtype(columns["date"].dtype, np.datetime64):
+        raise DatalakeError(f"{symbol}: Parquet object has columns {sorted(columns)}")
+    bars = StoredBars(columns["date"], *(columns[name].astype(np.float64) for name in DATALAKE_COLUMNS))
+    return _ascending(symbol, bars)
 
-    def close(self) -> None:
-        pass
 
-
-def frame_to_parquet(frame: pd.DataFrame, metadata: dict[str, str] | None = None) -> bytes:
-    """A validated frame (see validate_bars) as one zstd Parquet object with `metadata` in its footer."""
-    import fastparquet
-    import pandas as pd
-
-    table = pd.DataFrame({"date": frame.index.values.astype("datetime64[ns]")})
-    for name in DATALAKE_COLUMNS:
-        table[name] = frame[name].to_numpy(dtype=np.float64)
-    sink = _Sink()
-    fastparquet.write(
-        OBJECT_NAME,
-        table,
-        compression="ZSTD",
-        write_index=False,
-        stats=False,
-        custom_metadata=metadata or {},
-        open_with=lambda path, mode="wb": sink,
-    )
-    return sink.getvalue()
+def _ascending(symbol: str, bars: StoredBars) -> StoredBars:
+    if len(bars) > 1 and not bool((bars.dates[1:] > bars.dates[:-1]).all()):
+        raise DatalakeError(f"{symbol}: stored bar dates are not unique and ascending")
+    return bars
 
 
 def _parquet_file(symbol: str, source: Any) -> Any:
@@ -134,9 +106,8 @@ def _parquet_file(symbol: str, source: Any) -> Any:
         raise DatalakeError(f"{symbol}: unreadable Parquet object: {type(exc).__name__}: {exc}") from exc
 
 
-def parquet_to_frame(symbol: str, body: bytes) -> pd.DataFrame:
-    import pandas as pd
-
+def _from_other_parquet(symbol: str, body: bytes) -> StoredBars:
+    """An object fastparquet (schema 2) or pyarrow (schema 1) wrote; imports pandas."""
     parquet = _parquet_file(symbol, io.BytesIO(body))
     names = set(parquet.columns)
     if "date" not in names or not set(DATALAKE_COLUMNS) <= names:
@@ -146,29 +117,15 @@ def parquet_to_frame(symbol: str, body: bytes) -> pd.DataFrame:
     except Exception as exc:
         raise DatalakeError(f"{symbol}: unreadable Parquet object: {type(exc).__name__}: {exc}") from exc
     dates = np.asarray(table["date"].to_numpy(), dtype="datetime64[D]")
-    frame = pd.DataFrame(
-        {name: table[name].to_numpy(dtype=np.float64) for name in DATALAKE_COLUMNS},
-        index=pd.DatetimeIndex(dates.astype("datetime64[ns]"), name="date"),
-    )
-    if not frame.index.is_monotonic_increasing or not frame.index.is_unique:
-        raise DatalakeError(f"{symbol}: stored bar dates are not unique and ascending")
-    return frame
+    return _ascending(symbol, StoredBars(dates, *(table[name].to_numpy(dtype=np.float64) for name in DATALAKE_COLUMNS)))
 
 
-def adjusted_daily_bars(stored: pd.DataFrame) -> DailyBars:
-    """The strategies' bars from the datalake's: prices scaled to the adjusted close (open/high/low by the
-    day's factor adjusted/close), volume inversely (exact for splits)."""
-    close = stored["close"].to_numpy(dtype=np.float64)
-    adjusted = stored["adjusted"].to_numpy(dtype=np.float64)
-    factor = adjusted / close
-    return DailyBars(
-        stored.index.values.astype("datetime64[D]"),
-        stored["open"].to_numpy(dtype=np.float64) * factor,
-        stored["high"].to_numpy(dtype=np.float64) * factor,
-        stored["low"].to_numpy(dtype=np.float64) * factor,
-        adjusted,
-        stored["volume"].to_numpy(dtype=np.float64) / factor,
-    )
+def footer_metadata(symbol: str, body: bytes) -> dict[str, str]:
+    """The key-value metadata in a Parquet object's footer."""
+    try:
+        return flat_parquet.key_value_metadata(body)
+    except flat_parquet.NotFlatParquet:
+        return dict(_parquet_file(symbol, io.BytesIO(body)).key_value_metadata or {})
 
 
 class _Objects(Protocol):
@@ -230,13 +187,12 @@ class _DirectoryObjects:
         return f"{stat.st_mtime_ns}-{stat.st_size}"
 
     def _metadata(self, key: str, path: Path, body: bytes | None = None) -> dict[str, str]:
-        parquet = _parquet_file(key, str(path) if body is None else io.BytesIO(body))
-        found = {k: v for k, v in (parquet.key_value_metadata or {}).items() if k in METADATA_KEYS}
+        body = path.read_bytes() if body is None else body
+        found = {k: v for k, v in footer_metadata(key, body).items() if k in METADATA_KEYS}
         if {"first-bar-date", "last-bar-date", "row-count"} <= set(found):
             return found
         # written without it in the footer (pyarrow's schema 1, synced from S3): the bars tell it
-        frame = parquet_to_frame(key, path.read_bytes() if body is None else body)
-        return _metadata_of(frame, found.get("schema-version", "1"))
+        return _metadata_of(from_parquet(key, body), found.get("schema-version", "1"))
 
     def head(self, key: str) -> tuple[str, dict[str, str]] | None:
         path = self.root / key
@@ -266,10 +222,10 @@ class _DirectoryObjects:
             yield path.relative_to(self.root).as_posix(), self._etag(path)
 
 
-def _metadata_of(bars: pd.DataFrame, schema_version: str = SCHEMA_VERSION) -> dict[str, str]:
+def _metadata_of(bars: StoredBars, schema_version: str = SCHEMA_VERSION) -> dict[str, str]:
     return {
-        "first-bar-date": bars.index[0].date().isoformat(),
-        "last-bar-date": bars.index[-1].date().isoformat(),
+        "first-bar-date": bars.first_date.isoformat(),
+        "last-bar-date": bars.last_date.isoformat(),
         "row-count": str(len(bars)),
         "schema-version": schema_version,
     }
@@ -332,7 +288,7 @@ class Datalake:
         found = self.objects.head(key)
         return None if found is None else self._info(symbol, key, *found)
 
-    def read(self, symbol: str) -> tuple[pd.DataFrame, StoredBarsInfo] | None:
+    def read(self, symbol: str) -> tuple[StoredBars, StoredBarsInfo] | None:
         """The symbol's bars and their object info, or None when the symbol has no object."""
         key = self.key_for(symbol)
         found = self.objects.get(key)
@@ -340,20 +296,20 @@ class Datalake:
             return None
         body, etag, metadata = found
         info = self._info(symbol, key, etag, metadata)
-        frame = parquet_to_frame(symbol, body)
-        if len(frame) != info.row_count or frame.index[-1].date() != info.last_bar:
+        bars = from_parquet(symbol, body)
+        if len(bars) != info.row_count or not len(bars) or bars.last_date != info.last_bar:
             raise DatalakeError(f"{symbol}: object {key} disagrees with its metadata")
-        return frame, info
+        return bars, info
 
     def read_adjusted(self, symbol: str) -> tuple[DailyBars, StoredBarsInfo] | None:
         """The strategies' bars (adjusted) and the info of the object they came from, or None when the
         symbol has neither object: from the CSV copy when there is one (numpy only), else from the Parquet
-        object (a datalake written before the copy existed; imports pandas)."""
+        object (a datalake written before the copy existed)."""
         key = self.csv_key_for(symbol)
         found = self.objects.get(key)
         if found is None:
             stored = self.read(symbol)
-            return None if stored is None else (adjusted_daily_bars(stored[0]), stored[1])
+            return None if stored is None else (stored[0].adjusted_bars(), stored[1])
         body, etag, metadata = found
         try:
             bars = parse_csv_bars(Path(key), body)
@@ -367,14 +323,14 @@ class Datalake:
             raise DatalakeError(f"{symbol}: object {key} disagrees with its metadata")
         return bars, info
 
-    def write(self, symbol: str, frame: pd.DataFrame) -> StoredBarsInfo:
-        """Replace the symbol's objects with `frame` (the whole history): the CSV copy of the adjusted bars
+    def write(self, symbol: str, bars: StoredBars | pd.DataFrame) -> StoredBarsInfo:
+        """Replace the symbol's objects with `bars` (the whole history): the CSV copy of the adjusted bars
         first, then the Parquet object (see the module docstring)."""
-        bars = validate_bars(symbol, frame)
+        bars = StoredBars.of(bars).validated(symbol)
         key = self.key_for(symbol)
         metadata = _metadata_of(bars)
-        self.objects.put(self.csv_key_for(symbol), bars_to_csv(adjusted_daily_bars(bars)), metadata, CSV_CONTENT_TYPE)
-        etag = self.objects.put(key, frame_to_parquet(bars, metadata), metadata)
+        self.objects.put(self.csv_key_for(symbol), bars_to_csv(bars.adjusted_bars()), metadata, CSV_CONTENT_TYPE)
+        etag = self.objects.put(key, to_parquet(bars, metadata), metadata)
         return self._info(symbol, key, etag, metadata)
 
     def read_versions(self) -> dict[str, str]:

@@ -25,11 +25,11 @@ from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
 import numpy as np
-import pandas as pd
 
 from the_alchemiser.shared.calendar import NEW_YORK, Clock, NyseCalendar, nyse_calendar
 from the_alchemiser.shared.logging import get_logger
-from the_alchemiser.shared.market_data.datalake import DATALAKE_COLUMNS, StoredBarsInfo, validate_bars
+from the_alchemiser.shared.market_data.datalake import StoredBarsInfo
+from the_alchemiser.shared.market_data.stored_bars import StoredBars
 
 log = get_logger(__name__)
 
@@ -38,23 +38,23 @@ OK_ACTIONS: frozenset[str] = frozenset({"seeded", "appended", "reseeded", "up_to
 
 
 class BarsSource(Protocol):
-    def daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, pd.DataFrame]:
-        """Daily bars per symbol on trading days `start`..`end` inclusive, in the datalake's shape: a
-        tz-naive DatetimeIndex of dates, columns open, high, low, close, volume (as traded) and adjusted
-        (the close adjusted for splits and dividends). Symbols without any bar are left out."""
+    def daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, StoredBars]:
+        """Daily bars per symbol on trading days `start`..`end` inclusive, in the datalake's shape
+        (StoredBars: open, high, low, close, volume as traded and the adjusted close). Symbols without any
+        bar are left out."""
         ...
 
 
 class BarStore(Protocol):
-    """Where refreshed bars are kept (datalake.Datalake, csv_store.CsvBarStore): frames in the datalake's shape."""
+    """Where refreshed bars are kept (datalake.Datalake, csv_store.CsvBarStore)."""
 
     keeps_raw_bars: bool  # False: only adjusted bars are kept, so only adjusted closes can be compared
 
     def head(self, symbol: str) -> StoredBarsInfo | None: ...
 
-    def read(self, symbol: str) -> tuple[pd.DataFrame, StoredBarsInfo] | None: ...
+    def read(self, symbol: str) -> tuple[StoredBars, StoredBarsInfo] | None: ...
 
-    def write(self, symbol: str, frame: pd.DataFrame) -> StoredBarsInfo: ...
+    def write(self, symbol: str, bars: StoredBars) -> StoredBarsInfo: ...
 
 
 Progress = Callable[[int, int, list[str]], None]  # (symbols done, symbols to fetch, the batch just fetched)
@@ -118,22 +118,23 @@ def last_complete_trading_day(calendar: NyseCalendar, moment: datetime, settle: 
     return calendar.previous_trading_day(today)
 
 
-def find_change(stored: pd.DataFrame, fetched: pd.DataFrame, rtol: float, *, raw: bool = True) -> str | None:
+def find_change(stored: StoredBars, fetched: StoredBars, rtol: float, *, raw: bool = True) -> str | None:
     """Why the fetched overlap disagrees with the stored bars, or None when it agrees."""
-    absent = stored.index.difference(fetched.index)
+    absent = stored.dates[~np.isin(stored.dates, fetched.dates)]
     if len(absent):
-        return f"source no longer has stored day {absent[0].date()}"
-    inside = fetched.index[(fetched.index >= stored.index[0]) & (fetched.index <= stored.index[-1])]
-    gained = inside.difference(stored.index)
+        return f"source no longer has stored day {absent[0]}"
+    inside = fetched.dates[(fetched.dates >= stored.dates[0]) & (fetched.dates <= stored.dates[-1])]
+    gained = inside[~np.isin(inside, stored.dates)]
     if len(gained):
-        return f"source now has day {gained[0].date()} that the store lacks"
+        return f"source now has day {gained[0]} that the store lacks"
+    at = np.searchsorted(fetched.dates, stored.dates)
     for column, what in (("adjusted", "adjusted close"), ("close", "raw close"))[: 2 if raw else 1]:
-        old = stored[column].to_numpy()
-        new = fetched.loc[stored.index, column].to_numpy()
+        old = getattr(stored, column)
+        new = getattr(fetched, column)[at]
         differs = ~np.isclose(new, old, rtol=rtol, atol=0.0)
         if differs.any():
             i = int(np.argmax(differs))
-            return f"{what} changed on {stored.index[i].date()}: stored {float(old[i])!r}, fetched {float(new[i])!r}"
+            return f"{what} changed on {stored.dates[i]}: stored {float(old[i])!r}, fetched {float(new[i])!r}"
     return None
 
 
@@ -166,7 +167,7 @@ class MarketDataRefresher:
         wanted = sorted(dict.fromkeys(symbols))
         results: dict[str, SymbolRefresh] = {}
         to_seed: list[str] = []
-        to_extend: dict[date, list[tuple[str, pd.DataFrame]]] = defaultdict(list)
+        to_extend: dict[date, list[tuple[str, StoredBars]]] = defaultdict(list)
 
         for symbol in wanted:
             try:
@@ -181,8 +182,7 @@ class MarketDataRefresher:
                         to_seed.append(symbol)
                         continue
                     stored, _ = found
-                    overlap = stored.iloc[-self.policy.overlap_days :]
-                    to_extend[overlap.index[0].date()].append((symbol, stored))
+                    to_extend[stored.tail(self.policy.overlap_days).first_date].append((symbol, stored))
             except Exception as exc:
                 results[symbol] = _failed(symbol, exc)
 
@@ -217,7 +217,7 @@ class MarketDataRefresher:
         start: date,
         target: date,
         results: dict[str, SymbolRefresh],
-        handle: Callable[[str, pd.DataFrame, date], SymbolRefresh],
+        handle: Callable[[str, StoredBars, date], SymbolRefresh],
     ) -> None:
         try:
             fetched = self.source.daily_bars(batch, start, target)
@@ -230,49 +230,48 @@ class MarketDataRefresher:
             if self.progress is not None:
                 self.progress(self._fetched, self._to_fetch, batch)
         for symbol in batch:
-            frame = fetched.get(symbol)
-            if frame is None or frame.empty:
+            bars = fetched.get(symbol)
+            if bars is None or not len(bars):
                 results[symbol] = SymbolRefresh(symbol, "no_data", detail=f"no bars from {start} to {target}")
                 continue
             try:
-                results[symbol] = handle(symbol, _only_through(symbol, frame, target), target)
+                results[symbol] = handle(symbol, _only_through(symbol, bars, target), target)
             except Exception as exc:
                 results[symbol] = _failed(symbol, exc)
 
-    def _seed(self, symbol: str, fetched: pd.DataFrame, target: date) -> SymbolRefresh:
+    def _seed(self, symbol: str, fetched: StoredBars, target: date) -> SymbolRefresh:
         info = self.datalake.write(symbol, fetched)
         action: RefreshAction = "seeded" if info.last_bar >= target else "behind"
         detail = "" if action == "seeded" else f"source has bars only through {info.last_bar}"
         return SymbolRefresh(symbol, action, info.last_bar, info.row_count, detail)
 
-    def _extend(self, symbol: str, stored: pd.DataFrame, fetched: pd.DataFrame, target: date) -> SymbolRefresh:
-        overlap = stored.iloc[-self.policy.overlap_days :]
+    def _extend(self, symbol: str, stored: StoredBars, fetched: StoredBars, target: date) -> SymbolRefresh:
+        overlap = stored.tail(self.policy.overlap_days)
         change = find_change(overlap, fetched, self.policy.rtol, raw=self.datalake.keeps_raw_bars)
         if change is not None:
             return self._reseed(symbol, stored, target, change)
-        last = stored.index[-1]
-        new_rows = fetched.loc[fetched.index > last]
-        if new_rows.empty:
-            return SymbolRefresh(symbol, "behind", last.date(), 0, f"source has no bars after {last.date()}")
-        combined = pd.concat([stored.loc[:, list(DATALAKE_COLUMNS)], new_rows.loc[:, list(DATALAKE_COLUMNS)]])
-        info = self.datalake.write(symbol, combined)
+        new_rows = fetched.after(stored.dates[-1])
+        if not len(new_rows):
+            last = stored.last_date
+            return SymbolRefresh(symbol, "behind", last, 0, f"source has no bars after {last}")
+        info = self.datalake.write(symbol, stored.then(new_rows))
         action: RefreshAction = "appended" if info.last_bar >= target else "behind"
         return SymbolRefresh(symbol, action, info.last_bar, len(new_rows), "" if action == "appended" else "partial")
 
-    def _reseed(self, symbol: str, stored: pd.DataFrame, target: date, reason: str) -> SymbolRefresh:
-        start = min(self.policy.seed_start, stored.index[0].date())
+    def _reseed(self, symbol: str, stored: StoredBars, target: date, reason: str) -> SymbolRefresh:
+        start = min(self.policy.seed_start, stored.first_date)
         log.warning("re-seeding a symbol whose history changed", symbol=symbol, reason=reason, start=str(start))
         fetched = self.source.daily_bars([symbol], start, target).get(symbol)
-        if fetched is None or fetched.empty:
-            return SymbolRefresh(symbol, "failed", stored.index[-1].date(), 0, f"{reason}; re-seed found no bars")
+        if fetched is None or not len(fetched):
+            return SymbolRefresh(symbol, "failed", stored.last_date, 0, f"{reason}; re-seed found no bars")
         info = self.datalake.write(symbol, _only_through(symbol, fetched, target))
-        added = int((fetched.index > stored.index[-1]).sum())
+        added = int((fetched.dates > stored.dates[-1]).sum())
         detail = reason if info.last_bar >= target else f"{reason}; source has bars only through {info.last_bar}"
         return SymbolRefresh(symbol, "reseeded" if info.last_bar >= target else "behind", info.last_bar, added, detail)
 
 
-def _only_through(symbol: str, frame: pd.DataFrame, target: date) -> pd.DataFrame:
-    return validate_bars(symbol, frame).loc[: pd.Timestamp(target)]
+def _only_through(symbol: str, bars: StoredBars, target: date) -> StoredBars:
+    return bars.validated(symbol).through(target)
 
 
 def _batches(items: list[str], size: int) -> list[list[str]]:

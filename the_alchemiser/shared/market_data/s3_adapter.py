@@ -14,7 +14,7 @@ cannot change that. Only `end=None` ("everything you have") falls back to the cl
 be the previous trading day of today (New York). Otherwise StaleBarsError names each stale symbol with
 its last bar.
 
-Served bars: DailyBars of adjusted prices (`datalake.adjusted_daily_bars`), read-only arrays shared with the
+Served bars: DailyBars of adjusted prices (`StoredBars.adjusted_bars`), read-only arrays shared with the
 cache (a caller cannot change what the next invocation is served). The worker checks freshness; the
 command line (`--data s3://...` or a datalake directory) does not: it evaluates the last bar it has and
 says so."""

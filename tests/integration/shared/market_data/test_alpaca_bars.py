@@ -67,7 +67,7 @@ def test_bars_are_paged_and_complete_in_the_datalake_shape(broker: SimBrokerHand
     days = trading_days(FIRST, DAY_1)
     assert sorted(bars) == sorted(SYMBOLS)
     for symbol in SYMBOLS:
-        frame = bars[symbol]
+        frame = bars[symbol].to_frame()
         assert list(frame.columns) == ["open", "high", "low", "close", "volume", "adjusted"]
         assert [ts.date() for ts in frame.index] == days  # keyed by the New York date, none lost or doubled
         expected = frames[symbol].loc[: pd.Timestamp(DAY_1)]
@@ -80,7 +80,7 @@ def test_bars_are_paged_and_complete_in_the_datalake_shape(broker: SimBrokerHand
 
 def test_the_source_never_sees_a_bar_past_the_brokers_today(broker: SimBrokerHandle) -> None:
     bars = source_for(broker).daily_bars(["SPY"], DAY_1, DAY_2)
-    assert [ts.date() for ts in bars["SPY"].index] == [DAY_1]
+    assert bars["SPY"].dates.tolist() == [DAY_1]
     assert source_for(broker).daily_bars(["NOPE"], FIRST, DAY_1) == {}
 
 
@@ -89,7 +89,7 @@ def test_429_and_5xx_are_retried_and_a_bad_key_is_not(broker: SimBrokerHandle) -
     broker.inject_fault(503, count=1, path="/v2/stocks/bars")
     source = source_for(broker)
     bars = source.daily_bars(["SPY"], DAY_1, DAY_1)
-    assert [ts.date() for ts in bars["SPY"].index] == [DAY_1]
+    assert bars["SPY"].dates.tolist() == [DAY_1]
     assert source.requests_made == 2 + 3
 
     broker.inject_fault(503, count=10, path="/v2/stocks/bars")
@@ -168,7 +168,7 @@ def test_refresh_through_the_broker_seeds_appends_and_re_seeds_a_split(
     assert found is not None
     stored, spy_info = found
     assert spy_info.last_bar == DAY_2
-    np.testing.assert_allclose(stored["adjusted"].to_numpy(), spy["close"].to_numpy(), atol=1e-4)  # cents to 4 dp
+    np.testing.assert_allclose(stored.adjusted, spy["close"].to_numpy(), atol=1e-4)  # cents to 4 dp
 
 
 class FakeWall:
@@ -202,6 +202,6 @@ def test_a_429_waits_for_the_window_reset_the_headers_name(
     bars = source.daily_bars(list(SYMBOLS), FIRST, DAY_1)  # 2 x 3 pages: 429s between pages, mid-paging
 
     days = trading_days(FIRST, DAY_1)
-    assert all([ts.date() for ts in bars[s].index] == days for s in SYMBOLS)
+    assert all(bars[s].dates.tolist() == days for s in SYMBOLS)
     assert [status for status in (r.status for r in broker.requests("/v2/stocks/bars"))].count(429) >= 1
     assert wall.slept and max(wall.slept) >= 59  # until the oldest request leaves the 60 s window

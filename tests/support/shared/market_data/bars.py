@@ -15,6 +15,7 @@ import pandas as pd
 
 from the_alchemiser.local.sim_broker import BarsPriceSource
 from the_alchemiser.shared.calendar import NEW_YORK, nyse_calendar
+from the_alchemiser.shared.market_data.stored_bars import StoredBars
 
 CALENDAR = nyse_calendar()
 
@@ -51,6 +52,34 @@ def raw_bars(days: Sequence[date], *, start_price: float = 100.0, seed: int = 1)
 def with_adjusted(frame: pd.DataFrame) -> pd.DataFrame:
     """The datalake's shape for bars without corporate actions: adjusted = close."""
     return frame.assign(adjusted=frame["close"])
+
+
+def fastparquet_object(frame: pd.DataFrame, metadata: dict[str, str]) -> bytes:
+    """A datalake object as the schema-2 writer (fastparquet, before flat_parquet) wrote it."""
+    import io
+
+    import fastparquet
+
+    table = pd.DataFrame({"date": frame.index.values.astype("datetime64[ns]")})
+    for name in ("open", "high", "low", "close", "volume", "adjusted"):
+        table[name] = frame[name].to_numpy(dtype=np.float64)
+    sink = io.BytesIO()
+    sink.close = lambda: None  # type: ignore[method-assign]  # fastparquet closes what it writes
+    fastparquet.write(
+        "daily.parquet",
+        table,
+        compression="ZSTD",
+        write_index=False,
+        stats=False,
+        custom_metadata=metadata,
+        open_with=lambda *_: sink,
+    )
+    return sink.getvalue()
+
+
+def stored_bars(frame: pd.DataFrame) -> StoredBars:
+    """A frame in the datalake's shape as the refresh's StoredBars (what sources give and stores take)."""
+    return StoredBars.from_frame(frame)
 
 
 @dataclass
@@ -91,19 +120,19 @@ class CorporateActionTape:
             factor[before] *= 1 - amount / previous_close
         return raw["close"] * factor
 
-    def daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, pd.DataFrame]:
+    def daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, StoredBars]:
         self.requests.append((tuple(symbols), start, end))
         broken = self.failing.intersection(symbols)
         if broken:
             raise ConnectionError(f"vendor down for {sorted(broken)}")
-        out: dict[str, pd.DataFrame] = {}
+        out: dict[str, StoredBars] = {}
         for symbol in symbols:
             if symbol not in self.raw:
                 continue
             frame = self.raw[symbol].assign(adjusted=self.adjusted_close(symbol))
             window = frame.loc[pd.Timestamp(start) : pd.Timestamp(end)]
             if not window.empty:
-                out[symbol] = window
+                out[symbol] = stored_bars(window)
         return out
 
 

@@ -50,7 +50,7 @@ def refresher(datalake: Datalake, tape: CorporateActionTape, now: datetime) -> M
 def stored_frame(datalake: Datalake, symbol: str) -> pd.DataFrame:
     found = datalake.read(symbol)
     assert found is not None, f"{symbol} not stored"
-    return found[0]
+    return found[0].to_frame()
 
 
 def test_seed_then_up_to_date_then_append(datalake: Datalake) -> None:

@@ -62,5 +62,5 @@ def test_stored_history_always_equals_the_vendors_current_view(s3_client: Any, s
             assert found is not None
             stored, info = found
             assert info.last_bar == day
-            np.testing.assert_allclose(stored["close"].to_numpy(), tape.raw[symbol]["close"].to_numpy())
-            np.testing.assert_allclose(stored["adjusted"].to_numpy(), tape.adjusted_close(symbol).to_numpy())
+            np.testing.assert_allclose(stored.close, tape.raw[symbol]["close"].to_numpy())
+            np.testing.assert_allclose(stored.adjusted, tape.adjusted_close(symbol).to_numpy())
