@@ -1,12 +1,15 @@
 """Cold start figures (`make bench`): how long each Lambda's handler module takes to import in a fresh
 interpreter, without and with .pyc, and how large each deploy unit and SharedCodeLayer are unzipped.
 
-Import time, two ways, said in the output:
+Import time, two setups, said in the output:
 - Lambda's python3.12 (when scripts/build_env.sh finds one and `make build` has run): the handler shim
   imported by `python3.12 -S -B` with only the built layer and unit on the path, as on Lambda. "with .pyc"
   is the build as shipped (the layer is bytecode, the unit has its __pycache__); "without .pyc" is the same
-  layer built from source (LAMBDA_PYTHON=none, cached in .cache/cold-start/) and the unit with its
-  __pycache__ hidden (an empty PYTHONPYCACHEPREFIX): what every cold start paid before.
+  layer built from source (LAMBDA_PYTHON=none, cached in .cache/cold-start/) and a copy of the unit without
+  its __pycache__: what every cold start paid before the build compiled. The interpreter's own standard
+  library keeps its bytecode there, as in Lambda's runtime (a CPython `make install` compiles it, and its
+  /var/lang is read-only, so a runtime without it would compile the stdlib on every cold start). "nothing
+  compiled" also hides the standard library's bytecode (an empty PYTHONPYCACHEPREFIX): the upper bound.
 - Otherwise (or with --proxy) a stated proxy: this machine's python (3.11) with the project's .venv, the
   repo's package; "without .pyc" hides every cache behind an empty PYTHONPYCACHEPREFIX, "with .pyc" uses
   the caches `make install` compiled (a 3.11 .pyc: never shipped, only measurable here).
@@ -21,6 +24,7 @@ the layer plus the largest function; Lambda's limit is 250 MB for a function plu
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -69,6 +73,7 @@ class Way:
     flags: list[str]
     env: dict[str, str] = field(default_factory=dict)
     layer: str = ""  # the layer's python/ folder, first on the path (Lambda's /opt/python)
+    units: dict[str, list[str]] | None = None  # replaces Setup.paths (a unit's copy without __pycache__)
 
 
 @dataclass
@@ -77,12 +82,35 @@ class Setup:
     without: Way
     with_pyc: Way
     paths: dict[str, list[str]]  # function -> sys.path entries after the way's layer (the unit, the repo)
+    nothing_compiled: Way | None = None
+
+
+def source_units(units: dict[str, Path], into: Path) -> dict[str, list[str]]:
+    """Copies of the built units without their __pycache__ (the build compiles them in place)."""
+    copies = {}
+    for function, unit in units.items():
+        copy = into / function
+        shutil.copytree(unit, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        copies[function] = [str(copy)]
+    return copies
+
+
+@functools.cache
+def template_globals_env() -> dict[str, str]:
+    """The plain-string variables every function gets from template.yaml's Globals (Lambda sets them before
+    the import); references to resources are left out."""
+    from the_alchemiser.local.template import load_template
+
+    variables = load_template(REPO / "template.yaml").get("Globals", {}).get("Function", {})
+    variables = variables.get("Environment", {}).get("Variables", {})
+    return {name: value for name, value in variables.items() if isinstance(value, str)}
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """No AWS or project variables: the import must not depend on them (handlers build lazily)."""
+    """No AWS or project variables: the import must not depend on them (handlers build lazily). The
+    template's Globals variables are set, as Lambda sets them."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
-    return env | (extra or {})
+    return env | template_globals_env() | (extra or {})
 
 
 def lambda_python() -> str:
@@ -132,18 +160,20 @@ def built_units() -> dict[str, Path] | None:
 
 
 def choose_setup(proxy: bool, empty_cache: str) -> Setup:
-    hide_caches = {"PYTHONPYCACHEPREFIX": empty_cache, "PYTHONDONTWRITEBYTECODE": "1"}
+    hide_caches = {"PYTHONPYCACHEPREFIX": f"{empty_cache}/no-pycache", "PYTHONDONTWRITEBYTECODE": "1"}
     python312 = "" if proxy else lambda_python()
     units = built_units()
     layer = BUILD / "SharedCodeLayer" / "python"
-    compiled = units is not None and (layer / "pandas" / "__init__.pyc").is_file()
+    compiled = units is not None and (layer / "boto3" / "__init__.pyc").is_file()
     if python312 and units is not None and compiled:
-        source = source_layer()
+        source = str(source_layer())
+        copies = source_units(units, Path(empty_cache) / "units")
         return Setup(
             description=f"Lambda's python3.12 ({python312}) over .aws-sam/build, -S: only the layer and the unit",
-            without=Way("without .pyc", python312, ["-S", "-B"], hide_caches, str(source)),
+            without=Way("without .pyc", python312, ["-S", "-B"], {}, source, copies),
             with_pyc=Way("with .pyc", python312, ["-S", "-B"], {}, str(layer)),
             paths={f: [str(u)] for f, u in units.items()},
+            nothing_compiled=Way("nothing compiled", python312, ["-S", "-B"], hide_caches, source, copies),
         )
     reason = "--proxy" if proxy else "no python3.12 found" if not python312 else "no compiled build (run `make build`)"
     return Setup(
@@ -203,8 +233,12 @@ def measure(setup: Setup) -> dict[str, dict[str, object]]:
         row: dict[str, object] = {}
         cells = []
         heavy = False
-        for key, way in (("without_pyc", setup.without), ("with_pyc", setup.with_pyc)):
-            timings = [import_seconds(way, paths) for _ in range(RUNS)]
+        ways = [("without_pyc", setup.without), ("with_pyc", setup.with_pyc)]
+        if setup.nothing_compiled is not None:
+            ways.append(("nothing_compiled", setup.nothing_compiled))
+        for key, way in ways:
+            way_paths = way.units[function] if way.units else paths
+            timings = [import_seconds(way, way_paths) for _ in range(RUNS)]
             wall = statistics.median(t[0] for t in timings) * 1000
             cpu = statistics.median(t[1] for t in timings) * 1000
             heavy = heavy or any(t[2] for t in timings)

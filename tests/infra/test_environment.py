@@ -24,6 +24,11 @@ NOT_SET_IN_AWS = {
 }
 # Set for every function although not every one reads them (log configuration, stage in log lines).
 SET_EVERYWHERE = {"STAGE", "LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE"}  # the last: every handler's rejections
+# Read by third-party libraries at import (template Globals; benchmarks/cold_start.py sets them too).
+READ_BY_LIBRARIES = {
+    "PYDANTIC_DISABLE_PLUGINS": "pydantic skips scanning every installed distribution for plugins",
+    "OPENBLAS_NUM_THREADS": "numpy's OpenBLAS starts no thread pool for these small arrays",
+}
 # A variable naming a resource must name this one.
 RESOURCE_OF = {
     "EVENT_BUS_NAME": "AlchemiserEventBus",
@@ -63,7 +68,7 @@ def environment_errors(template: dict[str, Any]) -> list[str]:
         reads = module_environment(module)
         for variable in sorted(reads - NOT_SET_IN_AWS.keys() - environment.keys()):
             errors.append(f"{function}: the_alchemiser/{module} reads {variable}, the template does not set it")
-        for variable in sorted(environment.keys() - reads - SET_EVERYWHERE):
+        for variable in sorted(environment.keys() - reads - SET_EVERYWHERE - READ_BY_LIBRARIES.keys()):
             errors.append(f"{function}: the template sets {variable}, which the_alchemiser/{module} never reads")
         for variable in sorted(environment.keys() & NOT_SET_IN_AWS.keys()):
             errors.append(f"{function}: {variable} is set in AWS ({NOT_SET_IN_AWS[variable]})")
@@ -76,6 +81,15 @@ def environment_errors(template: dict[str, Any]) -> list[str]:
 
 def test_every_function_gets_the_variables_its_code_reads(template: dict[str, Any]) -> None:
     assert environment_errors(template) == []
+
+
+def test_every_function_gets_the_cold_start_variables_from_globals(template: dict[str, Any]) -> None:
+    for function in FUNCTIONS:
+        environment = function_environment(template, function)
+        assert {k: environment.get(k) for k in READ_BY_LIBRARIES} == {
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
+            "OPENBLAS_NUM_THREADS": "1",
+        }, function
 
 
 def test_the_source_scan_finds_reads_in_wiring_shared_readers_and_properties() -> None:
