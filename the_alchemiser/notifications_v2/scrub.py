@@ -9,25 +9,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from the_alchemiser.shared.secrets import is_secret_key
 from the_alchemiser.shared.secrets import scrub as registered_secrets_scrubbed
 
 REDACTED = "***"
-
-_SECRET_KEY_MARKERS = (
-    "secret",
-    "password",
-    "passwd",
-    "api_key",
-    "apikey",
-    "api-key",
-    "token",
-    "authorization",
-    "credential",
-    "private_key",
-    "access_key",
-    "apca-api",
-    "signature",
-)
 
 # name=value, name: value, "name": "value" (JSON), name='value'. The name must start a token (the
 # lookbehind) and is bounded, so the scan stays linear on long inputs; whether the name looks
@@ -61,11 +46,6 @@ def _redact_pair(match: re.Match[str]) -> str:
     if not is_secret_key(match.group("name")):
         return match.group(0)
     return f"{match.group('name')}{match.group('sep')}{match.group('quote')}{REDACTED}"
-
-
-def is_secret_key(name: str) -> bool:
-    lowered = name.lower()
-    return any(marker in lowered for marker in _SECRET_KEY_MARKERS)
 
 
 def scrub_text(text: str, known_secrets: Iterable[str] = ()) -> str:

@@ -22,6 +22,24 @@ REDACTED = "***"
 # Alpaca key ids are 20 characters and secrets 40; anything this short is no credential to protect
 MIN_SECRET_LENGTH = 8
 
+# Names under which a value is a credential, whatever it is: log fields (shared/logging) and event or email
+# text (notifications_v2/scrub) are redacted by this one list.
+SECRET_KEY_MARKERS = (
+    "secret",
+    "password",
+    "passwd",
+    "api_key",
+    "apikey",
+    "api-key",
+    "token",
+    "authorization",
+    "credential",
+    "private_key",
+    "access_key",
+    "apca-api",
+    "signature",
+)
+
 _lock = threading.Lock()
 _values: tuple[str, ...] = ()
 
@@ -29,6 +47,12 @@ _values: tuple[str, ...] = ()
 def _forms(value: str) -> set[str]:
     """The value as it may appear in text: itself, JSON-escaped, URL-encoded."""
     return {value, json.dumps(value)[1:-1], quote(value, safe="")} - {""}
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a field or parameter of this name holds a credential (SECRET_KEY_MARKERS)."""
+    lowered = name.lower()
+    return any(marker in lowered for marker in SECRET_KEY_MARKERS)
 
 
 def register_secret(*values: str | None) -> None:

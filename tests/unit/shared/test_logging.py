@@ -38,6 +38,29 @@ def test_secret_looking_keys_are_redacted() -> None:
     assert json.loads(text)["symbol"] == "SPY"
 
 
+def test_a_log_field_is_redacted_by_the_same_names_an_email_is() -> None:
+    """One list of secret-looking names for log lines and emails (shared/secrets.py). The log's own list
+    lacked credential, access_key, private_key, passwd, apikey, signature and APCA-API-*."""
+    from the_alchemiser.notifications_v2.scrub import scrub_value
+
+    fields = {
+        "aws_access_key": "AK-value-1",
+        "db_passwd": "pw-value-2",
+        "private_key_pem": "pem-value-3",
+        "credentials": "cred-value-4",
+        "request_signature": "sig-value-5",
+        "APCA-API-KEY-ID": "apca-value-6",
+        "apikey": "ak-value-7",
+    }
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    get_logger("test").info("fields", symbol="SPY", **fields)
+    logged = json.loads(stream.getvalue())
+    emailed = scrub_value(fields)
+    assert {name: logged[name] for name in fields} == emailed == dict.fromkeys(fields, "***")
+    assert logged["symbol"] == "SPY"
+
+
 def test_logging_to_stderr_follows_a_replaced_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
     # A command configures logging to sys.stderr; a later caller (a test's capture, a wrapper) may swap
     # and close that stream. Lines must go to the stderr of the moment, not fail on the closed one.

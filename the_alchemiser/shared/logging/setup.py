@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO, cast
 
 from the_alchemiser.shared.logging.lambda_context import add_lambda_context
-from the_alchemiser.shared.secrets import known_secrets, scrub, scrub_deep
+from the_alchemiser.shared.secrets import is_secret_key, known_secrets, scrub, scrub_deep
 from the_alchemiser.shared.stamps import stamp_now
 
 _PRETTY_PRINTERS = ("rich", "better_exceptions", "colorama")
@@ -39,13 +39,11 @@ def _without_pretty_printers() -> Iterator[None]:
 with _without_pretty_printers():
     import structlog
 
-_SECRET_KEYS = ("secret", "password", "api_key", "token", "authorization")
-
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Belt and braces: never let a key that looks secret reach a log line."""
     for key in list(event_dict):
-        if any(marker in key.lower() for marker in _SECRET_KEYS):
+        if is_secret_key(key):
             event_dict[key] = "***"
     return event_dict
 
