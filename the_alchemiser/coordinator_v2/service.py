@@ -4,9 +4,11 @@ A forced run (an operator's `{"force": true, "id": ...}`) may start a second wor
 - once per trigger id: the start goes through the shared exactly-once helper (shared/once.py, key
   `<stage>#<trigger id>`), so Lambda's async retry of the same event starts nothing (DUPLICATE_TRIGGER);
 - never over a workflow in flight: refused (IN_FLIGHT, and not recorded, so the same id may be sent again
-  later) while the day's session is OPEN, or COMPLETED less than `forced_run_quiet_period` ago (its plan may
-  still be worked by execution); a FAILED session traded nothing and is no obstacle. The lock is then taken
-  over only if it still names the session found finished, so two forced runs at once start one workflow."""
+  later) while the day's session is OPEN, or COMPLETED and its plan may still trade: execution's plan state
+  (the ledger, read only) says it is not completed and a delivery held it less than `plan_idle_limit` ago,
+  or execution has not started it and the decision is less than `forced_run_quiet_period` old. A FAILED
+  session traded nothing and is no obstacle. The lock is then taken over only if it still names the session
+  found finished, so two forced runs at once start one workflow."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from the_alchemiser.coordinator_v2.ports import MAX_SQS_DELAY_SECONDS, DeadlineS
 from the_alchemiser.coordinator_v2.trigger import OrchestratorTrigger
 from the_alchemiser.shared.calendar import NEW_YORK, Clock, NyseCalendar
 from the_alchemiser.shared.events import EventOrigin, EventPublisher, WorkflowFailed, WorkflowStarted
+from the_alchemiser.shared.ledger.plan_state import PlanProgressReader
 from the_alchemiser.shared.logging import get_logger, workflow_context
 from the_alchemiser.shared.once import OncePerKey
 from the_alchemiser.shared.schemas import StrategyWorkerRequest
@@ -87,9 +90,12 @@ class OrchestratorConfig:
     minutes_before_close: int = 30
     # the schedule fires on the minute; accept a little early, never at or after the close
     run_tolerance: timedelta = timedelta(minutes=5)
-    # how long after a COMPLETED decision execution may still work its plan: ExecutionQueue's maxReceiveCount
-    # (3) x VisibilityTimeout (900 s) in template.yaml; a forced run waits it out
+    # a COMPLETED decision whose plan execution has not started: how long its plan may still be on the way
+    # (portfolio, then the first of ExecutionQueue's 3 receives x 900 s visibility); a forced run waits it out
     forced_run_quiet_period: timedelta = timedelta(minutes=45)
+    # a started plan not completed: how long after its last lease ended it may still be picked up again
+    # (ExecutionQueue's 900 s VisibilityTimeout, a resume's or retry's delay, and a margin); then it is dead
+    plan_idle_limit: timedelta = timedelta(minutes=20)
 
     def __post_init__(self) -> None:
         if not timedelta(seconds=1) <= self.deadline <= timedelta(seconds=MAX_SQS_DELAY_SECONDS):
@@ -103,6 +109,7 @@ class StrategyOrchestrator:
         self,
         *,
         sessions: SessionStore,
+        plans: PlanProgressReader,
         once: OncePerKey,
         invoker: WorkerInvoker,
         deadlines: DeadlineScheduler,
@@ -112,6 +119,7 @@ class StrategyOrchestrator:
         config: OrchestratorConfig,
     ) -> None:
         self._sessions = sessions
+        self._plans = plans
         self._once = once
         self._invoker = invoker
         self._deadlines = deadlines
@@ -164,13 +172,14 @@ class StrategyOrchestrator:
         session = self._sessions.get_session(holder["session_id"])
         if session is None:  # a lock is never written without its session; the conditional swap still guards
             return None, holder["session_id"]
+        if session.status is SessionStatus.FAILED:
+            return None, session.session_id
         if session.status is SessionStatus.OPEN:
-            reason = "its session is still open"
+            reason: str | None = "its session is still open"
         else:
-            busy_until = (session.decided_at or session.created_at) + self._config.forced_run_quiet_period
-            if session.status is SessionStatus.FAILED or now >= busy_until:
+            reason = self._plan_may_trade(now, session.correlation_id, session.decided_at or session.created_at)
+            if reason is None:
                 return None, session.session_id
-            reason = f"its plan may be traded until {busy_until.isoformat()}"
         detail = f"forced run refused: the {self._config.stage} {trading_date} workflow is in flight ({reason})"
         log.warning(
             "forced run refused: a workflow is in flight",
@@ -184,6 +193,27 @@ class StrategyOrchestrator:
             ),
             None,
         )
+
+    def _plan_may_trade(self, now: datetime, correlation_id: str, decided_at: datetime) -> str | None:
+        """Why a COMPLETED workflow's plan may still trade, or None when nothing will trade it any more."""
+        progress = self._plans.plan_progress(correlation_id)
+        if progress is None:
+            on_its_way_until = decided_at + self._config.forced_run_quiet_period
+            if now < on_its_way_until:
+                return f"its plan may reach execution until {on_its_way_until.isoformat()}"
+            return None
+        if progress.completed:
+            return None
+        last_worked = progress.worked_until or progress.started_at
+        idle_from = last_worked + self._config.plan_idle_limit
+        if now < idle_from:
+            return f"its plan is still being worked (last lease until {last_worked.isoformat()})"
+        log.warning(
+            "a started plan was never completed and nothing has worked it since its last lease",
+            correlation_id=correlation_id,
+            last_worked=last_worked.isoformat(),
+        )
+        return None
 
     def _skip_reason(
         self, trigger: OrchestratorTrigger, now: datetime, trading_date: date

@@ -12,6 +12,7 @@ from the_alchemiser.coordinator_v2.service import FORCED_RUN_KEY_PREFIX, Orchest
 from the_alchemiser.shared.calendar import nyse_calendar
 from the_alchemiser.shared.config.settings import Settings, get_settings
 from the_alchemiser.shared.events import EventBridgePublisher, S3PayloadStore
+from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger
 from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.once import PowertoolsOnce
 from the_alchemiser.shared.sessions import AggregationSessionRepository
@@ -34,6 +35,7 @@ def build_orchestrator(settings: Settings) -> StrategyOrchestrator:
     dynamodb = boto3.client("dynamodb")
     return StrategyOrchestrator(
         sessions=AggregationSessionRepository(dynamodb, settings.aggregation_sessions_table_name),
+        plans=DynamoTradeLedger(dynamodb, settings.trade_ledger_table_name),  # read only: execution's plan state
         once=PowertoolsOnce.on_table(settings.idempotency_table_name, dynamodb, key_prefix=FORCED_RUN_KEY_PREFIX),
         invoker=LambdaWorkerInvoker(
             boto3.client("lambda"), _require(settings.strategy_worker_function_name, "STRATEGY_WORKER_FUNCTION_NAME")

@@ -55,17 +55,60 @@ def test_a_forced_run_is_refused_while_the_days_workflow_is_open(rig: Orchestrat
     assert handle({"force": True, "id": "manual-3"}, rig.orchestrator)["status"] == "started"
 
 
-def test_a_forced_run_waits_out_the_execution_window_after_a_completed_workflow(rig: OrchestratorRig) -> None:
-    """COMPLETED means a plan went to execution, which may work it (redeliveries included) for up to the
-    quiet period; a failed workflow traded nothing, so a forced run may follow it at once."""
+def completed_workflow(rig: OrchestratorRig) -> str:
     scheduled = handle({"execution_id": "exec-1"}, rig.orchestrator)
     end(rig, scheduled["session_id"], SessionStatus.COMPLETED)
+    return str(scheduled["correlation_id"])
+
+
+def test_a_forced_run_waits_while_a_completed_workflows_plan_has_not_reached_execution(rig: OrchestratorRig) -> None:
+    """COMPLETED means a plan is on its way to execution; with no plan state yet, the forced run waits up to
+    the quiet period (the portfolio and the execution's first delivery take seconds); a failed workflow
+    traded nothing, so a forced run may follow it at once."""
+    completed_workflow(rig)
     rig.clock.advance(timedelta(minutes=44))
     assert handle({"force": True, "id": "manual-4"}, rig.orchestrator)["status"] == "in_flight"
     rig.clock.advance(timedelta(minutes=1))
     assert handle({"force": True, "id": "manual-4"}, rig.orchestrator)["status"] == "started"
     holder = rig.sessions.workflow_holder(STAGE, REGULAR_DAY)
     assert holder is not None and holder["correlation_id"] == workflows_started(rig)[-1].correlation_id
+
+
+def test_a_forced_run_is_refused_while_the_plan_is_still_worked_however_long_it_takes(rig: OrchestratorRig) -> None:
+    """Execution resumes an unfinished plan as new messages (up to 20 times): a plan may be worked long after
+    45 minutes. The ledger's plan state says so; a time window alone let a forced run trade beside it."""
+    correlation_id = completed_workflow(rig)
+    decided = rig.clock.now()
+    rig.plans.start(correlation_id, decided + timedelta(minutes=1))
+    rig.plans.worked(correlation_id, until=decided + timedelta(minutes=100))  # a delivery holds it till then
+    rig.clock.advance(timedelta(minutes=90))
+    refused = handle({"force": True, "id": "manual-5"}, rig.orchestrator)
+    assert refused["status"] == "in_flight" and "still being worked" in refused["detail"]
+    rig.clock.advance(timedelta(minutes=31))  # 21 min after its last lease ended: nothing works it any more
+    assert handle({"force": True, "id": "manual-5"}, rig.orchestrator)["status"] == "started"
+
+
+def test_a_forced_run_may_follow_a_finished_plan_at_once(rig: OrchestratorRig) -> None:
+    correlation_id = completed_workflow(rig)
+    rig.plans.start(correlation_id, rig.clock.now())
+    rig.plans.worked(correlation_id, until=rig.clock.now() + timedelta(minutes=15))
+    rig.clock.advance(timedelta(minutes=3))
+    assert handle({"force": True, "id": "manual-6"}, rig.orchestrator)["status"] == "in_flight"
+    rig.plans.complete(correlation_id)  # execution reported the plan's outcome
+    assert handle({"force": True, "id": "manual-6"}, rig.orchestrator)["status"] == "started"
+
+
+def test_a_plan_that_stopped_being_worked_frees_the_day_after_the_idle_limit(rig: OrchestratorRig) -> None:
+    """A plan never completed (its last delivery was killed before it could report: the DLQ alarm tells)
+    does not block forced runs for the rest of the day: once no delivery has held it for the idle limit,
+    longer than any gap between two deliveries (the queue's 900 s visibility timeout), it is dead."""
+    correlation_id = completed_workflow(rig)
+    rig.plans.start(correlation_id, rig.clock.now())
+    rig.plans.worked(correlation_id, until=rig.clock.now() + timedelta(minutes=2))
+    rig.clock.advance(timedelta(minutes=21))
+    assert handle({"force": True, "id": "manual-7"}, rig.orchestrator)["status"] == "in_flight"
+    rig.clock.advance(timedelta(minutes=2))
+    assert handle({"force": True, "id": "manual-7"}, rig.orchestrator)["status"] == "started"
 
 
 def test_concurrent_forced_runs_with_different_ids_start_one_workflow(rig: OrchestratorRig) -> None:

@@ -32,6 +32,7 @@ from the_alchemiser.shared.ledger.plan_state import (
     PhaseResolution,
     PlanItemState,
     PlanItemStatus,
+    PlanProgress,
     PlanState,
 )
 from the_alchemiser.shared.logging import get_logger
@@ -114,7 +115,7 @@ def _is_condition_failure(exc: ClientError, also: tuple[str, ...] = ()) -> bool:
 
 
 class DynamoTradeLedger:
-    """TradeLedgerWriter + TradeLedgerReader + PlanStateStore over one table (boto3 client)."""
+    """TradeLedgerWriter + TradeLedgerReader + PlanStateStore + PlanProgressReader over one table (boto3 client)."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -314,7 +315,8 @@ class DynamoTradeLedger:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._plan_key(correlation_id),
-                UpdateExpression="SET lease_owner = :owner, lease_expires = :expires",
+                # worked_until outlives the lease's release: how recently anything worked the plan
+                UpdateExpression="SET lease_owner = :owner, lease_expires = :expires, worked_until = :expires",
                 ConditionExpression=(
                     "attribute_not_exists(lease_owner) OR lease_expires <= :now OR lease_owner = :owner"
                 ),
@@ -333,6 +335,22 @@ class DynamoTradeLedger:
         ).get("Item", {})
         held = item.get("lease_expires", {}).get("N")
         return float(held) if held is not None else now  # released meanwhile: try again at once
+
+    def plan_progress(self, correlation_id: str) -> PlanProgress | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=self._plan_key(correlation_id),
+            ConsistentRead=True,
+            ProjectionExpression="started_at, completed, worked_until",
+        ).get("Item")
+        if not item or "started_at" not in item:
+            return None
+        worked = item.get("worked_until", {}).get("N")
+        return PlanProgress(
+            started_at=datetime.fromisoformat(item["started_at"]["S"]),
+            completed=item.get("completed", {}).get("BOOL", False),
+            worked_until=None if worked is None else datetime.fromtimestamp(float(worked), UTC),
+        )
 
     def release_lease(self, correlation_id: str, owner: str) -> None:
         try:

@@ -7,6 +7,8 @@ which outcome events were published."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -97,4 +99,22 @@ class PlanLease(Protocol):
 
     def release_lease(self, correlation_id: str, owner: str) -> None:
         """Give the lease up if `owner` still holds it (a crashed owner's lease simply expires)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PlanProgress:
+    """Whether anything may still trade a plan: started, completed (its outcome reported), and the end of the
+    last lease a delivery took on it (None before the first)."""
+
+    started_at: datetime
+    completed: bool
+    worked_until: datetime | None
+
+
+class PlanProgressReader(Protocol):
+    """What the orchestrator reads of execution's plan state before a forced run (it writes none of it)."""
+
+    def plan_progress(self, correlation_id: str) -> PlanProgress | None:
+        """None while execution has not started the plan."""
         ...

@@ -146,3 +146,25 @@ def test_first_phase_resolution_wins_even_when_racing(ledger: DynamoTradeLedger)
         stored = list(pool.map(lambda r: ledger.resolve_phase("c1", r), candidates))
     assert len({s.model_dump_json() for s in stored}) == 1
     assert ledger.load_plan("c1").phases["buy"] == stored[0]  # type: ignore[union-attr]
+
+
+def test_plan_progress_is_what_a_forced_run_reads_before_it_starts(ledger: DynamoTradeLedger) -> None:
+    """None until execution starts the plan; each lease taken moves worked_until, which outlives the lease's
+    release; a completed plan says so."""
+    assert ledger.plan_progress("corr-9") is None
+    ledger.start_plan("corr-9", "plan-9", "2026-11-20T20:31:00.000000Z")
+    started = ledger.plan_progress("corr-9")
+    assert started is not None and not started.completed and started.worked_until is None
+    assert started.started_at == datetime(2026, 11, 20, 20, 31, tzinfo=UTC)
+
+    now = T0.timestamp()
+    assert ledger.acquire_lease("corr-9", "delivery-1", expires_at=now + 900, now=now) is None
+    assert ledger.acquire_lease("corr-9", "delivery-2", expires_at=now + 1800, now=now + 10) == now + 900  # refused
+    ledger.release_lease("corr-9", "delivery-1")
+    released = ledger.plan_progress("corr-9")
+    assert released is not None and released.worked_until == T0 + timedelta(seconds=900)
+
+    assert ledger.acquire_lease("corr-9", "delivery-2", expires_at=now + 2000, now=now + 60) is None
+    ledger.mark_completed("corr-9")
+    done = ledger.plan_progress("corr-9")
+    assert done is not None and done.completed and done.worked_until == T0 + timedelta(seconds=2000)
