@@ -4,7 +4,10 @@ and `data fetch --format parquet` write it), side by side in one run.
 
 - CSV: the numpy reader the signals path uses (dates and closes; the other columns on first use), the
   same with every column forced, and pandas.read_csv on the same files;
-- Parquet (zstd, fastparquet + cramjam): read of every object, write of every object, bytes on disk;
+- Parquet (zstd): the datalake's write of every symbol (flat_parquet, with its CSV copy) and read of every
+  object (flat_parquet), against fastparquet writing and reading the same bars (what schema 2 did, and what
+  the fallback for older objects still does), and the bytes of each; flat_parquet's read must equal
+  fastparquet's of the same object;
 - import: a fresh interpreter importing the CSV port, against one importing pandas.
 
 The symbols are ftl_starburst.clj's universe from the corpus (`--corpus DIR`, default
@@ -30,7 +33,8 @@ import pandas as pd
 
 from the_alchemiser.local.synthetic_market import generate_market
 from the_alchemiser.shared.market_data.csv_directory import CsvDirectoryMarketData, read_csv_bars
-from the_alchemiser.shared.market_data.datalake import Datalake
+from the_alchemiser.shared.market_data.datalake import Datalake, from_parquet, to_parquet
+from the_alchemiser.shared.market_data.stored_bars import DATALAKE_COLUMNS, StoredBars
 from the_alchemiser.strategy_v2.dsl import load_strategy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +51,29 @@ def best(action: Callable[[], object], rounds: int = ROUNDS) -> float:
         action()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def fastparquet_bytes(bars: StoredBars) -> bytes:
+    """The bars as fastparquet wrote the datalake's objects before flat_parquet (schema 2)."""
+    import io
+
+    import fastparquet
+
+    table = pd.DataFrame({"date": bars.dates.astype("datetime64[ns]")})
+    for name in DATALAKE_COLUMNS:
+        table[name] = getattr(bars, name)
+    sink = io.BytesIO()
+    sink.close = lambda: None  # type: ignore[method-assign]  # fastparquet closes what it writes
+    fastparquet.write("x", table, compression="ZSTD", write_index=False, stats=False, open_with=lambda *_: sink)
+    return sink.getvalue()
+
+
+def fastparquet_read(body: bytes) -> pd.DataFrame:
+    import io
+
+    import fastparquet
+
+    return fastparquet.ParquetFile(io.BytesIO(body)).to_pandas(index=False)
 
 
 def import_time(statement: str) -> float:
@@ -76,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         for symbol, frame in market.items():
             csv.write(symbol, frame)
         files = sorted(csv_dir.glob("*.csv"))
-        write = best(lambda: [lake.write(s, f.assign(adjusted=f["close"])) for s, f in market.items()], 2)
+        stored = {s: StoredBars.from_frame(f.assign(adjusted=f["close"])) for s, f in market.items()}
+        write = best(lambda: [lake.write(s, bars) for s, bars in stored.items()], 2)
+        objects = {s: (lake_dir / s.replace("/", ".") / "daily.parquet").read_bytes() for s in stored}
+        old_objects = {s: fastparquet_bytes(bars) for s, bars in stored.items()}
 
         def numpy_all() -> None:
             for path in files:
@@ -87,9 +117,17 @@ def main(argv: list[str] | None = None) -> int:
             "csv numpy (dates+close)": best(lambda: [read_csv_bars(p) for p in files]),
             "csv numpy (all columns)": best(numpy_all),
             "csv pandas.read_csv": best(lambda: [pd.read_csv(p) for p in files]),
-            "parquet read (fastparquet)": best(lambda: [lake.read(s) for s in market], 3),
-            "parquet write (fastparquet)": write,
+            "datalake read (flat_parquet)": best(lambda: [lake.read(s) for s in market], 3),
+            "parquet read (fastparquet)": best(lambda: [fastparquet_read(b) for b in old_objects.values()], 3),
+            "parquet write (flat_parquet)": best(lambda: [to_parquet(b) for b in stored.values()], 2),
+            "parquet write (fastparquet)": best(lambda: [fastparquet_bytes(b) for b in stored.values()], 2),
+            "datalake write (+ csv copy)": write,
         }
+        for symbol, body in list(objects.items())[:10]:  # flat_parquet's read equals fastparquet's
+            ours, theirs = from_parquet(symbol, body), fastparquet_read(body)
+            if not all(np.array_equal(getattr(ours, c), theirs[c].to_numpy()) for c in DATALAKE_COLUMNS):
+                print(f"FAIL: {symbol}: flat_parquet and fastparquet read different bars")
+                return 1
         for path in files[:5]:  # the numpy reader agrees bit for bit with Python's float() of each field
             ours, text = read_csv_bars(path), pd.read_csv(path, dtype=str)
             for column in ("open", "high", "low", "close", "volume"):
@@ -100,16 +138,18 @@ def main(argv: list[str] | None = None) -> int:
             print("FAIL: nothing to measure")
             return 1
         csv_bytes = sum(p.stat().st_size for p in files)
-        lake_bytes = sum(p.stat().st_size for p in lake_dir.rglob("daily.parquet"))
+        lake_bytes = sum(len(b) for b in objects.values())
+        old_bytes = sum(len(b) for b in old_objects.values())
     print(f"{len(symbols)} symbols ({UNIVERSE_FILE}'s universe) x {DAYS} days")
     for name, seconds in figures.items():
-        print(f"  {name:<30} {seconds * 1000:8.1f} ms")
-    print(f"  {'csv bytes':<30} {csv_bytes / 1e6:8.2f} MB")
-    print(f"  {'parquet bytes (zstd)':<30} {lake_bytes / 1e6:8.2f} MB")
+        print(f"  {name:<32} {seconds * 1000:8.1f} ms")
+    print(f"  {'csv bytes':<32} {csv_bytes / 1e6:8.2f} MB")
+    print(f"  {'parquet bytes (flat_parquet)':<32} {lake_bytes / 1e6:8.2f} MB")
+    print(f"  {'parquet bytes (fastparquet)':<32} {old_bytes / 1e6:8.2f} MB")
     port = import_time("import the_alchemiser.shared.market_data.csv_directory")
     pandas = import_time("import pandas")
-    print(f"  {'import csv port (fresh process)':<30} {port * 1000:8.1f} ms")
-    print(f"  {'import pandas (fresh process)':<30} {pandas * 1000:8.1f} ms")
+    print(f"  {'import csv port (fresh process)':<32} {port * 1000:8.1f} ms")
+    print(f"  {'import pandas (fresh process)':<32} {pandas * 1000:8.1f} ms")
     return 0
 
 
