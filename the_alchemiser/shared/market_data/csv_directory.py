@@ -143,6 +143,12 @@ def _body_of(path: Path, raw: bytes) -> bytes:
     return (body.replace(b"\r\n", b"\n") if b"\r" in body else body).rstrip(b"\n")
 
 
+def _ascending(path: Path, dates: Array) -> Array:
+    if len(dates) > 1 and not bool((dates[1:] > dates[:-1]).all()):
+        raise MarketDataError(f"{path}: dates must be unique and ascending")
+    return dates
+
+
 class LazyDailyBars(DailyBars):
     """DailyBars whose open, high, low and volume are parsed on first use, from the file read again: the
     text is not kept in memory (a strategy reads closes only). The file must still hold the bytes read
@@ -190,22 +196,22 @@ class LazyDailyBars(DailyBars):
         crc = zlib.crc32(raw)
         if not body:
             return cls._new(path, crc, np.array([], dtype="datetime64[D]"), np.array([], dtype=np.float64))
-        dates = _check_and_parse_dates(path, body)
-        if len(dates) > 1 and not bool((dates[1:] > dates[:-1]).all()):
-            raise MarketDataError(f"{path}: dates must be unique and ascending")
+        dates = _ascending(path, _check_and_parse_dates(path, body))
         close = np.ascontiguousarray(_parse_columns(path, body, (4,))[:, 0])
         return cls._new(path, crc, dates, close)
 
 
 def parse_csv_bars(name: Path, raw: bytes) -> DailyBars:
-    """Bars from a CSV file's bytes (the same checks as read_csv_bars), every column parsed now: for bytes
-    that are not a file to read again (the datalake's `daily.csv` from S3). `name` is for messages."""
-    bars = LazyDailyBars.parse(name, raw)
+    """Bars from a CSV file's bytes (the same checks as read_csv_bars), every column parsed now, in one pass:
+    for bytes that are not a file to read again (the datalake's `daily.csv` from S3). `name` is for messages."""
     body = _body_of(name, raw)
-    rows = len(bars.dates)
-    columns = _parse_columns(name, body, (1, 2, 3, 5))[:rows] if body else np.empty((0, 4))
-    opens, highs, lows, volumes = (np.ascontiguousarray(values) for values in columns.T)
-    return DailyBars(bars.dates, opens, highs, lows, bars.close, volumes)
+    if not body:
+        empty = np.array([], dtype=np.float64)
+        return DailyBars(np.array([], dtype="datetime64[D]"), empty, empty, empty, empty, empty)
+    dates = _ascending(name, _check_and_parse_dates(name, body))
+    columns = _parse_columns(name, body, (1, 2, 3, 4, 5))[: len(dates)]
+    opens, highs, lows, closes, volumes = (np.ascontiguousarray(values) for values in columns.T)
+    return DailyBars(dates, opens, highs, lows, closes, volumes)
 
 
 def read_csv_bars(path: Path) -> DailyBars:
