@@ -36,7 +36,9 @@ METRIC_NAMES: dict[str, tuple[Unit, str]] = {
 }
 DEFAULT_NAMESPACE = "alchemiser"
 # CloudWatch takes EMF timestamps from 14 days past to 2 hours ahead; an older simulated day keeps the wall clock
-EMF_TIMESTAMP_WINDOW = timedelta(days=13)
+# CloudWatch skips an EMF timestamp more than 14 days past or 2 hours ahead of its clock (margins kept)
+EMF_TIMESTAMP_PAST = timedelta(days=13)
+EMF_TIMESTAMP_AHEAD = timedelta(hours=1, minutes=55)
 
 
 class Metrics(Protocol):
@@ -81,7 +83,7 @@ class PowertoolsMetrics:
         metrics = EphemeralMetrics(namespace=self.namespace)  # its own state: nothing shared between puts
         metrics.add_metric(name=name, unit=MetricUnit(unit), value=float(value))
         stamp = stamp_now()  # the log lines' clock (the local stack's simulated day)
-        if abs(datetime.now(UTC) - stamp) < EMF_TIMESTAMP_WINDOW:  # CloudWatch skips metrics outside it
+        if -EMF_TIMESTAMP_PAST < stamp - datetime.now(UTC) < EMF_TIMESTAMP_AHEAD:  # else Powertools' (now)
             metrics.set_timestamp(stamp)
         # the log lines' workflow ids and Lambda context ride along as EMF properties (searchable, not
         # dimensions); where the log lines go: stdout in Lambda (CloudWatch Logs extracts the metric), the

@@ -184,3 +184,9 @@ def test_the_emf_timestamp_follows_the_stamping_clock_within_cloudwatchs_window(
     line = emf_at(old)
     assert line["timestamp"].startswith("2024-06-10")  # the log line's simulated time
     assert abs(line["_aws"]["Timestamp"] / 1000 - datetime.now(UTC).timestamp()) < 60  # CloudWatch's: now
+    # CloudWatch takes 2 hours into the future, not 13 days: a local day's simulated 15:30 ahead of the
+    # real morning must not be stamped (nor warn); 1 hour ahead is kept
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=4)
+    assert abs(emf_at(ahead)["_aws"]["Timestamp"] / 1000 - datetime.now(UTC).timestamp()) < 60
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    assert abs(emf_at(soon)["_aws"]["Timestamp"] - soon.timestamp() * 1000) <= 1
