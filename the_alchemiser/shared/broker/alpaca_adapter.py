@@ -24,9 +24,14 @@ from alpaca.trading.requests import (
     ReplaceOrderRequest,
 )
 
-from the_alchemiser.shared.broker.alpaca_http import keys_from_secret, pause_before_retry, quiet_client, translate_error
+from the_alchemiser.shared.broker.alpaca_http import (
+    default_data_url,
+    keys_from_settings,
+    pause_before_retry,
+    quiet_client,
+    translate_error,
+)
 from the_alchemiser.shared.broker.errors import (
-    AuthenticationError,
     BrokerError,
     BrokerUnavailableError,
     DuplicateClientOrderIdError,
@@ -124,13 +129,6 @@ def _same_order(existing: Order, request: OrderRequest) -> bool:
     )
 
 
-def _default_data_url(base_url: str | None) -> str | None:
-    """A non-Alpaca trading URL (the local paper broker) serves the data API at the same base."""
-    if base_url and "alpaca.markets" not in base_url:
-        return base_url
-    return None
-
-
 class AlpacaBroker:
     """The real `BrokerPort`. Point `base_url` (and `data_url`) at the local paper broker in tests."""
 
@@ -148,7 +146,7 @@ class AlpacaBroker:
         self.retry = retry or RetryPolicy()
         register_secret(api_key, secret_key)
         base = base_url.rstrip("/") if base_url else None
-        data = data_url.rstrip("/") if data_url else _default_data_url(base)
+        data = data_url.rstrip("/") if data_url else default_data_url(base)
         # raw mode returns JSON dicts/lists, not the model types alpaca-py's annotations promise
         self._trading: Any = TradingClient(api_key, secret_key, paper=paper, url_override=base, raw_data=True)
         self._data: Any = StockHistoricalDataClient(api_key, secret_key, url_override=data, raw_data=True)
@@ -157,16 +155,8 @@ class AlpacaBroker:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, retry: RetryPolicy | None = None) -> AlpacaBroker:
-        """Keys from ALPACA_API_KEY/ALPACA_SECRET_KEY, else the Secrets Manager secret ALPACA_CREDENTIALS_SECRET
-        (JSON with `api_key` and `secret_key`)."""
-        if settings.alpaca_api_key and settings.alpaca_secret_key:
-            key, secret = settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value()
-        elif settings.alpaca_credentials_secret:
-            key, secret = keys_from_secret(settings.alpaca_credentials_secret)
-        else:
-            raise AuthenticationError(
-                "no Alpaca keys: set ALPACA_API_KEY/ALPACA_SECRET_KEY or ALPACA_CREDENTIALS_SECRET"
-            )
+        """Keys as `keys_from_settings` finds them; the URLs from the settings."""
+        key, secret = keys_from_settings(settings)
         return cls(
             key,
             secret,

@@ -5,7 +5,7 @@ pause before a retry, and the keys from Secrets Manager. No trading or data clie
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from alpaca.common.exceptions import APIError
@@ -23,6 +23,9 @@ from the_alchemiser.shared.broker.errors import (
 )
 from the_alchemiser.shared.broker.retry import RetryPolicy
 from the_alchemiser.shared.secrets import register_secret, scrub
+
+if TYPE_CHECKING:
+    from the_alchemiser.shared.config.settings import Settings
 
 
 class _TimeoutSession(requests.Session):
@@ -131,3 +134,20 @@ def keys_from_secret(secret_id: str) -> tuple[str, str]:
         raise AuthenticationError(f"secret {secret_id} has no api_key/secret_key")
     register_secret(str(key), str(secret))
     return str(key), str(secret)
+
+
+def keys_from_settings(settings: Settings) -> tuple[str, str]:
+    """Keys from ALPACA_API_KEY/ALPACA_SECRET_KEY, else the Secrets Manager secret ALPACA_CREDENTIALS_SECRET
+    (JSON with `api_key` and `secret_key`)."""
+    if settings.alpaca_api_key and settings.alpaca_secret_key:
+        return settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value()
+    if settings.alpaca_credentials_secret:
+        return keys_from_secret(settings.alpaca_credentials_secret)
+    raise AuthenticationError("no Alpaca keys: set ALPACA_API_KEY/ALPACA_SECRET_KEY or ALPACA_CREDENTIALS_SECRET")
+
+
+def default_data_url(trading_url: str | None) -> str | None:
+    """A non-Alpaca trading URL (the local paper broker) serves the data API at the same base."""
+    if trading_url and "alpaca.markets" not in trading_url:
+        return trading_url.rstrip("/")
+    return None

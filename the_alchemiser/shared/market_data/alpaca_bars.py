@@ -20,8 +20,14 @@ import numpy as np
 from alpaca.common.enums import BaseURL
 from alpaca.common.rest import RESTClient
 
-from the_alchemiser.shared.broker.alpaca_http import keys_from_secret, pause_before_retry, quiet_client, translate_error
-from the_alchemiser.shared.broker.errors import AuthenticationError, TransientBrokerError
+from the_alchemiser.shared.broker.alpaca_http import (
+    default_data_url,
+    keys_from_settings,
+    pause_before_retry,
+    quiet_client,
+    translate_error,
+)
+from the_alchemiser.shared.broker.errors import TransientBrokerError
 from the_alchemiser.shared.broker.retry import RetryPolicy
 from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.config.settings import Settings
@@ -115,18 +121,10 @@ class AlpacaBarsSource:
     def from_settings(cls, settings: Settings, **kwargs: Any) -> AlpacaBarsSource:
         """Keys from ALPACA_API_KEY/ALPACA_SECRET_KEY, else the Secrets Manager secret ALPACA_CREDENTIALS_SECRET;
         the data URL from ALPACA_DATA_URL, else the trading URL when it is not Alpaca's (the local broker)."""
-        if settings.alpaca_api_key and settings.alpaca_secret_key:
-            key, secret = settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value()
-        elif settings.alpaca_credentials_secret:
-            key, secret = keys_from_secret(settings.alpaca_credentials_secret)
-        else:
-            raise AuthenticationError(
-                "no Alpaca keys: set ALPACA_API_KEY/ALPACA_SECRET_KEY or ALPACA_CREDENTIALS_SECRET"
-            )
-        data_url = settings.alpaca_data_url
-        if not data_url and settings.alpaca_base_url and "alpaca.markets" not in settings.alpaca_base_url:
-            data_url = settings.alpaca_base_url
-        return cls(key, secret, data_url=data_url, **kwargs)
+        key, secret = keys_from_settings(settings)
+        return cls(
+            key, secret, data_url=settings.alpaca_data_url or default_data_url(settings.alpaca_base_url), **kwargs
+        )
 
     def daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, StoredBars]:
         wanted = list(dict.fromkeys(symbols))
