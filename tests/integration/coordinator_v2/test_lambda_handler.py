@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.fixtures.aws import unique_name
 from tests.fixtures.coordinator_v2 import write_strategies
 from tests.support.coordinator_v2.aws_rig import (  # noqa: F401  (lambda_env is a fixture)
     LambdaEnvironment,
@@ -23,6 +24,7 @@ from tests.support.coordinator_v2.aws_rig import (  # noqa: F401  (lambda_env is
 from the_alchemiser.coordinator_v2.lambda_handler import lambda_handler
 from the_alchemiser.coordinator_v2.wiring import MissingConfiguration
 from the_alchemiser.shared.events import WorkflowStarted
+from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger, create_ledger_table
 from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.schemas import StrategyWorkerRequest
 from the_alchemiser.shared.sessions import SessionDeadline, SessionStatus
@@ -172,3 +174,27 @@ def test_a_forced_run_retried_by_lambda_starts_one_workflow_on_the_real_idempote
     assert len(invokes) == 3
     assert lambda_handler({"force": True, "id": "manual-2"}, None)["status"] == "started"
     assert len(invokes) == 6
+
+
+def test_a_forced_run_waits_for_the_days_plan_in_the_real_ledger(orchestrator_env: LambdaEnvironment) -> None:
+    """The deployed wiring reads execution's plan state from the trade ledger table (DynamoDB Local): a plan
+    a delivery holds refuses a forced run, the same plan completed lets it start."""
+    ledger_table = unique_name("ledger")
+    create_ledger_table(orchestrator_env.dynamodb, ledger_table)
+    orchestrator_env.set(TRADE_LEDGER__TABLE_NAME=ledger_table)
+    record_invokes()
+    scheduled = lambda_handler(SCHEDULE_INPUT, None)
+    decided_at = datetime(2026, 11, 20, 20, 31, tzinfo=UTC)  # the local clock is 15:30 New York
+    assert orchestrator_env.sessions.decide(
+        scheduled["session_id"], SessionStatus.COMPLETED, reason="test", outcome_event_json="{}", decided_at=decided_at
+    )
+    ledger = DynamoTradeLedger(orchestrator_env.dynamodb, ledger_table)
+    ledger.start_plan(scheduled["correlation_id"], "plan-1", "2026-11-20T20:31:05.000000Z")
+    lease_until = datetime(2026, 11, 20, 21, 45, tzinfo=UTC).timestamp()  # an hour and more of resumes
+    assert ledger.acquire_lease(scheduled["correlation_id"], "delivery-1", expires_at=lease_until, now=0.0) is None
+
+    orchestrator_env.set(ALCHEMISER_LOCAL_CLOCK="2026-11-20T16:20:00-05:00")  # 49 minutes after the decision
+    refused = lambda_handler({"force": True, "id": "manual-9"}, None)
+    assert refused["status"] == "in_flight" and "still being worked" in refused["detail"]
+    ledger.mark_completed(scheduled["correlation_id"])
+    assert lambda_handler({"force": True, "id": "manual-9"}, None)["status"] == "started"
