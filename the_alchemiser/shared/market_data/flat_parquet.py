@@ -27,7 +27,7 @@ CREATED_BY = "the_alchemiser flat_parquet 1"
 INT32, INT64, DOUBLE = 1, 2, 5
 REQUIRED = 0
 CONVERTED_DATE = 6
-PLAIN = 0
+PLAIN, RLE = 0, 3
 UNCOMPRESSED, ZSTD = 0, 6
 DATA_PAGE = 0
 # Thrift compact protocol types
@@ -187,7 +187,8 @@ def write(columns: Sequence[tuple[str, npt.NDArray[Any]]], metadata: dict[str, s
         schema.append([(1, _I32, kind), (3, _I32, REQUIRED), (4, _BINARY, name), (6, _I32, converted)])
         page = bytes(cramjam.zstd.compress(plain, level=_LEVEL))
         header = _Writer()
-        data_page = [(1, _I32, rows), (2, _I32, PLAIN), (3, _I32, PLAIN), (4, _I32, PLAIN)]
+        # no level bytes follow (REQUIRED, flat), but readers expect the level encodings every writer names
+        data_page = [(1, _I32, rows), (2, _I32, PLAIN), (3, _I32, RLE), (4, _I32, RLE)]
         header.struct([(1, _I32, DATA_PAGE), (2, _I32, len(plain)), (3, _I32, len(page)), (5, _STRUCT, data_page)])
         offset = len(out)
         out += header.out + page
