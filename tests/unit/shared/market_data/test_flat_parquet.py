@@ -11,6 +11,8 @@ import fastparquet
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from the_alchemiser.shared.market_data import flat_parquet
 
@@ -97,3 +99,27 @@ def test_every_single_byte_flip_is_refused_or_read_as_written() -> None:
         except flat_parquet.NotFlatParquet:
             continue
         assert len(columns["date"]) == 5 and len(columns["close"]) == 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    days=st.integers(min_value=0, max_value=3000),
+    start=st.integers(min_value=-20000, max_value=40000),
+    floats=st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=50),
+    metadata=st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=40), max_size=20),
+)
+def test_any_table_round_trips_exactly_and_fastparquet_agrees(
+    days: int, start: int, floats: list[float], metadata: dict[str, str]
+) -> None:
+    """Any length (lists of 15 or more elements take the long list header), any date, any finite double
+    (signed zeros, subnormals, the extremes), any string metadata."""
+    dates = (np.datetime64("1970-01-01") + np.arange(start, start + days)).astype("datetime64[D]")
+    values = np.resize(np.array(floats), days)
+    columns = [("date", dates), *((f"c{i}", np.roll(values, i)) for i in range(16))]
+    body = flat_parquet.write(columns, metadata)
+    read, read_metadata = flat_parquet.read(body)
+    assert read_metadata == metadata and list(read) == [name for name, _ in columns]
+    for name, expected in columns:
+        np.testing.assert_array_equal(read[name], expected, strict=True)
+    table = fastparquet.ParquetFile(io.BytesIO(body)).to_pandas(index=False)
+    np.testing.assert_array_equal(table["c0"].to_numpy(), values)
