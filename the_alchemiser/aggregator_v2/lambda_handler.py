@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
 from the_alchemiser.aggregator_v2.wiring import AggregatorRuntime, get_runtime
 from the_alchemiser.shared.events import EventParseError, PartialSignalGenerated, decode_event
-from the_alchemiser.shared.logging import message_id_of, rejecting, with_lambda_context
+from the_alchemiser.shared.logging import with_lambda_context
+from the_alchemiser.shared.rejections import message_id_of, rejecting
 from the_alchemiser.shared.sessions import SessionDeadline
 
 

@@ -9,7 +9,8 @@ from the_alchemiser.coordinator_v2 import start_check
 from the_alchemiser.coordinator_v2.service import StrategyOrchestrator
 from the_alchemiser.coordinator_v2.trigger import OrchestratorTrigger
 from the_alchemiser.coordinator_v2.wiring import get_orchestrator
-from the_alchemiser.shared.logging import message_id_of, rejecting, with_lambda_context
+from the_alchemiser.shared.logging import with_lambda_context
+from the_alchemiser.shared.rejections import message_id_of, rejecting
 
 
 def handle(event: dict[str, Any] | None, orchestrator: StrategyOrchestrator, context: Any = None) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Any
 from the_alchemiser.data_v2.request import DataRefreshRequest
 from the_alchemiser.data_v2.service import DataRefreshService
 from the_alchemiser.data_v2.wiring import get_service
-from the_alchemiser.shared.logging import message_id_of, rejecting, with_lambda_context
+from the_alchemiser.shared.logging import with_lambda_context
+from the_alchemiser.shared.rejections import message_id_of, rejecting
 
 
 def handle(event: dict[str, Any] | None, service: DataRefreshService) -> dict[str, Any]:

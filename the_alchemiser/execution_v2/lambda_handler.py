@@ -18,7 +18,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from the_alchemiser.execution_v2.service import ExecutionOutOfTime, ExecutionService, PlanLeased
 from the_alchemiser.shared.events import EventParseError, PayloadStore, RebalancePlanned, decode_event
-from the_alchemiser.shared.logging import get_logger, rejecting, with_lambda_context, workflow_context
+from the_alchemiser.shared.logging import get_logger, with_lambda_context, workflow_context
+from the_alchemiser.shared.rejections import rejecting
 
 _log = get_logger("execution_v2.lambda_handler")
 

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from the_alchemiser.notifications_v2.wiring import NotificationsRuntime, get_runtime
 from the_alchemiser.shared.events import EventParseError, decode_event
-from the_alchemiser.shared.logging import log_rejected, with_lambda_context
+from the_alchemiser.shared.logging import with_lambda_context
+from the_alchemiser.shared.rejections import log_rejected
 
 
 def _envelope_id(event: Any) -> str:

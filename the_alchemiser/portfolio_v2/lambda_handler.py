@@ -9,7 +9,8 @@ from typing import Any
 
 from the_alchemiser.portfolio_v2.service import parse_signal_event
 from the_alchemiser.portfolio_v2.wiring import PortfolioRuntime, get_runtime
-from the_alchemiser.shared.logging import message_id_of, rejecting, with_lambda_context, workflow_context
+from the_alchemiser.shared.logging import with_lambda_context, workflow_context
+from the_alchemiser.shared.rejections import message_id_of, rejecting
 
 
 def handle(event: dict[str, Any], context: Any, runtime: PortfolioRuntime) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from the_alchemiser.shared.logging import message_id_of, rejecting, with_lambda_context
+from the_alchemiser.shared.logging import with_lambda_context
+from the_alchemiser.shared.rejections import message_id_of, rejecting
 from the_alchemiser.shared.schemas import StrategyWorkerRequest
 from the_alchemiser.strategy_v2.wiring import get_worker
 from the_alchemiser.strategy_v2.worker_service import StrategyWorker

@@ -1,9 +1,4 @@
-from the_alchemiser.shared.logging.lambda_context import (
-    log_rejected,
-    message_id_of,
-    rejecting,
-    with_lambda_context,
-)
+from the_alchemiser.shared.logging.lambda_context import with_lambda_context
 from the_alchemiser.shared.logging.setup import (
     bind_workflow_context,
     configure_logging,
@@ -17,11 +12,8 @@ __all__ = [
     "bind_workflow_context",
     "configure_logging",
     "get_logger",
-    "log_rejected",
     "log_stream",
     "log_trace_fields",
-    "message_id_of",
-    "rejecting",
     "with_lambda_context",
     "workflow_context",
 ]

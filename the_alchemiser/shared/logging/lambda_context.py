@@ -1,30 +1,23 @@
-"""What every handler adds to its log lines: the Lambda invocation, and the messages it rejects.
+"""What every handler adds to its log lines: the Lambda invocation.
 
-- `with_lambda_context` wraps each `lambda_handler`: every line of the invocation carries the fields
-  Powertools Logger would inject (`function_name`, `function_memory_size`, `function_arn`,
-  `function_request_id`, `cold_start`, `xray_trace_id`). They live in a context variable of their own,
-  not in structlog's: `bind_workflow_context` clears structlog's on each message, and the
-  correlation/causation ids stay exactly as they were.
-- `rejecting(message_id)` wraps the parsing of one message: a message that is malformed or fails
-  validation (ValueError: pydantic's ValidationError and EventParseError are ValueErrors) is logged at
-  ERROR, `message_rejected`, with its reason and its id (SQS messageId, EventBridge id, the scheduler's
-  execution id, else the invocation's request id), and counted (MessagesRejected, for
-  MessagesRejectedAlarm), then raised on as before (retries, then the DLQ)."""
+`with_lambda_context` wraps each `lambda_handler`: every line of the invocation carries the fields
+Powertools Logger would inject (`function_name`, `function_memory_size`, `function_arn`,
+`function_request_id`, `cold_start`, `xray_trace_id`). They live in a context variable of their own, not in
+structlog's: `bind_workflow_context` clears structlog's on each message, and the correlation/causation ids
+stay exactly as they were. (The messages a handler rejects: shared/rejections.py.)"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 _invocation: ContextVar[Mapping[str, Any] | None] = ContextVar("alchemiser_lambda_invocation", default=None)
 
 R = TypeVar("R")
-REASON_LIMIT = 2000
 
 
 def add_lambda_context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -86,42 +79,3 @@ def scrub_exception(exc: BaseException) -> None:
         with contextlib.suppress(AttributeError, TypeError):  # a type that refuses new args keeps them
             current.args = tuple(scrub_deep(list(current.args)))
         current = current.__cause__ or current.__context__
-
-
-def message_id_of(event: Any) -> str | None:
-    """A message's id as its source names it; else the invocation's request id."""
-    if isinstance(event, Mapping):
-        for key in ("messageId", "id", "execution_id"):
-            value = event.get(key)
-            if isinstance(value, str) and value:
-                return value
-    return current_request_id()
-
-
-def log_rejected(message_id: str | None, reason: str, **extra: Any) -> None:
-    from the_alchemiser.shared.logging.setup import get_logger
-
-    get_logger(__name__).error(
-        "message_rejected",
-        message_id=message_id,
-        request_id=current_request_id(),
-        reason=reason[:REASON_LIMIT],
-        **extra,
-    )
-    # MessagesRejectedAlarm: minutes, not the DLQ alarm after every retry. The namespace straight from the
-    # environment: a rejection may come from a process whose Settings do not validate.
-    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
-    if namespace:
-        from the_alchemiser.shared.metrics import PowertoolsMetrics
-
-        PowertoolsMetrics(namespace).put("MessagesRejected", 1)
-
-
-@contextmanager
-def rejecting(message_id: str | None, **extra: Any) -> Iterator[None]:
-    """Parse a message inside this block: a ValueError is logged as the message's rejection, then raised."""
-    try:
-        yield
-    except ValueError as exc:
-        log_rejected(message_id, f"{type(exc).__name__}: {exc}", **extra)
-        raise
