@@ -96,7 +96,7 @@ class PlanReconciler:
             recorded = set(prior.client_order_ids) if prior is not None else set()
             orders: list[Order] = []
             item_state = prior or PlanItemState(symbol=item.symbol, side=side.value, status=PlanItemStatus.IN_PROGRESS)
-            recorder = ItemRecorder(self.ledger, plan, item, side, item_state)
+            recorder = ItemRecorder(self.ledger, plan, item, side, item_state, self.clock.now)
             for step, coid in sorted(by_item[f"{side.value}#{item.symbol}"]):
                 order = seen.get(coid)
                 if order is None and coid in recorded:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Protocol
 
 from the_alchemiser.execution_v2.book_walk import WalkResult
@@ -38,6 +40,7 @@ class ItemRecorder:
     item: RebalancePlanItem
     side: OrderSide
     state: PlanItemState
+    now: Callable[[], datetime] = field(default=partial(datetime.now, UTC))  # execution's clock (simulated locally)
     quotes: dict[int, QuoteSnapshot] = field(default_factory=dict)
     intents: dict[str, LedgerOrder] = field(default_factory=dict)
 
@@ -48,7 +51,7 @@ class ItemRecorder:
         steps = {**self.state.order_steps, client_order_id: step}
         self.state = self.state.model_copy(update={"step": step, "client_order_ids": ids, "order_steps": steps})
         self.ledger.save_item(self.plan.correlation_id, self.state)
-        now = datetime.now(UTC)
+        now = self.now()
         snapshot = _snapshot(quote)
         if snapshot is not None:
             self.quotes[step] = snapshot
@@ -116,7 +119,7 @@ class ItemRecorder:
                 bid_at_placement=base.bid_at_placement if base is not None else None,
                 ask_at_placement=base.ask_at_placement if base is not None else None,
                 placed_at=base.placed_at if base is not None else order.created_at,
-                updated_at=datetime.now(UTC),
+                updated_at=self.now(),
                 strategy_attribution=self.item.strategy_attribution,
             )
         )

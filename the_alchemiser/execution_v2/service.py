@@ -144,7 +144,7 @@ class ExecutionService:
         and bounds the plan's lease: a second delivery meanwhile gets PlanLeased and backs off."""
         plan = event.rebalance_plan
         with workflow_context(event.correlation_id, event.event_id, plan_id=plan.plan_id):
-            state = self.ledger.start_plan(event.correlation_id, plan.plan_id, sortable_time(datetime.now(UTC)))
+            state = self.ledger.start_plan(event.correlation_id, plan.plan_id, sortable_time(self.clock.now()))
             if state.completed:
                 _log.info("plan_already_completed", note="redelivery: nothing to execute")
                 return self._finish(event, state, market_open=True, notes=[])
@@ -207,7 +207,7 @@ class ExecutionService:
             if state is not None and ({"WorkflowFailed", "WorkflowCompleted"} & state.published.keys()):
                 return
             if state is None:
-                state = self.ledger.start_plan(event.correlation_id, plan.plan_id, sortable_time(datetime.now(UTC)))
+                state = self.ledger.start_plan(event.correlation_id, plan.plan_id, sortable_time(self.clock.now()))
             reason = f"execution did not finish: {type(error).__name__}: {error}"
             try:
                 with self._lease(plan.correlation_id, time_left):
@@ -354,7 +354,7 @@ class ExecutionService:
             symbol=item.symbol, side=side.value, status=PlanItemStatus.IN_PROGRESS, target_qty=qty
         )
         fractionable = item.fractionable or qty != qty.to_integral_value()
-        recorder = ItemRecorder(self.ledger, plan, item, side, item_state)
+        recorder = ItemRecorder(self.ledger, plan, item, side, item_state, self.clock.now)
         walk = walker.walk(
             WalkRequest(
                 correlation_id=plan.correlation_id,
@@ -448,8 +448,8 @@ class ExecutionService:
             orders_succeeded=succeeded,
             total_buy_value=sum((r.filled_value for r in results if r.side == BUY), Decimal(0)),
             total_sell_value=sum((r.filled_value for r in results if r.side == SELL), Decimal(0)),
-            started_at=_parse_time(state.started_at),
-            completed_at=datetime.now(UTC),
+            started_at=_parse_time(state.started_at, self.clock.now()),
+            completed_at=self.clock.now(),
             market_open=market_open,
             notes=notes,
         )
@@ -522,11 +522,11 @@ def _is_done(state: PlanState, item: RebalancePlanItem) -> bool:
     return done is not None and done.status == PlanItemStatus.DONE
 
 
-def _parse_time(text: str) -> datetime:
+def _parse_time(text: str, otherwise: datetime) -> datetime:
     try:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except ValueError:
-        return datetime.now(UTC)
+        return otherwise
 
 
 def trading_day_of(moment: datetime) -> date:

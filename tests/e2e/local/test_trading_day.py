@@ -92,6 +92,9 @@ def test_the_simulated_clock_stamps_every_log_line_and_event_of_the_day(clean_da
     assert executed and min(executed) > run_at, "execution's events carry the trigger time"
     execution_lines = [s for s, line in zip(log_stamps, lines, strict=True) if "execution" in json.dumps(line).lower()]
     assert len(set(execution_lines)) > 1, "execution's log lines do not move with its waits"
+    # the execution's own start and end (its result in TradeExecuted) are on execution's clock too
+    result = next(e for e in clean_day.events if e.event_type == "TradeExecuted").execution_data  # type: ignore[attr-defined]
+    assert run_at <= result.started_at < result.completed_at <= max(executed), (result.started_at, result.completed_at)
 
 
 def deadline_deliveries(result: DayResult) -> list[Any]:
@@ -213,6 +216,12 @@ def test_execution_crashing_mid_plan_is_completed_by_redelivery_without_a_duplic
     assert result.outcome == "completed", result.summary
     assert_no_duplicate_orders(result)
     assert filled(result) == filled(clean_day)
+    # the redelivery comes after the queue's 900 s visibility timeout, on the broker's clock too: the plan
+    # is finished a quarter of an hour after it started, as in AWS (before, the broker's clock stood still)
+    waited = executions[1].at - executions[0].at
+    assert waited >= 900
+    done = next(e for e in result.events if e.event_type == "TradeExecuted").execution_data  # type: ignore[attr-defined]
+    assert (done.completed_at - done.started_at).total_seconds() >= waited, (done.started_at, done.completed_at)
 
 
 def test_a_broker_failing_for_a_while_still_finishes_without_a_duplicate(tmp_path: Path, clean_day: DayResult) -> None:

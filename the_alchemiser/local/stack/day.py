@@ -309,8 +309,12 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
                 duplicate_events=options.duplicate_events,
                 shuffle_seed=options.shuffle_seed,
                 clock=clock.elapsed,
+                # the router's waits (a retry's delay, a visibility timeout, the session deadline) pass on the
+                # local broker's clock as they would in AWS; a real paper account's clock is its own
+                on_wait=None if options.paper else broker.advance,
             )
-            clock.count_waits(lambda: router.now)
+            if options.paper:
+                clock.count_waits(lambda: router.now)
             with router.installed():
                 if options.before_run:
                     options.before_run(router)
@@ -355,9 +359,10 @@ def run_trading_day(options: DayOptions, out: TextIO = sys.stdout) -> DayResult:
 
 
 class _DayClock:
-    """The simulated day's time: the trigger time until the local broker runs, then the broker's clock
-    (which execution's waits move forward), plus the waits the router counted (retry delays, visibility
-    timeouts, SQS delays such as the session deadline's), which in AWS would pass too. The broker keeps its
+    """The simulated day's time: the trigger time until the local broker runs, then the broker's clock, which
+    execution's waits and the router's (retry delays, visibility timeouts, SQS delays such as the session
+    deadline's) move forward, as time would pass in AWS; with a real paper account, the trigger time plus
+    the router's waits. The broker keeps its
     clock in memory, so every read is cheap and never fails: from any thread, inside the broker's own
     transaction (a log line it writes there), after it has stopped (the day's last reading)."""
 
@@ -370,7 +375,7 @@ class _DayClock:
         self._read = read
 
     def count_waits(self, waited: Callable[[], float]) -> None:
-        """The router's counted waits (seconds) join the stamps; they do not move the broker's clock."""
+        """The router's counted waits (seconds) join the stamps (a paper account: no broker clock to move)."""
         self._waited = waited
 
     def broker_now(self) -> datetime:

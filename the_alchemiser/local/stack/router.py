@@ -16,8 +16,9 @@ As strict as AWS where AWS is strict (issue #17):
   destination, or is dropped (and logged) as AWS would drop it.
 - Waits (retry delays, visibility timeouts, an SQS message's DelaySeconds or its queue's) are counted on the
   router's clock (`now`, seconds), not slept: when nothing else can run, the router moves `now` to the next
-  wait's end. A delayed message is held by the router and sent when its delay is over (moto would make it
-  wait in real time: the session deadline would never come in a local day).
+  wait's end, and tells `on_wait` (the local day moves its broker's clock by as much, as time would pass). A
+  delayed message is held by the router and sent when its delay is over (moto would make it wait in real
+  time: the session deadline would never come in a local day).
 - A handler's context counts its remaining time down from the function's Timeout on `clock` (real time by
   default; the local day adds its simulated time); an invocation that outlives its Timeout fails."""
 
@@ -150,6 +151,7 @@ class LocalRouter:
     shuffle_seed: int | None = None
     max_deliveries: int = 5000
     clock: Callable[[], float] = time.monotonic  # an invocation's elapsed time (its remaining time)
+    on_wait: Callable[[float], None] | None = None  # told each wait's seconds (the local broker's clock moves)
     published: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     now: float = 0.0  # seconds of waits counted (retry delays, visibility timeouts), never slept
@@ -329,7 +331,10 @@ class LocalRouter:
         due = [entry[0] for entry in self._delayed + self._held] + [m.visible_at for m in self._in_flight.values()]
         if not due:
             return False
-        self.now = max(self.now, min(due))
+        waited = max(0.0, min(due) - self.now)
+        self.now += waited
+        if waited and self.on_wait is not None:
+            self.on_wait(waited)
         while self._delayed and self._delayed[0][0] <= self.now:
             self._pending.append(heapq.heappop(self._delayed)[2])
         while self._held and self._held[0][0] <= self.now:
