@@ -3,9 +3,9 @@
 Read statically (AST), so no handler has to be built: in a business module's files, every attribute
 read on a `Settings` value (a variable named `settings`, a parameter annotated `Settings`, the result of
 `get_settings()`), plus what the shared functions it calls with its settings read (e.g.
-`AlpacaBroker.from_settings`), with Settings' own properties and methods (`trading_base_url`,
-`strategies_path`, `clock()`) expanded into the fields they use, then mapped to each field's
-environment variable (its validation alias)."""
+`AlpacaBroker.from_settings`, and what that reads through `keys_from_settings`), with Settings' own
+properties and methods (`trading_base_url`, `strategies_path`, `clock()`) expanded into the fields they
+use, then mapped to each field's environment variable (its validation alias)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class SharedReader:
 
     key: str  # "function" or "Class.method"
     fields: frozenset[str]
+    calls: frozenset[str] = frozenset()  # the calls it makes that may reach another shared reader
 
 
 def _is_settings_annotation(annotation: ast.expr | None) -> bool:
@@ -131,7 +132,19 @@ def shared_readers() -> dict[str, SharedReader]:
             arguments = [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]
             names = {a.arg for a in arguments if _is_settings_annotation(a.annotation)}
             if names:
-                readers[key] = SharedReader(key, frozenset(_attribute_reads(function, names)))
+                readers[key] = SharedReader(
+                    key, frozenset(_attribute_reads(function, names)), frozenset(_call_keys(function))
+                )
+    # a reader that hands its settings on to another (`from_settings` -> `keys_from_settings`) reads what
+    # that one reads: to a fixed point
+    changed = True
+    while changed:
+        changed = False
+        for key, reader in list(readers.items()):
+            fields = reader.fields.union(*(readers[c].fields for c in reader.calls & readers.keys() if c != key))
+            if fields != reader.fields:
+                readers[key] = SharedReader(key, fields, reader.calls)
+                changed = True
     return readers
 
 
