@@ -25,6 +25,7 @@ from alpaca.trading.requests import (
 )
 
 from the_alchemiser.shared.broker.alpaca_http import (
+    call_with_retries,
     default_data_url,
     keys_from_settings,
     pause_before_retry,
@@ -170,19 +171,11 @@ class AlpacaBroker:
     def _call(self, operation: str, fn: Callable[[], T]) -> T:
         """Run `fn`, retrying transient failures (429, 5xx, connection) with backoff. Only for calls that are
         safe to repeat: reads, and writes whose repeat is harmless or checked by the caller."""
-        attempts = self.retry.max_attempts
-        for attempt in range(attempts):
-            try:
-                return fn()
-            except Exception as exc:
-                error = translate_error(exc)
-                if not isinstance(error, TransientBrokerError) or attempt == attempts - 1:
-                    raise error from exc
-                delay = self._pause(attempt, error)
-                log.warning(
-                    "broker call retried", operation=operation, attempt=attempt + 1, error=str(error), delay=delay
-                )
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def retried(attempt: int, error: BrokerError, delay: float) -> None:
+            log.warning("broker call retried", operation=operation, attempt=attempt + 1, error=str(error), delay=delay)
+
+        return call_with_retries(self.retry, fn, retried)
 
     def _pause(self, attempt: int, error: BrokerError) -> float:
         return pause_before_retry(self.retry, attempt, error)

@@ -5,7 +5,8 @@ pause before a retry, and the keys from Secrets Manager. No trading or data clie
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from alpaca.common.exceptions import APIError
@@ -20,12 +21,15 @@ from the_alchemiser.shared.broker.errors import (
     NotFoundError,
     OrderRejectedError,
     RateLimitedError,
+    TransientBrokerError,
 )
 from the_alchemiser.shared.broker.retry import RetryPolicy
 from the_alchemiser.shared.secrets import register_secret, scrub
 
 if TYPE_CHECKING:
     from the_alchemiser.shared.config.settings import Settings
+
+T = TypeVar("T")
 
 
 class _TimeoutSession(requests.Session):
@@ -113,6 +117,24 @@ def _rate_limited(exc: APIError, message: str, code: int | None) -> RateLimitedE
         limit=None if limit is None else int(limit),
         remaining=None if remaining is None else int(remaining),
     )
+
+
+def call_with_retries(
+    retry: RetryPolicy, fn: Callable[[], T], on_retry: Callable[[int, BrokerError, float], None]
+) -> T:
+    """Run `fn`, retrying transient failures (429, 5xx, connection) after the policy's pause; any other
+    failure, or the last, raised as the project's error. `on_retry(attempt, error, paused seconds)` is told
+    each retry (the caller logs it). Only for calls that are safe to repeat."""
+    attempts = retry.max_attempts
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:
+            error = translate_error(exc)
+            if not isinstance(error, TransientBrokerError) or attempt == attempts - 1:
+                raise error from exc
+            on_retry(attempt, error, pause_before_retry(retry, attempt, error))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def pause_before_retry(retry: RetryPolicy, attempt: int, error: BrokerError) -> float:

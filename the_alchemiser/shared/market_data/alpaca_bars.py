@@ -21,13 +21,12 @@ from alpaca.common.enums import BaseURL
 from alpaca.common.rest import RESTClient
 
 from the_alchemiser.shared.broker.alpaca_http import (
+    call_with_retries,
     default_data_url,
     keys_from_settings,
-    pause_before_retry,
     quiet_client,
-    translate_error,
 )
-from the_alchemiser.shared.broker.errors import TransientBrokerError
+from the_alchemiser.shared.broker.errors import BrokerError
 from the_alchemiser.shared.broker.retry import RetryPolicy
 from the_alchemiser.shared.calendar import NEW_YORK
 from the_alchemiser.shared.config.settings import Settings
@@ -172,20 +171,16 @@ class AlpacaBarsSource:
         return bars
 
     def _get(self, params: dict[str, Any]) -> dict[str, Any]:
-        attempts = self.retry.max_attempts
-        for attempt in range(attempts):
-            self.rate_limiter.acquire()
+        def request() -> dict[str, Any]:
+            self.rate_limiter.acquire()  # every attempt, retries too
             self.requests_made += 1
-            try:
-                response: dict[str, Any] = self._client.get(BARS_PATH, params)
-                return response
-            except Exception as exc:
-                error = translate_error(exc)
-                if not isinstance(error, TransientBrokerError) or attempt == attempts - 1:
-                    raise error from exc
-                delay = pause_before_retry(self.retry, attempt, error)  # a 429: until X-RateLimit-Reset
-                log.warning("bars request retried", attempt=attempt + 1, error=str(error), delay=delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+            response: dict[str, Any] = self._client.get(BARS_PATH, params)
+            return response
+
+        def retried(attempt: int, error: BrokerError, delay: float) -> None:  # a 429 paused until X-RateLimit-Reset
+            log.warning("bars request retried", attempt=attempt + 1, error=str(error), delay=delay)
+
+        return call_with_retries(self.retry, request, retried)
 
 
 def _by_day(items: list[dict[str, Any]]) -> tuple[Any, Any]:
