@@ -81,6 +81,11 @@ class DailyBars:
         return None if not len(self.dates) else date.fromisoformat(str(self.dates[-1]))
 
 
+def strictly_ascending(dates: Array) -> bool:
+    """Whether the dates are unique and ascending (the one rule every reader and writer of bars checks)."""
+    return len(dates) < 2 or bool((dates[1:] > dates[:-1]).all())
+
+
 def as_daily_bars(bars: DailyBars | pd.DataFrame) -> DailyBars:
     """Accept either shape while callers move to DailyBars."""
     return bars if isinstance(bars, DailyBars) else DailyBars.from_frame(bars)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from the_alchemiser.shared.market_data.bars import Array, DailyBars, as_daily_bars
+from the_alchemiser.shared.market_data.bars import Array, DailyBars, as_daily_bars, strictly_ascending
 from the_alchemiser.shared.market_data.port import BAR_COLUMNS, MarketDataError, MissingMarketDataError
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def _body_of(path: Path, raw: bytes) -> bytes:
 
 
 def _ascending(path: Path, dates: Array) -> Array:
-    if len(dates) > 1 and not bool((dates[1:] > dates[:-1]).all()):
+    if not strictly_ascending(dates):
         raise MarketDataError(f"{path}: dates must be unique and ascending")
     return dates
 

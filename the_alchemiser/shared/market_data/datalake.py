@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from the_alchemiser.shared.market_data import flat_parquet
-from the_alchemiser.shared.market_data.bars import DailyBars
+from the_alchemiser.shared.market_data.bars import DailyBars, strictly_ascending
 from the_alchemiser.shared.market_data.csv_directory import bars_to_csv, parse_csv_bars, write_atomically
 from the_alchemiser.shared.market_data.port import MarketDataError
 from the_alchemiser.shared.market_data.stored_bars import DATALAKE_COLUMNS, DatalakeError, StoredBars
@@ -92,7 +92,7 @@ def from_parquet(symbol: str, body: bytes) -> StoredBars:
 
 
 def _ascending(symbol: str, bars: StoredBars) -> StoredBars:
-    if len(bars) > 1 and not bool((bars.dates[1:] > bars.dates[:-1]).all()):
+    if not strictly_ascending(bars.dates):
         raise DatalakeError(f"{symbol}: stored bar dates are not unique and ascending")
     return bars
 

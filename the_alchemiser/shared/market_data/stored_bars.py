@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from the_alchemiser.shared.market_data.bars import Array, DailyBars
+from the_alchemiser.shared.market_data.bars import Array, DailyBars, strictly_ascending
 from the_alchemiser.shared.market_data.port import MarketDataError
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class StoredBars:
         columns = {name: np.asarray(getattr(self, name), dtype=np.float64) for name in DATALAKE_COLUMNS}
         if any(len(values) != len(dates) for values in columns.values()):
             raise DatalakeError(f"{symbol}: bar columns differ in length")
-        if len(dates) > 1 and not bool((dates[1:] > dates[:-1]).all()):
+        if not strictly_ascending(dates):
             raise DatalakeError(f"{symbol}: bar dates must be unique and ascending")
         prices = np.stack([columns[name] for name in ("open", "high", "low", "close", "adjusted")])
         if not np.isfinite(prices).all() or (prices <= 0).any():

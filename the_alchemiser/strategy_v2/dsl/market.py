@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from the_alchemiser.shared.market_data import MissingMarketDataError
-from the_alchemiser.shared.market_data.bars import DailyBars, as_daily_bars
+from the_alchemiser.shared.market_data.bars import DailyBars, as_daily_bars, strictly_ascending
 from the_alchemiser.strategy_v2.dsl.errors import DslEvaluationError
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class Market:
         for symbol in sorted(symbols):
             series = as_daily_bars(bars[symbol])
             dates = series.dates
-            if len(dates) > 1 and not bool(np.all(dates[1:] > dates[:-1])):
+            if not strictly_ascending(dates):
                 raise DslEvaluationError(f"bars of {symbol} are not in strictly ascending date order")
             self.first_bar[symbol] = date.fromisoformat(str(dates[0]))
             series = series.until(end)
