@@ -42,23 +42,16 @@ from the_alchemiser.shared.ledger.dynamodb import DynamoTradeLedger, create_ledg
 from the_alchemiser.shared.logging import configure_logging
 from the_alchemiser.shared.schemas import ConsolidatedPortfolio, OrderResult, StrategySignal
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the 30-order market lives with the test that checks the same plan
+from tests.support.execution_v2.thirty_orders import PRICES, SYMBOLS  # noqa: E402
+
 D = Decimal
 KEY, SECRET = "bench-key", "bench-secret"
 CORRELATION_ID = "bench-execution"
 SEED = 7
 CLOCK_START = datetime(2024, 6, 12, 10, 30, tzinfo=NEW_YORK)  # a Wednesday, open
-PRICES: dict[str, Decimal] = {
-    symbol: D(price)
-    for symbol, price in [
-        ("SPY", "500.00"), ("QQQ", "430.00"), ("IWM", "205.40"), ("EFA", "78.15"), ("EEM", "41.27"),
-        ("VTI", "260.10"), ("VEA", "49.88"), ("VWO", "43.12"), ("AGG", "97.35"), ("LQD", "108.60"),
-        ("HYG", "77.42"), ("XLE", "88.90"), ("XLF", "41.05"), ("XLV", "145.70"), ("XLK", "210.33"),
-        ("XLY", "180.25"), ("XLP", "77.80"), ("XLI", "120.45"), ("XLU", "68.20"), ("XLB", "88.10"),
-        ("IEF", "95.60"), ("SHY", "82.05"), ("TIP", "108.90"), ("VNQ", "85.75"), ("DBC", "22.35"),
-        ("UUP", "28.70"), ("SLV", "26.40"), ("GLD", "215.00"), ("TLT", "92.00"), ("BIL", "91.50"),
-    ]
-}  # fmt: skip
-SYMBOLS = list(PRICES)
 WALK = ExecutionConfig()
 MARKET_ONLY = ExecutionConfig(limit_step_fractions=())
 

@@ -32,6 +32,7 @@ from tests.support.execution_v2.sim_support import (
     rebalance_planned,
     run_handler,
 )
+from tests.support.execution_v2.thirty_orders import HELD, PRICES, SYMBOLS
 from tests.support.portfolio_v2.builders import portfolio, signal
 from the_alchemiser.execution_v2.clock import SimulatedMarketWaitClock
 from the_alchemiser.execution_v2.config import ExecutionConfig
@@ -59,21 +60,9 @@ D = Decimal
 CORRELATION_ID = "thirty-orders"
 ALPACA_REQUESTS_PER_MINUTE = 200
 
-# 30 symbols: the first ten are held ($8,000 each); five of those no strategy wants (full liquidation),
-# five are wanted at less (partial sells); twenty are new (buys). XLK is wanted by two strategies.
-PRICES: dict[str, Decimal] = {
-    symbol: D(price)
-    for symbol, price in [
-        ("SPY", "500.00"), ("QQQ", "430.00"), ("IWM", "205.40"), ("EFA", "78.15"), ("EEM", "41.27"),
-        ("VTI", "260.10"), ("VEA", "49.88"), ("VWO", "43.12"), ("AGG", "97.35"), ("LQD", "108.60"),
-        ("HYG", "77.42"), ("XLE", "88.90"), ("XLF", "41.05"), ("XLV", "145.70"), ("XLK", "210.33"),
-        ("XLY", "180.25"), ("XLP", "77.80"), ("XLI", "120.45"), ("XLU", "68.20"), ("XLB", "88.10"),
-        ("IEF", "95.60"), ("SHY", "82.05"), ("TIP", "108.90"), ("VNQ", "85.75"), ("DBC", "22.35"),
-        ("UUP", "28.70"), ("SLV", "26.40"), ("GLD", "215.00"), ("TLT", "92.00"), ("BIL", "91.50"),
-    ]
-}  # fmt: skip
-SYMBOLS = list(PRICES)
-HELD = SYMBOLS[:10]
+# tests/support/execution_v2/thirty_orders.py's 30 symbols: the first ten are held ($8,000 each); five of
+# those no strategy wants (full liquidation), five are wanted at less (partial sells); twenty are new (buys).
+# XLK is wanted by two strategies.
 
 
 def strategies() -> ConsolidatedPortfolio:
