@@ -82,15 +82,13 @@ class _Writer:
         for field_id, kind, value in fields:
             if value is None:
                 continue
-            wire = (_TRUE if value else _FALSE) if kind == _TRUE else kind
             delta = field_id - last
             if 0 < delta <= 15:
-                self.out.append(delta << 4 | wire)
+                self.out.append(delta << 4 | kind)
             else:
-                self.out.append(wire)
+                self.out.append(kind)
                 self.zigzag(field_id)
-            if kind != _TRUE:
-                self.value(kind, value)
+            self.value(kind, value)
             last = field_id
         self.out.append(0)
 
@@ -174,7 +172,8 @@ def write(columns: Sequence[tuple[str, npt.NDArray[Any]]], metadata: dict[str, s
     rows = len(columns[0][1]) if columns else 0
     out = bytearray(MAGIC)
     schema: list[Any] = [[(4, _BINARY, "schema"), (5, _I32, len(columns))]]
-    chunks = []
+    chunks: list[Any] = []
+    uncompressed_total = 0
     for name, values in columns:
         if len(values) != rows:
             raise ValueError(f"column {name} has {len(values)} values, not {rows}")
@@ -192,21 +191,22 @@ def write(columns: Sequence[tuple[str, npt.NDArray[Any]]], metadata: dict[str, s
         header.struct([(1, _I32, DATA_PAGE), (2, _I32, len(plain)), (3, _I32, len(page)), (5, _STRUCT, data_page)])
         offset = len(out)
         out += header.out + page
-        chunk_size = len(header.out) + len(page)
+        chunk_size, uncompressed = len(header.out) + len(page), len(header.out) + len(plain)
         meta = [
             (1, _I32, kind),
             (2, _LIST, (_I32, [PLAIN])),
             (3, _LIST, (_BINARY, [name])),
             (4, _I32, ZSTD),
             (5, _I64, rows),
-            (6, _I64, len(header.out) + len(plain)),
+            (6, _I64, uncompressed),
             (7, _I64, chunk_size),
             (9, _I64, offset),
         ]
-        chunks.append(((offset, chunk_size, len(header.out) + len(plain)), [(2, _I64, offset), (3, _STRUCT, meta)]))
+        chunks.append([(2, _I64, offset), (3, _STRUCT, meta)])
+        uncompressed_total += uncompressed
     row_group = [
-        (1, _LIST, (_STRUCT, [chunk for _, chunk in chunks])),
-        (2, _I64, sum(sizes[2] for sizes, _ in chunks)),
+        (1, _LIST, (_STRUCT, chunks)),
+        (2, _I64, uncompressed_total),
         (3, _I64, rows),
     ]
     pairs = [[(1, _BINARY, key), (2, _BINARY, value)] for key, value in (metadata or {}).items()]
