@@ -38,6 +38,10 @@ from the_alchemiser.shared.market_data.stored_bars import DATALAKE_COLUMNS, Stor
 from the_alchemiser.strategy_v2.dsl import load_strategy
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # fastparquet's side is the tests' schema-2 writer
+from tests.support.shared.market_data.bars import fastparquet_object  # noqa: E402
+
 CORPUS = REPO.parent / "shared" / "corpus" / "symphonies"
 UNIVERSE_FILE = "ftl_starburst.clj"
 DAYS = 1500
@@ -51,21 +55,6 @@ def best(action: Callable[[], object], rounds: int = ROUNDS) -> float:
         action()
         times.append(time.perf_counter() - start)
     return min(times)
-
-
-def fastparquet_bytes(bars: StoredBars) -> bytes:
-    """The bars as fastparquet wrote the datalake's objects before flat_parquet (schema 2)."""
-    import io
-
-    import fastparquet
-
-    table = pd.DataFrame({"date": bars.dates.astype("datetime64[ns]")})
-    for name in DATALAKE_COLUMNS:
-        table[name] = getattr(bars, name)
-    sink = io.BytesIO()
-    sink.close = lambda: None  # type: ignore[method-assign]  # fastparquet closes what it writes
-    fastparquet.write("x", table, compression="ZSTD", write_index=False, stats=False, open_with=lambda *_: sink)
-    return sink.getvalue()
 
 
 def fastparquet_read(body: bytes) -> pd.DataFrame:
@@ -106,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         stored = {s: StoredBars.from_frame(f.assign(adjusted=f["close"])) for s, f in market.items()}
         write = best(lambda: [lake.write(s, bars) for s, bars in stored.items()], 2)
         objects = {s: (lake_dir / s.replace("/", ".") / "daily.parquet").read_bytes() for s in stored}
-        old_objects = {s: fastparquet_bytes(bars) for s, bars in stored.items()}
+        frames = {s: bars.to_frame() for s, bars in stored.items()}
+        old_objects = {s: fastparquet_object(frame, {}) for s, frame in frames.items()}
 
         def numpy_all() -> None:
             for path in files:
@@ -120,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             "datalake read (flat_parquet)": best(lambda: [lake.read(s) for s in market], 3),
             "parquet read (fastparquet)": best(lambda: [fastparquet_read(b) for b in old_objects.values()], 3),
             "parquet write (flat_parquet)": best(lambda: [to_parquet(b) for b in stored.values()], 2),
-            "parquet write (fastparquet)": best(lambda: [fastparquet_bytes(b) for b in stored.values()], 2),
+            "parquet write (fastparquet)": best(lambda: [fastparquet_object(f, {}) for f in frames.values()], 2),
             "datalake write (+ csv copy)": write,
         }
         for symbol, body in list(objects.items())[:10]:  # flat_parquet's read equals fastparquet's

@@ -189,7 +189,7 @@ class MarketDataRefresher:
         self._to_fetch, self._fetched = len(to_seed) + sum(len(p) for p in to_extend.values()), 0
         for batch in _batches(to_seed, self.policy.batch_size):
             self._fetch_batch(batch, self.policy.seed_start, target, results, self._seed)
-        stored_frames = {symbol: stored for pairs in to_extend.values() for symbol, stored in pairs}
+        stored_bars = {symbol: stored for pairs in to_extend.values() for symbol, stored in pairs}
         for start, pairs in sorted(to_extend.items()):
             for batch in _batches([symbol for symbol, _ in pairs], self.policy.batch_size):
                 self._fetch_batch(
@@ -197,7 +197,7 @@ class MarketDataRefresher:
                     start,
                     target,
                     results,
-                    lambda symbol, fetched, t: self._extend(symbol, stored_frames[symbol], fetched, t),
+                    lambda symbol, fetched, t: self._extend(symbol, stored_bars[symbol], fetched, t),
                 )
 
         report = RefreshReport(target, [results[s] for s in wanted])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,15 +55,12 @@ def with_adjusted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(adjusted=frame["close"])
 
 
-def fastparquet_object(frame: pd.DataFrame, metadata: dict[str, str]) -> bytes:
-    """A datalake object as the schema-2 writer (fastparquet, before flat_parquet) wrote it."""
+def fastparquet_bytes(table: pd.DataFrame, metadata: dict[str, str] | None = None, **options: Any) -> bytes:
+    """`table` as fastparquet writes it (zstd, no index): what the datalake's schema-2 writer did."""
     import io
 
     import fastparquet
 
-    table = pd.DataFrame({"date": frame.index.values.astype("datetime64[ns]")})
-    for name in ("open", "high", "low", "close", "volume", "adjusted"):
-        table[name] = frame[name].to_numpy(dtype=np.float64)
     sink = io.BytesIO()
     sink.close = lambda: None  # type: ignore[method-assign]  # fastparquet closes what it writes
     fastparquet.write(
@@ -70,11 +68,19 @@ def fastparquet_object(frame: pd.DataFrame, metadata: dict[str, str]) -> bytes:
         table,
         compression="ZSTD",
         write_index=False,
-        stats=False,
-        custom_metadata=metadata,
+        custom_metadata=metadata or {},
         open_with=lambda *_: sink,
+        **options,
     )
     return sink.getvalue()
+
+
+def fastparquet_object(frame: pd.DataFrame, metadata: dict[str, str]) -> bytes:
+    """A datalake object (a frame in the datalake's shape) as the schema-2 writer wrote it."""
+    table = pd.DataFrame({"date": frame.index.values.astype("datetime64[ns]")})
+    for name in ("open", "high", "low", "close", "volume", "adjusted"):
+        table[name] = frame[name].to_numpy(dtype=np.float64)
+    return fastparquet_bytes(table, metadata, stats=False)
 
 
 def stored_bars(frame: pd.DataFrame) -> StoredBars:

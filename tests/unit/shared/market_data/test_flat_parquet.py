@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.shared.market_data.bars import fastparquet_bytes
 from the_alchemiser.shared.market_data import flat_parquet
 
 PYARROW_FIXTURE = Path(__file__).resolve().parents[3] / "fixtures" / "data" / "pyarrow_zstd_v1.parquet"
@@ -58,10 +59,7 @@ def test_columns_of_different_lengths_are_refused() -> None:
 
 def test_parquet_another_writer_made_is_outside_the_subset_but_its_footer_reads() -> None:
     frame = pd.DataFrame({"date": DATES.astype("datetime64[ns]"), "close": PRICES})
-    sink = io.BytesIO()
-    sink.close = lambda: None  # type: ignore[method-assign]  # fastparquet closes what it writes
-    fastparquet.write("x", frame, compression="ZSTD", custom_metadata={"k": "v"}, open_with=lambda *_: sink)
-    other = sink.getvalue()
+    other = fastparquet_bytes(frame, {"k": "v"})
     with pytest.raises(flat_parquet.NotFlatParquet):
         flat_parquet.read(other)
     assert flat_parquet.key_value_metadata(other)["k"] == "v"
